@@ -1,0 +1,48 @@
+# The two set-up commands: `make run` (the demo portal) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := chromium postgresql fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+
+.PHONY: run test lint format system-deps pytest-sqlite pytest-postgres bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	PORTAL_ORIGIN=http://localhost:8000 $(BIN)/portal demo --host 127.0.0.1 --port 8000
+
+# Debian packages the tests need: a real Chromium, a PostgreSQL server, fonts and Pango for WeasyPrint.
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check portal tests bench
+	$(BIN)/ruff check portal tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format portal tests bench
+	$(BIN)/ruff check --fix portal tests bench
+
+pytest-sqlite: $(STAMP)
+	$(BIN)/pytest -q
+
+pytest-postgres: $(STAMP)
+	tests/with_postgres.sh $(BIN)/pytest -q -m "not browser"
+
+test: $(STAMP) system-deps lint pytest-sqlite pytest-postgres
+
+bench: $(STAMP)
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

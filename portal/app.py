@@ -1,0 +1,74 @@
+"""The application factory: nothing runs at import."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+
+from portal import db
+from portal.assets import Assets
+from portal.config import Settings
+from portal.request_log import CanonicalHost, Compress, RequestLog
+from portal.security.csrf import CSRFMiddleware
+from portal.security.headers import SecurityHeaders
+from portal.templating import make_templates
+from portal.views import errors, health, home
+
+# Each feature's views module ends in `routes = [...]`; add new modules here.
+VIEW_MODULES = [health, home]
+
+MAX_BODY_SIZE = 10 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    settings.check()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = Starlette(
+        debug=False,  # never show tracebacks: they can carry patient data
+        routes=[route for module in VIEW_MODULES for route in module.routes],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(CanonicalHost, origin=settings.origin, netloc=urlsplit(settings.origin).netloc),
+            Middleware(SecurityHeaders, https=settings.https),
+            Middleware(Compress, minimum_size=500),
+            Middleware(errors.CatchErrors),
+            Middleware(CSRFMiddleware, settings=settings, refuse=errors.refuse_forgery),
+        ],
+        exception_handlers={HTTPException: errors.http_error},
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_SIZE,
+    )
+    assets = Assets(settings)
+    clinic = {
+        "name": settings.clinic_name,
+        "phone": settings.clinic_phone,
+        "logo_svg": settings.clinic_logo_svg,
+    }
+
+    def common_context(request: Request) -> dict[str, Any]:
+        return {
+            "clinic": clinic,
+            "static_url": assets.url,
+            "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
+        }
+
+    templates = make_templates()
+    templates.context_processors.append(common_context)
+    app.state.settings = settings
+    app.state.engine = db.make_engine(settings.database_url)
+    app.state.assets = assets
+    app.state.templates = templates
+    return app

@@ -1,0 +1,5 @@
+"""Every table, imported here so that SQLModel.metadata (and Alembic) sees them all."""
+
+from portal.models.people import Patient, Person
+
+__all__ = ["Patient", "Person"]

@@ -1,0 +1,54 @@
+"""Templates, and render(): one URL answers with a full page or, for an htmx swap, just the fragment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,  # a misspelt name fails a test instead of rendering blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    return Jinja2Templates(env=env)
+
+
+def wants_fragment(request: Request) -> bool:
+    h = request.headers
+    return (
+        h.get("HX-Request") == "true"
+        and h.get("HX-Boosted") != "true"  # boosted links replace the whole <body>
+        and h.get("HX-History-Restore-Request") != "true"  # back button after a cache miss
+        and h.get("HX-Request-Type") != "full"  # htmx 4 says so outright
+    )
+
+
+def render(
+    request: Request,
+    page: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    name = fragment if fragment and wants_fragment(request) else page
+    response = templates.TemplateResponse(
+        request, name, context or {}, status_code=status_code, headers=headers
+    )
+    response.headers.add_vary_header("HX-Request")
+    return response
