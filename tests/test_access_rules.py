@@ -8,7 +8,17 @@ import pytest
 from sqlmodel import Session, select
 
 from portal.models import AuditEvent, Patient, Person, ProxyGrant
-from portal.services.access import AgeRules, Area, Level, age_on, authorize, decide, patients_for
+from portal.services.access import (
+    AgeRules,
+    Area,
+    Level,
+    Where,
+    age_on,
+    authorize,
+    decide,
+    open_chart,
+    patients_for,
+)
 
 RULES = AgeRules()
 TODAY = date(2026, 11, 21)
@@ -185,7 +195,7 @@ def test_authorize_audits_allowed_and_denied_attempts(session, family) -> None:
         rules=RULES,
         resource_type="Observation",
         resource_id="obs-1",
-        route="results_list",
+        where=Where(route="results_list"),
     )
     authorize(
         session,
@@ -195,7 +205,7 @@ def test_authorize_audits_allowed_and_denied_attempts(session, family) -> None:
         action="view",
         today=TODAY,
         rules=RULES,
-        route="results_list",
+        where=Where(route="results_list"),
     )
     session.commit()
 
@@ -236,3 +246,83 @@ def test_switcher_drops_a_child_on_their_18th_birthday(session, family) -> None:
 )
 def test_age_on(born, today, age) -> None:
     assert age_on(born, today) == age
+
+
+def load_name(session, patient, decision):
+    return patient.given_name
+
+
+def events(session):
+    return session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+
+
+def test_open_chart_loads_and_audits_one_allowed_view(session, family) -> None:
+    chart = open_chart(
+        session,
+        family["parent"],
+        family["child"].public_id,
+        Area.RECORD,
+        load_name,
+        today=TODAY,
+        rules=RULES,
+        resource_type="Summary",
+        where=Where(route="summary_page"),
+    )
+    session.commit()
+
+    assert chart is not None and chart.data == "Ana" and chart.decision.level is Level.FULL
+    logged = events(session)
+    assert len(logged) == 1
+    assert (logged[0].outcome, logged[0].patient_id, logged[0].route) == (
+        "allowed",
+        family["child"].id,
+        "summary_page",
+    )
+
+
+def test_open_chart_for_someone_elses_child_is_none_and_audited_as_denied(session, family) -> None:
+    loaded = []
+
+    chart = open_chart(
+        session,
+        family["stranger"],
+        family["child"].public_id,
+        Area.RECORD,
+        lambda s, p, d: loaded.append(p) or "x",
+        today=TODAY,
+        rules=RULES,
+    )
+    session.commit()
+
+    assert chart is None and loaded == []  # nothing was even read
+    assert [(e.outcome, e.patient_id) for e in events(session)] == [("denied", family["child"].id)]
+
+
+def test_open_chart_with_a_record_of_another_patient_looks_missing(session, family) -> None:
+    chart = open_chart(
+        session,
+        family["parent"],
+        family["child"].public_id,
+        Area.RECORD,
+        lambda s, p, d: None,
+        today=TODAY,
+        rules=RULES,
+        resource_type="Observation",
+        resource_id="belongs-to-someone-else",
+    )
+    session.commit()
+
+    assert chart is None
+    assert [(e.outcome, e.resource_id) for e in events(session)] == [("denied", "belongs-to-someone-else")]
+
+
+def test_open_chart_with_an_unknown_patient_id_is_none_and_audited(session, family) -> None:
+    chart = open_chart(
+        session, family["parent"], "no-such-patient", Area.RECORD, load_name, today=TODAY, rules=RULES
+    )
+    session.commit()
+
+    assert chart is None
+    assert [(e.outcome, e.patient_id, e.actor_person_id) for e in events(session)] == [
+        ("denied", None, family["parent"].id)
+    ]

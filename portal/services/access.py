@@ -13,15 +13,19 @@ can be forgotten):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from sqlmodel import Session, select
 
 from portal.models.access import ProxyGrant
 from portal.models.people import Patient, Person
 from portal.services import audit
+
+T = TypeVar("T")
 
 
 class Level(StrEnum):
@@ -137,30 +141,125 @@ def authorize(
     action: str,
     today: date,
     rules: AgeRules,
+    where: Where | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
-    route: str | None = None,
-    client_address: str | None = None,
-    request_id: str | None = None,
 ) -> Decision:
     """Decide, and write the audit event for the attempt in the same transaction, allowed or denied."""
     decision = decide(session, person, patient, area, today=today, rules=rules)
+    _audit(
+        session,
+        person,
+        patient,
+        decision,
+        decision.allowed,
+        action=action,
+        where=where,
+        resource_type=resource_type,
+        resource_id=resource_id,
+    )
+    return decision
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a request came from, for the audit log: route name, client address, request id."""
+
+    route: str | None = None
+    client_address: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart(Generic[T]):
+    """An opened chart: whose it is, what the viewer may see, and what was loaded for the page."""
+
+    patient: Patient
+    decision: Decision
+    data: T
+
+
+def open_chart(
+    session: Session,
+    person: Person,
+    patient_public_id: str,
+    area: Area,
+    load: Callable[[Session, Patient, Decision], T | None],
+    *,
+    action: str = "view",
+    today: date,
+    rules: AgeRules,
+    where: Where | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+) -> Chart[T] | None:
+    """Find the patient named in the URL, check access, load what the page shows, and audit it: one event.
+
+    Returns None (and audits a denial) when the patient is unknown, the person may not see them, or
+    `load` finds nothing for this patient, so that a record of another patient looks exactly like a
+    missing one. The caller answers 404 after the transaction commits, so denials stay in the log.
+    """
+    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    if patient is None:
+        w = where or Where()
+        audit.record(
+            session,
+            action=action,
+            outcome="denied",
+            actor_person_id=person.id,
+            actor_role=person.staff_role,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            route=w.route,
+            client_address=w.client_address,
+            request_id=w.request_id,
+        )
+        return None
+    decision = decide(session, person, patient, area, today=today, rules=rules)
+    data = load(session, patient, decision) if decision.allowed else None
+    found = decision.allowed and data is not None
+    _audit(
+        session,
+        person,
+        patient,
+        decision,
+        found,
+        action=action,
+        where=where,
+        resource_type=resource_type,
+        resource_id=resource_id,
+    )
+    return Chart(patient, decision, data) if found and data is not None else None
+
+
+def _audit(
+    session: Session,
+    person: Person,
+    patient: Patient,
+    decision: Decision,
+    allowed: bool,
+    *,
+    action: str,
+    where: Where | None,
+    resource_type: str | None,
+    resource_id: str | None,
+) -> None:
     role = person.staff_role or ("patient" if decision.level is Level.SELF else "proxy")
+    w = where or Where()
     audit.record(
         session,
         action=action,
-        outcome="allowed" if decision.allowed else "denied",
+        outcome="allowed" if allowed else "denied",
         actor_person_id=person.id,
         actor_role=role,
         on_behalf_of_person_id=patient.person_id if role == "proxy" else None,
         patient_id=patient.id,
         resource_type=resource_type,
         resource_id=resource_id,
-        route=route,
-        client_address=client_address,
-        request_id=request_id,
+        route=w.route,
+        client_address=w.client_address,
+        request_id=w.request_id,
     )
-    return decision
 
 
 def patients_for(
