@@ -18,6 +18,7 @@ from portal.config import Settings
 from portal.request_log import CanonicalHost, Compress, RequestLog
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeaders
+from portal.services import audit
 from portal.templating import make_templates
 from portal.views import errors, health, home
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.context_processors.append(common_context)
     app.state.settings = settings
     app.state.engine = db.make_engine(settings.database_url)
+    audit.use_chain_key(app.state.engine, settings.secret_key)
     app.state.assets = assets
     app.state.templates = templates
     return app

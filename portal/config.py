@@ -40,6 +40,7 @@ class Settings:
     session_absolute_hours: int = 12
     smtp_url: str = ""
     mail_from: str = "portal@localhost"
+    audit_retention_years: int = 6  # how long audit events are kept before `portal audit purge` removes them
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -87,6 +88,7 @@ class Settings:
             session_absolute_hours=config("PORTAL_SESSION_HOURS", cast=int, default=12),
             smtp_url=config("SMTP_URL", default=""),
             mail_from=config("PORTAL_MAIL_FROM", default=cls.mail_from),
+            audit_retention_years=config("PORTAL_AUDIT_RETENTION_YEARS", cast=int, default=6),
         )
         settings.check()
         return settings
@@ -102,6 +104,8 @@ class Settings:
             branding.parse_hex(self.accent_color)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        if self.audit_retention_years < 1:
+            raise ConfigError("PORTAL_AUDIT_RETENTION_YEARS must be at least 1")
         if not self.production:
             return
         secret = str(self.secret_key)

@@ -1,7 +1,7 @@
 """Every table, imported here so that SQLModel.metadata (and Alembic) sees them all."""
 
 from portal.models.access import ProxyGrant
-from portal.models.audit import AuditEvent
+from portal.models.audit import AuditCheckpoint, AuditEvent
 from portal.models.people import Patient, Person
 
-__all__ = ["AuditEvent", "Patient", "Person", "ProxyGrant"]
+__all__ = ["AuditCheckpoint", "AuditEvent", "Patient", "Person", "ProxyGrant"]

@@ -1,9 +1,16 @@
-"""The audit log: one append-only table, one row per look at or change of patient data."""
+"""The audit log: one append-only table, one row per look at or change of patient data.
+
+Each event is a link in a keyed hash chain (see portal/services/audit.py): `seq` increases by exactly one
+from event to event, `prev_hash` repeats the previous event's `hash`, and `hash` is an HMAC over the
+event's content and `prev_hash`. Retention purges only whole old prefixes of the chain and leaves an
+`AuditCheckpoint` naming the last purged link, so what remains still verifies.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import UTCDateTime, utcnow
@@ -11,13 +18,16 @@ from portal.models.base import UTCDateTime, utcnow
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
+    # "Who has viewed my record": one patient's events, newest first.
+    __table_args__ = (Index("ix_audit_event_patient_seq", "patient_id", "seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_type=BigInteger, unique=True, index=True)  # position in the chain: dense, from 1
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor_person_id: int | None = Field(default=None, index=True)  # None: the system, or signed out
     actor_role: str | None = Field(default=None, max_length=20)  # patient, proxy, front_desk, clinician...
     on_behalf_of_person_id: int | None = None  # set when a proxy acts for a patient
-    patient_id: int | None = Field(default=None, index=True)
+    patient_id: int | None = None
     action: str = Field(max_length=40, index=True)  # view, create, update, download, sign-in, ...
     resource_type: str | None = Field(default=None, max_length=40)
     resource_id: str | None = Field(default=None, max_length=64)  # a public or FHIR id, never PHI
@@ -27,3 +37,19 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=32)
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The last link of a purged prefix of the chain: verification of what remains starts here."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    through_seq: int = Field(
+        sa_type=BigInteger, unique=True
+    )  # every event up to and including this one was purged
+    through_hash: str = Field(max_length=64)  # that event's hash: the next event's prev_hash
+    purged_count: int
+    cutoff: datetime = Field(sa_type=UTCDateTime)  # every purged event happened before this
+    mac: str = Field(max_length=64)  # HMAC over the fields above, so a forged checkpoint shows
