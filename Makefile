@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := chromium postgresql fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 
-.PHONY: run test lint format system-deps pytest-sqlite pytest-postgres bench clean
+.PHONY: run test lint format system-deps pytest-sqlite pytest-postgres bench lighthouse messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ test: $(STAMP) system-deps lint pytest-sqlite pytest-postgres
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+# Refresh the translation catalogues from the code and templates (then translate the new entries).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+	  -o portal/locale/messages.pot .
+	$(BIN)/pybabel update -i portal/locale/messages.pot -d portal/locale -D messages \
+	  --ignore-obsolete
+	rm portal/locale/messages.pot
+
+# Lighthouse (mobile preset) against a demo portal; not part of `make test`.
+lighthouse: $(STAMP)
+	$(BIN)/python bench/lighthouse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

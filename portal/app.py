@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
-from portal import db
+from portal import db, i18n
 from portal.assets import Assets
 from portal.config import Settings
 from portal.request_log import CanonicalHost, Compress, RequestLog
@@ -20,10 +20,10 @@ from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeaders
 from portal.services import audit
 from portal.templating import make_templates
-from portal.views import errors, health, home
+from portal.views import errors, health, home, language
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
-VIEW_MODULES = [health, home]
+VIEW_MODULES = [health, home, language]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(RequestLog),
             Middleware(CanonicalHost, origin=settings.origin, netloc=urlsplit(settings.origin).netloc),
             Middleware(SecurityHeaders, https=settings.https),
+            Middleware(i18n.LocaleMiddleware),
             Middleware(Compress, minimum_size=500),
             Middleware(errors.CatchErrors),
             Middleware(CSRFMiddleware, settings=settings, refuse=errors.refuse_forgery),

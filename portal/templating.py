@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from portal import i18n
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -22,8 +24,19 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    return Jinja2Templates(env=env)
+    env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks are extracted with whitespace collapsed
+    # The callables look up the current request's locale themselves (see portal.i18n), so one
+    # environment serves every language.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
+    )
+    env.filters.update(i18n.FILTERS)
+    return Jinja2Templates(env=env, context_processors=[language_context])
+
+
+def language_context(request: Request) -> dict[str, Any]:
+    """`lang` for <html lang>, and what the language switcher on every page needs."""
+    return {"lang": i18n.current_locale(), "other_languages": list(i18n.other_languages())}
 
 
 def wants_fragment(request: Request) -> bool:

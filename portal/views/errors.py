@@ -4,42 +4,49 @@ from __future__ import annotations
 
 import logging
 import traceback
-from http import HTTPStatus
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.i18n import N_, gettext
 from portal.templating import render, wants_fragment
 
 log = logging.getLogger("portal.errors")
 
-# Plain words for the person in front of the screen; never the exception's own text.
+# Plain words for the person in front of the screen, translated when shown; never the exception's text.
 MESSAGES = {
-    400: ("Something in the form was not right", "Please check what you entered and try again."),
+    400: (N_("Something in the form was not right"), N_("Please check what you entered and try again.")),
     403: (
-        "You can't do that here",
-        "This page or action is not available to you. If you think it should be, please call the clinic.",
+        N_("You can't do that here"),
+        N_("This page or action is not open to you. If you think it should be, please call the clinic."),
     ),
     404: (
-        "We can't find that page",
-        "The link may be old or mistyped. Go back, or start again from the start page.",
+        N_("We can't find that page"),
+        N_("The link may be old or have a typo. Go back, or start again from the start page."),
     ),
-    405: ("That didn't work", "Please go back and try again."),
-    413: ("That was too large", "What you sent is larger than we accept. Please send something smaller."),
-    429: ("Too many tries", "Please wait a few minutes, then try again."),
+    405: (N_("That didn't work"), N_("Please go back and try again.")),
+    413: (
+        N_("That was too large"),
+        N_("What you sent is larger than we accept. Please send something smaller."),
+    ),
+    429: (N_("Too many tries"), N_("Please wait a few minutes, then try again.")),
     500: (
-        "Something went wrong on our side",
-        "Nothing you did caused this. Please try again in a few "
-        "minutes; if it keeps happening, call the clinic.",
+        N_("Something went wrong on our side"),
+        N_(
+            "Nothing you did caused this. Please try again in a few minutes. "
+            "If it keeps happening, call the clinic."
+        ),
     ),
-    503: ("The portal is not available right now", "Please try again in a few minutes."),
+    503: (N_("The portal is not working right now"), N_("Please try again in a few minutes.")),
 }
+FALLBACK = (N_("That didn't work"), N_("Please try again."))
 
 
 def error_response(request: Request, status_code: int, *, message: str | None = None) -> Response:
-    title, default_message = MESSAGES.get(status_code, (HTTPStatus(status_code).phrase, "Please try again."))
+    """The error page or `#alerts` fragment; `message`, if given, must already be translated."""
+    title, default_message = MESSAGES.get(status_code, FALLBACK)
     headers = {}
     if wants_fragment(request):
         # htmx does not swap error responses into the target: send them to the one live region.
@@ -47,7 +54,7 @@ def error_response(request: Request, status_code: int, *, message: str | None = 
     return render(
         request,
         "errors/page.html",
-        {"title": title, "message": message or default_message},
+        {"title": gettext(title), "message": message or gettext(default_message)},
         fragment="errors/_alert.html",
         status_code=status_code,
         headers=headers,

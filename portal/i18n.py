@@ -1,0 +1,267 @@
+"""Translations: Babel catalogues compiled in memory at start-up, a locale chosen per request.
+
+English is the source language; portal/locale/<lang>/LC_MESSAGES/messages.po holds each translation.
+The locale is chosen, in order, from an explicit choice (the `portal_lang` cookie, or what a signed-in
+person saved, set with `activate()`), from the browser's Accept-Language, else English. It lives in a
+context variable for the length of the request, so templates and Python code ask `gettext()` without
+passing the request around; `request.state.locale` carries the same value.
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_module
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, time, tzinfo
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from babel import Locale, UnknownLocaleError, dates, numbers, units
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT = "en"
+# Each language offered, with its name written in that language (as the switcher shows it).
+LANGUAGES = {"en": "English", "es": "Español"}
+# Dates, numbers and money follow the language as it is written where the clinic is (es_US: 1,234.5).
+REGION = "US"
+COOKIE = "portal_lang"
+COOKIE_MAX_AGE = 60 * 60 * 24 * 365
+
+_current: ContextVar[str] = ContextVar("portal_locale", default=DEFAULT)
+
+Number = int | float | Decimal
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it yet (it is translated when shown)."""
+    return message
+
+
+@cache
+def catalogues() -> dict[str, gettext_module.NullTranslations]:
+    """Every language's compiled catalogue; English, the source, needs none."""
+    found: dict[str, gettext_module.NullTranslations] = {DEFAULT: gettext_module.NullTranslations()}
+    for lang in LANGUAGES:
+        po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+        if lang == DEFAULT or not po.exists():
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)  # fuzzy entries are left out, so they fall back to English
+        buffer.seek(0)
+        found[lang] = gettext_module.GNUTranslations(buffer)
+    return found
+
+
+def current_locale() -> str:
+    return _current.get()
+
+
+def gettext(message: str) -> str:
+    return catalogues()[_current.get()].gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return catalogues()[_current.get()].ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    return catalogues()[_current.get()].pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return catalogues()[_current.get()].npgettext(context, singular, plural, n)
+
+
+def supported(lang: str | None) -> str | None:
+    """The offered language a tag like "es-MX" or "ES" stands for, or None."""
+    if not lang:
+        return None
+    base = lang.strip().replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else None
+
+
+def negotiate(accept_language: str) -> str | None:
+    """The best offered language for an Accept-Language header, honouring its q-values."""
+    preferred: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            preferred.append((-quality, position, tag.strip()))
+    tags = [tag.replace("_", "-") for _, _, tag in sorted(preferred)]
+    if not tags:
+        return None
+    if "*" in tags:
+        tags = tags[: tags.index("*")] or [DEFAULT]
+    best = Locale.negotiate(tags, list(LANGUAGES), sep="-")
+    return str(best) if best is not None else None
+
+
+def choose(*, cookie: str | None, accept_language: str, saved: str | None = None) -> str:
+    """The request's locale: an explicit choice, else the browser's preference, else English."""
+    return supported(cookie) or supported(saved) or negotiate(accept_language) or DEFAULT
+
+
+def activate(scope: Scope, lang: str) -> None:
+    """Switch the current request to `lang` (e.g. once a signed-in person's saved choice is known)."""
+    chosen = supported(lang) or DEFAULT
+    scope.setdefault("state", {})["locale"] = chosen
+    _current.set(chosen)
+
+
+@contextmanager
+def using(lang: str | None) -> Iterator[str]:
+    """Translate and format in `lang` inside the block (mail, PDFs, the worker: no request there)."""
+    chosen = supported(lang) or DEFAULT
+    token = _current.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _current.reset(token)
+
+
+def cookie_header(lang: str, *, secure: bool) -> str:
+    flags = "; Secure" if secure else ""
+    return f"{COOKIE}={lang}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{flags}"
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to send the reader back to; anything that could leave the site becomes "/"."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+class LocaleMiddleware:
+    """Chooses the locale for each request; pages (not immutable static files) vary on what chose it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        lang = choose(
+            cookie=request.cookies.get(COOKIE),
+            accept_language=request.headers.get("accept-language", ""),
+        )
+        scope.setdefault("state", {})["locale"] = lang
+        token = _current.set(lang)
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "immutable" not in headers.get("cache-control", ""):
+                    headers.add_vary_header("Accept-Language")
+                    headers.add_vary_header("Cookie")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_vary)
+        finally:
+            _current.reset(token)
+
+
+# Formatting in the reader's locale, for templates (as filters) and Python code alike.
+
+
+@cache
+def _parse(lang: str) -> Locale:
+    try:
+        return Locale.parse(f"{lang}_{REGION}")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(lang)
+
+
+def _locale() -> Locale:
+    return _parse(_current.get())
+
+
+def format_date(value: date | datetime | None, format: str = "medium") -> str:
+    """A date such as "Mar 4, 2026" / "4 mar 2026"; format is short, medium, long, full or a pattern."""
+    if value is None:
+        return ""
+    return str(dates.format_date(value, format=format, locale=_locale()))
+
+
+def format_datetime(value: datetime | None, format: str = "medium", tz: str | tzinfo | None = None) -> str:
+    """A date and time, shown in `tz` (a zone name) or, if none, the value's own zone."""
+    if value is None:
+        return ""
+    zone = dates.get_timezone(tz) if isinstance(tz, str) else tz
+    return str(dates.format_datetime(value, format=format, tzinfo=zone, locale=_locale()))
+
+
+def format_time(value: time | datetime | None, format: str = "short", tz: str | tzinfo | None = None) -> str:
+    if value is None:
+        return ""
+    zone = dates.get_timezone(tz) if isinstance(tz, str) else tz
+    return str(dates.format_time(value, format=format, tzinfo=zone, locale=_locale()))
+
+
+def format_number(value: Number | None, digits: int | None = None) -> str:
+    """A number with the reader's separators: 1,234.5 / 1234,5; `digits` fixes the decimals shown."""
+    if value is None:
+        return ""
+    if digits is None:
+        return str(numbers.format_decimal(value, locale=_locale()))
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return str(numbers.format_decimal(value, format=pattern, locale=_locale()))
+
+
+def format_percent(value: Number | None) -> str:
+    return "" if value is None else str(numbers.format_percent(value, locale=_locale()))
+
+
+def format_currency(value: Number | None, currency: str = "USD") -> str:
+    return "" if value is None else str(numbers.format_currency(value, currency, locale=_locale()))
+
+
+def format_unit(value: Number | None, unit: str, length: Literal["short", "long", "narrow"] = "short") -> str:
+    """A measurement with its unit in the reader's words: format_unit(12.5, "mass-kilogram") -> "12.5 kg"."""
+    if value is None:
+        return ""
+    return str(units.format_unit(value, unit, length=length, locale=_locale()))
+
+
+FILTERS = {
+    "date": format_date,
+    "datetime": format_datetime,
+    "time": format_time,
+    "number": format_number,
+    "percent": format_percent,
+    "currency": format_currency,
+    "unit": format_unit,
+}
+
+
+def other_languages() -> Iterator[tuple[str, str]]:
+    """(code, name) of each language the reader could switch to."""
+    current = _current.get()
+    return ((code, name) for code, name in LANGUAGES.items() if code != current)

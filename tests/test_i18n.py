@@ -1,0 +1,239 @@
+"""Spanish and English: catalogues complete, the locale chosen per request, remembered, switchable."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from portal import i18n
+
+ROOT = Path(__file__).parent.parent
+SPANISH = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES" / "messages.po"
+
+
+def extracted_msgids() -> set[str]:
+    """Every message the code and templates ask to translate, found the way `make messages` finds them."""
+    with (ROOT / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        ROOT, method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def spanish_catalog():
+    with SPANISH.open("rb") as f:
+        return read_po(f, locale="es")
+
+
+def is_translated(message) -> bool:
+    if message is None or message.fuzzy:
+        return False
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return all(strings)
+
+
+def test_every_message_in_code_and_templates_has_a_spanish_translation() -> None:
+    catalog = spanish_catalog()
+    msgids = extracted_msgids()
+
+    missing = sorted(msgid for msgid in msgids if not is_translated(catalog.get(msgid)))
+
+    assert len(msgids) > 20  # the extraction itself works
+    assert missing == [], "untranslated (run `make messages`, then translate):\n" + "\n".join(missing)
+
+
+def test_spanish_translations_keep_their_placeholders() -> None:
+    catalog = spanish_catalog()
+
+    problems = [(message.id, [str(e) for e in errors]) for message, errors in catalog.check() if errors]
+
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("es-MX,es;q=0.9", "es"),
+        ("es", "es"),
+        ("en-US,en;q=0.9,es;q=0.8", "en"),
+        ("fr-FR, es;q=0.5", "es"),
+        ("en;q=0.4, es;q=0.9", "es"),
+        ("de-DE", None),
+        ("", None),
+        ("es;q=0", None),
+        ("garbage;;q=x,,", None),
+    ],
+)
+def test_accept_language_is_negotiated_with_its_weights(header, expected) -> None:
+    assert i18n.negotiate(header) == expected
+
+
+def test_sign_in_page_follows_the_browsers_language(client) -> None:
+    response = client.get("/login", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
+
+    assert '<html lang="es">' in response.text
+    assert "Entre a su portal de salud" in response.text
+    assert "Sign in to your health portal" not in response.text
+
+
+def test_a_language_the_portal_does_not_offer_falls_back_to_english(client) -> None:
+    response = client.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9"})
+
+    assert '<html lang="en">' in response.text
+    assert "Sign in to your health portal" in response.text
+
+
+def test_pages_say_they_vary_on_language(client) -> None:
+    response = client.get("/login")
+
+    vary = {part.strip().lower() for part in response.headers["vary"].split(",")}
+    assert {"accept-language", "cookie"} <= vary
+
+
+def test_static_files_do_not_vary_on_cookies(client) -> None:
+    page = client.get("/login").text
+    css = page.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
+
+    response = client.get(css)
+
+    assert "cookie" not in response.headers.get("vary", "").lower()
+
+
+def test_switching_language_remembers_it_and_goes_back_to_the_page(client) -> None:
+    response = client.get(
+        "/language?lang=es", headers={"Referer": "https://localhost:8000/login"}, follow_redirects=False
+    )
+    page = client.get("/login", headers={"Accept-Language": "en"})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
+    assert "portal_lang=es" in response.headers["set-cookie"]
+    assert "Max-Age=" in response.headers["set-cookie"]
+    assert '<html lang="es">' in page.text
+
+
+def test_the_remembered_choice_beats_the_browsers_language(client) -> None:
+    client.cookies.set(i18n.COOKIE, "en")
+
+    response = client.get("/login", headers={"Accept-Language": "es"})
+
+    assert '<html lang="en">' in response.text
+
+
+def test_a_language_not_offered_is_not_remembered(client) -> None:
+    response = client.get("/language?lang=xx", follow_redirects=False)
+
+    assert response.status_code == 303
+    assert not any(c.startswith(i18n.COOKIE) for c in response.headers.get_list("set-cookie"))
+
+
+def test_every_page_links_to_the_other_language_without_echoing_its_path(client) -> None:
+    english = client.get("/no/such/page/12345").text
+    spanish = client.get("/login", headers={"Accept-Language": "es"}).text
+
+    assert 'href="/language?lang=es"' in english and 'lang="es"' in english
+    assert 'href="/language?lang=en"' in spanish
+    assert "12345" not in english
+
+
+def test_switching_goes_back_to_a_local_next_path_with_its_query(client) -> None:
+    response = client.get("/language?lang=es&next=/login%3Fa%3D1", follow_redirects=False)
+
+    assert response.headers["location"] == "/login?a=1"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example",
+        "/%5Cevil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        "/login%0d%0aSet-Cookie:%20x=1",
+        "/%09/evil.example",
+        "evil.example",
+    ],
+)
+def test_switching_never_redirects_off_the_site(client, target) -> None:
+    response = client.get(f"/language?lang=es&next={target}", follow_redirects=False)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+def test_a_referer_from_another_site_sends_the_reader_to_the_start_page(client) -> None:
+    response = client.get(
+        "/language?lang=es", headers={"Referer": "https://evil.example/login"}, follow_redirects=False
+    )
+
+    assert response.headers["location"] == "/"
+
+
+def test_error_pages_are_translated(client) -> None:
+    response = client.get("/no-such-page", headers={"Accept-Language": "es"})
+
+    assert response.status_code == 404
+    assert "No encontramos esa página" in response.text
+    assert "Ir a la página de inicio" in response.text
+
+
+def test_footer_names_whom_to_call_and_911_in_both_languages(client) -> None:
+    english = client.get("/login").text
+    spanish = client.get("/login", headers={"Accept-Language": "es"}).text
+
+    assert 'href="tel:555-0100"' in english and 'href="tel:911"' in english
+    assert "In an emergency, call" in english
+    assert "Llame a Riverside Family Clinic" in spanish and "En una emergencia, llame al" in spanish
+
+
+def test_sign_in_page_says_what_the_portal_is_for_and_that_passkeys_need_javascript(client) -> None:
+    page = client.get("/login").text
+
+    assert "message your care team" in page and "refills" in page
+    assert "<noscript>" in page and "JavaScript" in page.split("<noscript>", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("en", ["Mar 4, 2026", "1,234.5", "$12.00", "12.5"]), ("es", ["4 mar 2026", "1,234.5", "$12.00", "kg"])],
+)
+def test_dates_numbers_money_and_units_follow_the_reader(lang, expected) -> None:
+    with i18n.using(lang):
+        shown = [
+            i18n.format_date(date(2026, 3, 4)),
+            i18n.format_number(1234.5),
+            i18n.format_currency(12),
+            i18n.format_unit(12.5, "mass-kilogram"),
+        ]
+
+    assert all(e in s for e, s in zip(expected, shown, strict=True)), shown
+
+
+def test_datetimes_are_shown_in_the_zone_asked_for() -> None:
+    moment = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+
+    with i18n.using("es"):
+        shown = i18n.format_datetime(moment, "short", tz="America/Chicago")
+
+    assert "9:30" in shown and "a.m." in shown
+
+
+def test_template_filters_format_in_the_requests_locale(app) -> None:
+    templates = app.state.templates
+    template = templates.env.from_string("{{ d|date('long') }} {{ n|number(1) }}")
+
+    with i18n.using("es"):
+        shown = template.render(d=date(2026, 3, 4), n=37.25)
+
+    assert shown == "4 de marzo de 2026 37.2"
