@@ -92,6 +92,8 @@ def upgrade() -> None:
 
 # -- portal audit: verify, export, purge ---------------------------------------------------------------
 
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import TextIO  # noqa: E402
 
@@ -102,10 +104,14 @@ from portal.models.people import Patient  # noqa: E402
 from portal.services import audit  # noqa: E402
 
 
-def audit_engine(settings: Settings) -> Engine:
+@contextmanager
+def audit_engine(settings: Settings) -> Iterator[Engine]:
     engine = db.make_engine(settings.database_url)
     audit.use_chain_key(engine, settings.secret_key)
-    return engine
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -125,7 +131,8 @@ def audit_group() -> None:
 @audit_group.command(name="verify")
 def audit_verify() -> None:
     """Check every link of the chain; exit 1 naming the first bad event."""
-    result = audit.verify(audit_engine(load_settings()))
+    with audit_engine(load_settings()) as engine:
+        result = audit.verify(engine)
     if not result.ok:
         click.echo(f"audit chain BROKEN after {result.count} good events: {result.problem}", err=True)
         sys.exit(1)
@@ -146,8 +153,7 @@ def audit_verify() -> None:
 def audit_export(patient_fhir_id: str | None, since: str | None, until: str | None, output: TextIO) -> None:
     """Write the audit log as CSV (to standard output unless -o FILE); the export is itself audited."""
     since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
-    engine = audit_engine(load_settings())
-    with db.transaction(engine) as session:
+    with audit_engine(load_settings()) as engine, db.transaction(engine) as session:
         patient_id = None
         if patient_fhir_id is not None:
             patient_id = session.exec(select(Patient.id).where(Patient.fhir_id == patient_fhir_id)).first()
@@ -170,7 +176,7 @@ def audit_purge() -> None:
     """Remove the events older than PORTAL_AUDIT_RETENTION_YEARS (default 6), keeping the rest verifiable."""
     settings = load_settings()
     cutoff = audit.retention_cutoff(settings.audit_retention_years)
-    with db.transaction(audit_engine(settings)) as session:
+    with audit_engine(settings) as engine, db.transaction(engine) as session:
         result = audit.purge(session, before=cutoff)
     if result.purged == 0:
         click.echo(f"nothing to purge: no event older than {cutoff.date().isoformat()}")

@@ -273,7 +273,7 @@ def verify(engine: Engine, *, chunk: int = 2000) -> Verification:
     """Walk the whole chain in order, in short transactions, and report the first bad link."""
     count = 0
     first_seq: int | None = None
-    with Session(engine) as session, session.begin():
+    with Session(engine, expire_on_commit=False) as session, session.begin():
         key = key_for(session)
         anchor = latest_checkpoint(session)
         anchor_problem = checkpoint_problem(session, key)
