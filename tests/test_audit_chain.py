@@ -240,6 +240,23 @@ def drop_refusal(engine):
             conn.execute(text("DROP FUNCTION IF EXISTS audit_refuse()"))
 
 
+def test_several_events_in_one_transaction_with_a_rolled_back_savepoint_still_chain(engine) -> None:
+    with db.transaction(engine) as session:
+        audit.record(session, action="view")
+        savepoint = session.begin_nested()
+        audit.record(session, action="update")
+        savepoint.rollback()
+        audit.record(session, action="view")
+        with session.begin_nested():
+            audit.record(session, action="print")
+        audit.record(session, action="view")
+
+    events = all_events(engine)
+
+    assert [(e.seq, e.action) for e in events] == [(1, "view"), (2, "view"), (3, "print"), (4, "view")]
+    assert audit.verify(engine).ok
+
+
 def test_an_engine_without_the_chain_key_refuses_the_action(settings) -> None:
     bare = db.make_engine(settings.database_url)
 

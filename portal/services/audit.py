@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, delete, func, text, true
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from portal.models.audit import AuditCheckpoint, AuditEvent
@@ -84,6 +85,10 @@ KEY_PURPOSE = b"portal.audit-chain"
 KEY_OPTION = "portal_audit_key"  # the engine execution option that carries the chain key
 # pg_advisory_xact_lock key for the head of the chain: the bytes of "auditlog" as a bigint.
 CHAIN_LOCK = int.from_bytes(b"auditlog", "big") - 2**63
+
+HEAD_KEY = "portal.audit_head"  # session.info: (transaction, seq, hash) of the event this session last linked
+_table = AuditEvent.__table__  # type: ignore[attr-defined]
+HEAD_QUERY = sa_select(_table.c.seq, _table.c.hash).order_by(_table.c.seq.desc()).limit(1)
 
 CSV_COLUMNS = (
     "id",
@@ -174,15 +179,22 @@ def lock_chain(session: Session) -> None:
 
 def chain_head(session: Session) -> tuple[int, str]:
     """(seq, hash) of the newest link: the newest event, else the newest checkpoint, else (0, "")."""
-    head = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
+    # Within one (sub)transaction the chain is locked, so the head this session last wrote is still the
+    # head; a savepoint that began or ended since makes the remembered head unsafe, so it is read again.
+    remembered = session.info.get(HEAD_KEY)
+    if remembered is not None and remembered[0] is current_transaction(session):
+        return remembered[1], remembered[2]
+    head = session.connection().execute(HEAD_QUERY).first()
     if head is not None:
         return head[0], head[1]
     anchor = latest_checkpoint(session)
     if anchor is not None:
         return anchor.through_seq, anchor.through_hash
     return 0, ""
+
+
+def current_transaction(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
@@ -205,6 +217,7 @@ def link(session: Session, key: bytes, event: AuditEvent) -> AuditEvent:
     event.hash = event_hash(key, event)
     session.add(event)
     session.flush()
+    session.info[HEAD_KEY] = (current_transaction(session), event.seq, event.hash)
     return event
 
 
@@ -384,6 +397,7 @@ def purge(session: Session, *, before: datetime) -> Purge:
     """
     key = key_for(session)
     lock_chain(session)
+    session.info.pop(HEAD_KEY, None)
     first_kept = session.exec(
         select(func.min(AuditEvent.seq)).where(col(AuditEvent.occurred_at) >= before)
     ).one()
