@@ -157,6 +157,50 @@ def test_inserting_a_row_in_the_middle_fails_verify_naming_it(engine, settings) 
     assert "event id=100 (seq 3) was inserted or its hash changed" in result.stderr
 
 
+def noted_head(settings) -> str:
+    """The head as `portal audit verify` prints it (SEQ:HASH), for an operator to keep."""
+    return run_cli(settings, "audit", "verify").stdout.split("head ")[1].strip()
+
+
+def test_a_head_noted_earlier_is_still_found_as_the_chain_grows(engine, settings) -> None:
+    events = write_events(engine, 3)
+    head = noted_head(settings)
+    write_events(engine, 2)
+
+    result = run_cli(settings, "audit", "verify", "--head", head)
+
+    assert head == f"3:{events[-1].hash}"
+    assert result.exit_code == 0, result.output
+
+
+def test_removing_the_newest_events_is_caught_against_a_noted_head(engine, settings) -> None:
+    write_events(engine, 4)
+    head = noted_head(settings)
+    tamper(engine, "DELETE FROM audit_event WHERE seq >= 3")
+
+    result = run_cli(settings, "audit", "verify", "--head", head)
+
+    assert result.exit_code == 1
+    assert "the chain ends at seq 2, before the head noted earlier at seq 4" in result.stderr
+
+
+def test_a_replaced_head_is_caught_against_a_noted_head(engine, settings) -> None:
+    write_events(engine, 2)
+    seq, _ = noted_head(settings).split(":")
+
+    result = run_cli(settings, "audit", "verify", "--head", f"{seq}:{'a' * 64}")
+
+    assert result.exit_code == 1
+    assert "(seq 2) is not the head noted earlier" in result.stderr
+
+
+def test_a_malformed_head_is_refused(settings) -> None:
+    result = run_cli(settings, "audit", "verify", "--head", "12")
+
+    assert result.exit_code == 2
+    assert "SEQ:HASH" in result.stderr
+
+
 def test_a_chain_rebuilt_without_the_key_does_not_verify(engine, settings) -> None:
     write_events(engine, 3)
 

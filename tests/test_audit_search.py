@@ -239,15 +239,28 @@ def test_export_command_writes_csv_to_stdout_and_audits_itself(engine, people, s
     result = run_cli(settings, "audit", "export", "--patient", "pat-ann", "--since", "2000-01-01")
 
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [row["id"] for row in rows] == [str(event.id)]
-    assert "exported 1 audit events" in result.stderr
     newest = all_events(engine)[-1]
     assert (newest.action, newest.patient_id, newest.route) == (
         "export",
         people["patient"].id,
         "cli:audit_export",
     )
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["id"] for row in rows] == [str(event.id), str(newest.id)]
+    assert "exported 2 audit events" in result.stderr
+
+
+def test_export_in_chunks_writes_the_same_csv_as_one_transaction(engine, people) -> None:
+    for _ in range(7):
+        write(engine, action="view", patient_id=people["patient"].id)
+    whole, chunked = io.StringIO(), io.StringIO()
+    with db.transaction(engine) as session:
+        audit.export_csv(session, whole)
+
+    count = audit.export_csv_in_chunks(engine, chunked, chunk=3)
+
+    assert count == 7
+    assert chunked.getvalue() == whole.getvalue()
 
 
 def test_export_command_writes_to_a_file(engine, people, settings, tmp_path) -> None:
@@ -258,7 +271,7 @@ def test_export_command_writes_to_a_file(engine, people, settings, tmp_path) -> 
 
     assert result.exit_code == 0, result.output
     assert target.read_text().splitlines()[0].startswith("id,seq,occurred_at,")
-    assert len(target.read_text().splitlines()) == 2
+    assert len(target.read_text().splitlines()) == 3  # the header, the event, the export itself
 
 
 def test_export_command_refuses_an_unknown_patient(engine, settings) -> None:

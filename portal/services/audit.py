@@ -282,8 +282,12 @@ class Verification:
         return self.problem is None
 
 
-def verify(engine: Engine, *, chunk: int = 2000) -> Verification:
-    """Walk the whole chain in order, in short transactions, and report the first bad link."""
+def verify(engine: Engine, *, head: tuple[int, str] | None = None, chunk: int = 2000) -> Verification:
+    """Walk the whole chain in order, in short transactions, and report the first bad link.
+
+    `head` is a (seq, hash) noted earlier (`verify` prints it): the chain must still contain that link, which
+    is how removing the newest events (leaving a shorter chain that is whole) shows.
+    """
     count = 0
     first_seq: int | None = None
     with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -293,6 +297,10 @@ def verify(engine: Engine, *, chunk: int = 2000) -> Verification:
     if anchor_problem is not None:
         return Verification(0, None, None, "", anchor_problem)
     expected_seq, prev_hash = (anchor.through_seq + 1, anchor.through_hash) if anchor else (1, "")
+    if head is not None and anchor is not None and head[0] == anchor.through_seq and head[1] != prev_hash:
+        return Verification(
+            0, None, None, prev_hash, f"the link at seq {head[0]} is not the head noted earlier"
+        )
     after = expected_seq - 1
     previous: AuditEvent | None = None
     while True:
@@ -315,13 +323,24 @@ def verify(engine: Engine, *, chunk: int = 2000) -> Verification:
         for index, event in enumerate(rows[:chunk]):
             following = rows[index + 1] if index + 1 < len(rows) else None
             problem = link_problem(key, event, expected_seq, prev_hash, previous, following)
+            if problem is None and head is not None and event.seq == head[0] and event.hash != head[1]:
+                problem = (
+                    f"event id={event.id} (seq {event.seq}) is not the head noted earlier: its hash differs"
+                )
             if problem is not None:
                 return Verification(count, first_seq, expected_seq - 1, prev_hash, problem, event.id)
             count += 1
             first_seq = event.seq if first_seq is None else first_seq
             expected_seq, prev_hash, previous = event.seq + 1, event.hash, event
         if len(rows) <= chunk:
-            return Verification(count, first_seq, expected_seq - 1 if count else None, prev_hash)
+            last_seq = expected_seq - 1
+            if head is not None and last_seq < head[0]:
+                problem = (
+                    f"the chain ends at seq {last_seq}, before the head noted earlier at seq {head[0]}: "
+                    f"the newest events (seq {last_seq + 1}..{head[0]} at least) are missing (deleted)"
+                )
+                return Verification(count, first_seq, last_seq if count else None, prev_hash, problem)
+            return Verification(count, first_seq, last_seq if count else None, prev_hash)
         after = rows[chunk - 1].seq
 
 
@@ -533,20 +552,32 @@ def export_rows(
     patient_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
-) -> Iterator[list[str]]:
-    """The header, then one row of cells per event, oldest first."""
-    yield list(CSV_COLUMNS)
+    after_seq: int = 0,
+    through_seq: int | None = None,
+    limit: int | None = None,
+) -> Iterator[tuple[int, list[str]]]:
+    """(seq, cells) for each matching event, oldest first, optionally from one stretch of the chain."""
     conditions = filtered(patient_id=patient_id, person_id=None, action=None, since=since, until=until)
+    conditions.append(col(AuditEvent.seq) > after_seq)
+    if through_seq is not None:
+        conditions.append(col(AuditEvent.seq) <= through_seq)
     statement = (
         select(AuditEvent, Patient.fhir_id)
         .outerjoin(Patient, col(Patient.id) == col(AuditEvent.patient_id))
         .where(*conditions)
         .order_by(col(AuditEvent.seq))
+        .limit(limit)
         .execution_options(yield_per=1000)
     )
     for event, fhir_id in session.exec(statement):
         values = {**event.model_dump(), "patient_fhir_id": fhir_id}
-        yield [csv_cell(values[name]) for name in CSV_COLUMNS]
+        yield event.seq, [csv_cell(values[name]) for name in CSV_COLUMNS]
+
+
+def csv_writer(out: TextIO) -> Any:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    return writer
 
 
 def export_csv(
@@ -557,15 +588,48 @@ def export_csv(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> int:
-    """Write the matching events to `out` as CSV; returns how many."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    rows = export_rows(session, patient_id=patient_id, since=since, until=until)
-    writer.writerow(next(rows))
+    """Write the matching events to `out` as CSV, in the caller's transaction; returns how many."""
+    writer = csv_writer(out)
     count = 0
-    for row in rows:
-        writer.writerow(row)
+    for _, cells in export_rows(session, patient_id=patient_id, since=since, until=until):
+        writer.writerow(cells)
         count += 1
     return count
+
+
+def export_csv_in_chunks(
+    engine: Engine,
+    out: TextIO,
+    *,
+    patient_id: int | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    chunk: int = 5000,
+) -> int:
+    """The same as export_csv, in short transactions up to the head at the start: a long export of a
+    SQLite log then never holds the write lock (and so every audited request) for its whole length."""
+    with Session(engine) as session, session.begin():
+        through_seq, _ = chain_head(session)
+    writer = csv_writer(out)
+    count, after = 0, 0
+    while True:
+        with Session(engine) as session, session.begin():
+            rows = list(
+                export_rows(
+                    session,
+                    patient_id=patient_id,
+                    since=since,
+                    until=until,
+                    after_seq=after,
+                    through_seq=through_seq,
+                    limit=chunk,
+                )
+            )
+        writer.writerows(cells for _, cells in rows)
+        count += len(rows)
+        if len(rows) < chunk:
+            return count
+        after = rows[-1][0]
 
 
 @dataclass(frozen=True)
