@@ -354,6 +354,27 @@ def test_postgres_refuses_to_delete_an_event(engine) -> None:
 
 
 @postgres_only
+def test_postgres_purge_path_lets_through_only_the_prefix_it_names(engine) -> None:
+    write_events(engine, 3)
+
+    with pytest.raises(DBAPIError, match="append-only: DELETE refused"), engine.begin() as conn:
+        conn.execute(text("SELECT set_config('portal.audit_purge_through', '1', true)"))
+        conn.execute(text("DELETE FROM audit_event WHERE seq <= 2"))
+
+    assert count_rows(engine, AuditEvent) == 3
+
+
+@postgres_only
+def test_postgres_still_allows_truncate(engine) -> None:
+    write_events(engine, 2)
+
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE audit_event"))
+
+    assert count_rows(engine, AuditEvent) == 0
+
+
+@postgres_only
 def test_postgres_refuses_to_change_a_checkpoint(engine) -> None:
     old_events(engine, 2)
     with db.transaction(engine) as session:
