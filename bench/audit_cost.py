@@ -2,11 +2,12 @@
 
     python bench/audit_cost.py [--requests N] [--database-url URL]
 
-Without --database-url it runs on a fresh SQLite file (the embedded default). Three figures:
+Without --database-url it runs on a fresh SQLite file (the embedded default). Four figures:
 1. one transaction that reads a Patient row, with and without `audit.record()` in it;
 2. the same through the whole ASGI stack (a route that calls run_db and answers), p50 / p95;
 3. record() throughput, one event per transaction and a hundred per transaction;
-plus how long `verify` takes per thousand events.
+4. transactions per second with several threads at once, with and without the audit event;
+plus how long `verify` takes per event.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 from starlette.datastructures import Secret
 from starlette.requests import Request
@@ -72,6 +74,16 @@ def summary(label: str, values: list[float]) -> str:
     p50 = statistics.median(values)
     p95 = values[int(len(values) * 0.95) - 1]
     return f"{label:<44} mean {statistics.fmean(values):6.3f} ms  p50 {p50:6.3f} ms  p95 {p95:6.3f} ms"
+
+
+def concurrent_rate(
+    engine: Engine, fn: Callable[[Session, int], str], patient_id: int, threads: int, n: int
+) -> float:
+    """Transactions per second with `threads` callers at once, as a multi-threaded server would run them."""
+    with ThreadPoolExecutor(threads) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda _: db.run_in_transaction(engine, fn, patient_id), range(n)))
+        return n / (time.perf_counter() - start)
 
 
 def add_bench_routes(app, patient_id: int) -> None:
@@ -129,6 +141,14 @@ def main() -> None:
     print(summary("request (ASGI, run_db) with audit", page_audited))
     extra = statistics.fmean(page_audited) - statistics.fmean(page_plain)
     print(f"{'cost of auditing one request':<44} {extra:+.3f} ms mean")
+
+    for threads in (4, 16):
+        plain_rate = concurrent_rate(engine, read_patient, patient_id, threads, n)
+        audited_rate = concurrent_rate(engine, read_patient_audited, patient_id, threads, n)
+        print(
+            f"{f'{threads} threads at once, transactions/s':<44} {plain_rate:8.0f} without audit, "
+            f"{audited_rate:8.0f} with (writers queue on the chain's lock)"
+        )
 
     for batch in (1, 100):
         transactions = max(1, n // batch)

@@ -172,6 +172,8 @@ def checkpoint_mac(key: bytes, checkpoint: AuditCheckpoint) -> str:
 
 def lock_chain(session: Session) -> None:
     """Serialise writers of the chain until the caller's transaction ends."""
+    if remembered_head(session) is not None:
+        return  # this (sub)transaction linked an event, so it already holds the lock
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     # SQLite: the engine begins every transaction with BEGIN IMMEDIATE, which already holds the write lock.
@@ -181,9 +183,9 @@ def chain_head(session: Session) -> tuple[int, str]:
     """(seq, hash) of the newest link: the newest event, else the newest checkpoint, else (0, "")."""
     # Within one (sub)transaction the chain is locked, so the head this session last wrote is still the
     # head; a savepoint that began or ended since makes the remembered head unsafe, so it is read again.
-    remembered = session.info.get(HEAD_KEY)
-    if remembered is not None and remembered[0] is current_transaction(session):
-        return remembered[1], remembered[2]
+    remembered = remembered_head(session)
+    if remembered is not None:
+        return remembered
     head = session.connection().execute(HEAD_QUERY).first()
     if head is not None:
         return head[0], head[1]
@@ -191,6 +193,13 @@ def chain_head(session: Session) -> tuple[int, str]:
     if anchor is not None:
         return anchor.through_seq, anchor.through_hash
     return 0, ""
+
+
+def remembered_head(session: Session) -> tuple[int, str] | None:
+    remembered = session.info.get(HEAD_KEY)
+    if remembered is not None and remembered[0] is current_transaction(session):
+        return remembered[1], remembered[2]
+    return None
 
 
 def current_transaction(session: Session) -> object:
