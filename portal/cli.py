@@ -92,6 +92,8 @@ def upgrade() -> None:
 
 # -- portal audit: verify, export, purge ---------------------------------------------------------------
 
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import TextIO  # noqa: E402
 
@@ -102,10 +104,14 @@ from portal.models.people import Patient  # noqa: E402
 from portal.services import audit  # noqa: E402
 
 
-def audit_engine(settings: Settings) -> Engine:
+@contextmanager
+def audit_engine(settings: Settings) -> Iterator[Engine]:
     engine = db.make_engine(settings.database_url)
     audit.use_chain_key(engine, settings.secret_key)
-    return engine
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -122,10 +128,22 @@ def audit_group() -> None:
     """The audit log: verify its chain, export it, purge it after the retention period."""
 
 
+def parse_head(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter("expected SEQ:HASH as `portal audit verify` printed it", param_hint="--head")
+    return int(seq), digest
+
+
 @audit_group.command(name="verify")
-def audit_verify() -> None:
+@click.option("--head", help="A head printed by an earlier verify (SEQ:HASH): the chain must still hold it.")
+def audit_verify(head: str | None) -> None:
     """Check every link of the chain; exit 1 naming the first bad event."""
-    result = audit.verify(audit_engine(load_settings()))
+    expected_head = parse_head(head)
+    with audit_engine(load_settings()) as engine:
+        result = audit.verify(engine, head=expected_head)
     if not result.ok:
         click.echo(f"audit chain BROKEN after {result.count} good events: {result.problem}", err=True)
         sys.exit(1)
@@ -134,7 +152,7 @@ def audit_verify() -> None:
         return
     click.echo(
         f"audit chain verified: {result.count} events, seq {result.first_seq}..{result.last_seq}, "
-        f"head {result.head_hash}"
+        f"head {result.last_seq}:{result.head_hash}"
     )
 
 
@@ -146,21 +164,25 @@ def audit_verify() -> None:
 def audit_export(patient_fhir_id: str | None, since: str | None, until: str | None, output: TextIO) -> None:
     """Write the audit log as CSV (to standard output unless -o FILE); the export is itself audited."""
     since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
-    engine = audit_engine(load_settings())
-    with db.transaction(engine) as session:
-        patient_id = None
-        if patient_fhir_id is not None:
-            patient_id = session.exec(select(Patient.id).where(Patient.fhir_id == patient_fhir_id)).first()
-            if patient_id is None:
-                raise click.ClickException("no patient has that FHIR id")
-        count = audit.export_csv(session, output, patient_id=patient_id, since=since_day, until=until_day)
-        audit.record(
-            session,
-            action="export",
-            patient_id=patient_id,
-            resource_type="audit_event",
-            resource_id=str(count),
-            route="cli:audit_export",
+    with audit_engine(load_settings()) as engine:
+        # The export is recorded (and committed) before any row leaves: no record, no export.
+        with db.transaction(engine) as session:
+            patient_id = None
+            if patient_fhir_id is not None:
+                patient_id = session.exec(
+                    select(Patient.id).where(Patient.fhir_id == patient_fhir_id)
+                ).first()
+                if patient_id is None:
+                    raise click.ClickException("no patient has that FHIR id")
+            audit.record(
+                session,
+                action="export",
+                patient_id=patient_id,
+                resource_type="audit_event",
+                route="cli:audit_export",
+            )
+        count = audit.export_csv_in_chunks(
+            engine, output, patient_id=patient_id, since=since_day, until=until_day
         )
     click.echo(f"exported {count} audit events", err=True)
 
@@ -170,7 +192,7 @@ def audit_purge() -> None:
     """Remove the events older than PORTAL_AUDIT_RETENTION_YEARS (default 6), keeping the rest verifiable."""
     settings = load_settings()
     cutoff = audit.retention_cutoff(settings.audit_retention_years)
-    with db.transaction(audit_engine(settings)) as session:
+    with audit_engine(settings) as engine, db.transaction(engine) as session:
         result = audit.purge(session, before=cutoff)
     if result.purged == 0:
         click.echo(f"nothing to purge: no event older than {cutoff.date().isoformat()}")

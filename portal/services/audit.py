@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, delete, func, text, true
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from portal.models.audit import AuditCheckpoint, AuditEvent
@@ -84,6 +85,10 @@ KEY_PURPOSE = b"portal.audit-chain"
 KEY_OPTION = "portal_audit_key"  # the engine execution option that carries the chain key
 # pg_advisory_xact_lock key for the head of the chain: the bytes of "auditlog" as a bigint.
 CHAIN_LOCK = int.from_bytes(b"auditlog", "big") - 2**63
+
+HEAD_KEY = "portal.audit_head"  # session.info: (transaction, seq, hash) of the event this session last linked
+_table = AuditEvent.__table__  # type: ignore[attr-defined]
+HEAD_QUERY = sa_select(_table.c.seq, _table.c.hash).order_by(_table.c.seq.desc()).limit(1)
 
 CSV_COLUMNS = (
     "id",
@@ -167,6 +172,8 @@ def checkpoint_mac(key: bytes, checkpoint: AuditCheckpoint) -> str:
 
 def lock_chain(session: Session) -> None:
     """Serialise writers of the chain until the caller's transaction ends."""
+    if remembered_head(session) is not None:
+        return  # this (sub)transaction linked an event, so it already holds the lock
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     # SQLite: the engine begins every transaction with BEGIN IMMEDIATE, which already holds the write lock.
@@ -174,15 +181,29 @@ def lock_chain(session: Session) -> None:
 
 def chain_head(session: Session) -> tuple[int, str]:
     """(seq, hash) of the newest link: the newest event, else the newest checkpoint, else (0, "")."""
-    head = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
+    # Within one (sub)transaction the chain is locked, so the head this session last wrote is still the
+    # head; a savepoint that began or ended since makes the remembered head unsafe, so it is read again.
+    remembered = remembered_head(session)
+    if remembered is not None:
+        return remembered
+    head = session.connection().execute(HEAD_QUERY).first()
     if head is not None:
         return head[0], head[1]
     anchor = latest_checkpoint(session)
     if anchor is not None:
         return anchor.through_seq, anchor.through_hash
     return 0, ""
+
+
+def remembered_head(session: Session) -> tuple[int, str] | None:
+    remembered = session.info.get(HEAD_KEY)
+    if remembered is not None and remembered[0] is current_transaction(session):
+        return remembered[1], remembered[2]
+    return None
+
+
+def current_transaction(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
@@ -205,6 +226,7 @@ def link(session: Session, key: bytes, event: AuditEvent) -> AuditEvent:
     event.hash = event_hash(key, event)
     session.add(event)
     session.flush()
+    session.info[HEAD_KEY] = (current_transaction(session), event.seq, event.hash)
     return event
 
 
@@ -269,17 +291,25 @@ class Verification:
         return self.problem is None
 
 
-def verify(engine: Engine, *, chunk: int = 2000) -> Verification:
-    """Walk the whole chain in order, in short transactions, and report the first bad link."""
+def verify(engine: Engine, *, head: tuple[int, str] | None = None, chunk: int = 2000) -> Verification:
+    """Walk the whole chain in order, in short transactions, and report the first bad link.
+
+    `head` is a (seq, hash) noted earlier (`verify` prints it): the chain must still contain that link, which
+    is how removing the newest events (leaving a shorter chain that is whole) shows.
+    """
     count = 0
     first_seq: int | None = None
-    with Session(engine) as session, session.begin():
+    with Session(engine, expire_on_commit=False) as session, session.begin():
         key = key_for(session)
         anchor = latest_checkpoint(session)
         anchor_problem = checkpoint_problem(session, key)
     if anchor_problem is not None:
         return Verification(0, None, None, "", anchor_problem)
     expected_seq, prev_hash = (anchor.through_seq + 1, anchor.through_hash) if anchor else (1, "")
+    if head is not None and anchor is not None and head[0] == anchor.through_seq and head[1] != prev_hash:
+        return Verification(
+            0, None, None, prev_hash, f"the link at seq {head[0]} is not the head noted earlier"
+        )
     after = expected_seq - 1
     previous: AuditEvent | None = None
     while True:
@@ -302,13 +332,24 @@ def verify(engine: Engine, *, chunk: int = 2000) -> Verification:
         for index, event in enumerate(rows[:chunk]):
             following = rows[index + 1] if index + 1 < len(rows) else None
             problem = link_problem(key, event, expected_seq, prev_hash, previous, following)
+            if problem is None and head is not None and event.seq == head[0] and event.hash != head[1]:
+                problem = (
+                    f"event id={event.id} (seq {event.seq}) is not the head noted earlier: its hash differs"
+                )
             if problem is not None:
                 return Verification(count, first_seq, expected_seq - 1, prev_hash, problem, event.id)
             count += 1
             first_seq = event.seq if first_seq is None else first_seq
             expected_seq, prev_hash, previous = event.seq + 1, event.hash, event
         if len(rows) <= chunk:
-            return Verification(count, first_seq, expected_seq - 1 if count else None, prev_hash)
+            last_seq = expected_seq - 1
+            if head is not None and last_seq < head[0]:
+                problem = (
+                    f"the chain ends at seq {last_seq}, before the head noted earlier at seq {head[0]}: "
+                    f"the newest events (seq {last_seq + 1}..{head[0]} at least) are missing (deleted)"
+                )
+                return Verification(count, first_seq, last_seq if count else None, prev_hash, problem)
+            return Verification(count, first_seq, last_seq if count else None, prev_hash)
         after = rows[chunk - 1].seq
 
 
@@ -384,6 +425,7 @@ def purge(session: Session, *, before: datetime) -> Purge:
     """
     key = key_for(session)
     lock_chain(session)
+    session.info.pop(HEAD_KEY, None)
     first_kept = session.exec(
         select(func.min(AuditEvent.seq)).where(col(AuditEvent.occurred_at) >= before)
     ).one()
@@ -519,20 +561,32 @@ def export_rows(
     patient_id: int | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
-) -> Iterator[list[str]]:
-    """The header, then one row of cells per event, oldest first."""
-    yield list(CSV_COLUMNS)
+    after_seq: int = 0,
+    through_seq: int | None = None,
+    limit: int | None = None,
+) -> Iterator[tuple[int, list[str]]]:
+    """(seq, cells) for each matching event, oldest first, optionally from one stretch of the chain."""
     conditions = filtered(patient_id=patient_id, person_id=None, action=None, since=since, until=until)
+    conditions.append(col(AuditEvent.seq) > after_seq)
+    if through_seq is not None:
+        conditions.append(col(AuditEvent.seq) <= through_seq)
     statement = (
         select(AuditEvent, Patient.fhir_id)
         .outerjoin(Patient, col(Patient.id) == col(AuditEvent.patient_id))
         .where(*conditions)
         .order_by(col(AuditEvent.seq))
+        .limit(limit)
         .execution_options(yield_per=1000)
     )
     for event, fhir_id in session.exec(statement):
         values = {**event.model_dump(), "patient_fhir_id": fhir_id}
-        yield [csv_cell(values[name]) for name in CSV_COLUMNS]
+        yield event.seq, [csv_cell(values[name]) for name in CSV_COLUMNS]
+
+
+def csv_writer(out: TextIO) -> Any:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    return writer
 
 
 def export_csv(
@@ -543,15 +597,48 @@ def export_csv(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> int:
-    """Write the matching events to `out` as CSV; returns how many."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    rows = export_rows(session, patient_id=patient_id, since=since, until=until)
-    writer.writerow(next(rows))
+    """Write the matching events to `out` as CSV, in the caller's transaction; returns how many."""
+    writer = csv_writer(out)
     count = 0
-    for row in rows:
-        writer.writerow(row)
+    for _, cells in export_rows(session, patient_id=patient_id, since=since, until=until):
+        writer.writerow(cells)
         count += 1
     return count
+
+
+def export_csv_in_chunks(
+    engine: Engine,
+    out: TextIO,
+    *,
+    patient_id: int | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    chunk: int = 5000,
+) -> int:
+    """The same as export_csv, in short transactions up to the head at the start: a long export of a
+    SQLite log then never holds the write lock (and so every audited request) for its whole length."""
+    with Session(engine) as session, session.begin():
+        through_seq, _ = chain_head(session)
+    writer = csv_writer(out)
+    count, after = 0, 0
+    while True:
+        with Session(engine) as session, session.begin():
+            rows = list(
+                export_rows(
+                    session,
+                    patient_id=patient_id,
+                    since=since,
+                    until=until,
+                    after_seq=after,
+                    through_seq=through_seq,
+                    limit=chunk,
+                )
+            )
+        writer.writerows(cells for _, cells in rows)
+        count += len(rows)
+        if len(rows) < chunk:
+            return count
+        after = rows[-1][0]
 
 
 @dataclass(frozen=True)
