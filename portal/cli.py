@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from portal import db
 from portal.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from portal.fhir.importer import ImportSummary
 
 
 def configure_logging() -> None:
@@ -88,3 +94,79 @@ def upgrade() -> None:
     settings = load_settings()
     db.upgrade(db.make_engine(settings.database_url))
     click.echo("database is up to date")
+
+
+# FHIR import and export ------------------------------------------------------------------------------
+
+
+@main.command(name="import-fhir")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def import_fhir(paths: tuple[Path, ...]) -> None:
+    """Import FHIR R4 bundles (.json) and bulk exports (.ndjson) from files or folders."""
+    from portal.fhir import importer
+
+    settings = load_settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    files = importer.collect_files(paths)
+    summary = importer.ImportSummary()
+    with click.progressbar(files, label="Importing", file=sys.stderr, show_pos=True) as bar:
+        for path in bar:
+            summary.files.append(importer.import_file(engine, path))
+    click.echo(format_summary(summary))
+    for failure in summary.failed:
+        click.echo(f"refused: {failure.message}", err=True)
+    if summary.failed:
+        raise SystemExit(1)
+
+
+def format_summary(summary: ImportSummary) -> str:
+    """A table of per-type counts for an import: in the files, new, updated, unchanged."""
+    resources, created = summary.total("resources"), summary.total("created")
+    updated, unchanged = summary.total("updated"), summary.total("unchanged")
+    header = ("type", "in files", "new", "updated", "unchanged")
+    rows = [
+        (name, resources[name], created[name], updated[name], unchanged[name]) for name in sorted(resources)
+    ]
+    rows.append(
+        (
+            "total",
+            sum(resources.values()),
+            sum(created.values()),
+            sum(updated.values()),
+            sum(unchanged.values()),
+        )
+    )
+    width = max(len(header[0]), *(len(row[0]) for row in rows))
+    lines = [f"{header[0]:<{width}}  " + "  ".join(f"{h:>9}" for h in header[1:])]
+    lines += [f"{row[0]:<{width}}  " + "  ".join(f"{n:>9}" for n in row[1:]) for row in rows]
+    imported = len(summary.files) - len(summary.failed)
+    lines.append(f"files: {imported} imported, {len(summary.failed)} refused")
+    unknown = summary.total("unknown")
+    if unknown:
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(unknown.items()))
+        lines.append(f"kept as received but not shown in the portal: {listed}")
+    skipped = summary.total("skipped")
+    if skipped:
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(skipped.items()))
+        lines.append(f"unknown resource types, not imported: {listed}")
+    return "\n".join(lines)
+
+
+@main.command(name="export-fhir")
+@click.argument("patient")
+def export_fhir(patient: str) -> None:
+    """Print one patient's record (by FHIR id) as a FHIR R4 Bundle of type collection."""
+    from portal.fhir import export
+    from portal.services import audit
+
+    settings = load_settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    with db.transaction(engine) as session:
+        bundle = export.patient_bundle(session, patient)
+        if bundle is not None:
+            audit.record(session, action="export", resource_type="Patient", resource_id=patient[:64])
+    if bundle is None:
+        raise click.ClickException("no patient with that FHIR id")
+    click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))
