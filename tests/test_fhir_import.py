@@ -135,6 +135,7 @@ def test_a_newer_version_replaces_the_older(engine, session, rng, tmp_path) -> N
     public_id = session.scalars(
         select(Observation.public_id).where(Observation.fhir_id == observation["id"])
     ).one()
+    session.rollback()  # end the read: SQLite's BEGIN IMMEDIATE would hold the write lock
     _versioned_observation(resources, "2", 7.5)
 
     summary = importer.import_paths(engine, [write_bundle(tmp_path / "v2.json", resources)])

@@ -13,25 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from portal.fhir.references import Key, Resolver, reference_strings
+from portal.fhir.references import Key, Resolver, reference_strings, rewrite_references
 from portal.models.base import utcnow
 from portal.models.people import Patient
 from portal.models.records import FhirResource
 
 MAX_DEPTH = 4
-
-
-def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {
-            key: mapping.get(value, value)
-            if key == "reference" and isinstance(value, str)
-            else _rewrite(value, mapping)
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_rewrite(value, mapping) for value in node]
-    return node
 
 
 def patient_bundle(session: Session, patient_fhir_id: str) -> dict[str, Any] | None:
@@ -73,7 +60,7 @@ def patient_bundle(session: Session, patient_fhir_id: str) -> dict[str, Any] | N
                 held[(row.resource_type, row.fhir_id)] = resource = json.loads(row.resource_json)
                 frontier.append(resource)
     ordered = sorted(held.items(), key=lambda item: item[0][0] != "Patient")  # the patient first
-    entries = [{"resource": _rewrite(resource, mapping)} for _, resource in ordered]
+    entries = [{"resource": rewrite_references(resource, mapping)} for _, resource in ordered]
     return {
         "resourceType": "Bundle",
         "type": "collection",

@@ -28,7 +28,14 @@ from sqlmodel import Session, SQLModel, col
 
 from portal import db
 from portal.fhir import projections
-from portal.fhir.references import Key, Resolver, identifier_pairs, parse_reference, reference_strings
+from portal.fhir.references import (
+    Key,
+    Resolver,
+    identifier_pairs,
+    parse_reference,
+    reference_strings,
+    rewrite_references,
+)
 from portal.models.base import utcnow
 from portal.models.people import Patient
 from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
@@ -250,14 +257,13 @@ def parse(entry: Entry) -> Parsed | None:
         raise FileRefused(f"{describe(entry)} is not valid FHIR R4 ({error.__class__.__name__})") from None
     if not model.id:
         raise FileRefused(f"{describe(entry)} has no id")
-    text = json.dumps(entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     meta = model.meta
     return Parsed(
         entry=entry,
         model=model,
         key=(entry.raw["resourceType"], model.id),
-        text=text,
-        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        text=json.dumps(entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        content_hash="",  # set once its references are resolved
         version_id=meta.versionId if meta else None,
         last_updated=projections.instant(meta.lastUpdated) if meta else None,
     )
@@ -360,6 +366,19 @@ def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str,
     return resolver, resolved
 
 
+def _hash_contents(items: list[Parsed], resolved: dict[str, Key]) -> None:
+    """Hash each resource with its references in the resolved `Type/id` form, so that the same content
+    sent with `urn:uuid:` references (a transaction bundle) or `Type/id` ones (our own export) is the same."""
+    mapping = {reference: f"{key[0]}/{key[1]}" for reference, key in resolved.items()}
+    for item in items:
+        if any(True for _ in reference_strings(item.entry.raw)):
+            canonical = rewrite_references(item.entry.raw, mapping)
+            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        else:
+            text = item.text
+        item.content_hash = hashlib.sha256(text.encode()).hexdigest()
+
+
 def _patient_key(item: Parsed, resolved: dict[str, Key]) -> Key | None:
     if item.resource_type == "Patient":
         return item.key
@@ -392,6 +411,7 @@ def _existing(session: Session, keys: list[Key]) -> dict[Key, FhirResource]:
 
 def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
     resolver, resolved = _resolve(session, items)
+    _hash_contents(items, resolved)
     existing = _existing(session, [item.key for item in items])
     changed: list[Parsed] = []
     for item in items:

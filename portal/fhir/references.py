@@ -38,6 +38,20 @@ def reference_strings(node: Any) -> Iterator[str]:
             stack.extend(value for value in item if isinstance(value, dict | list))
 
 
+def rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
+    """A copy of a resource with each `reference` string found in the mapping replaced."""
+    if isinstance(node, dict):
+        return {
+            key: mapping.get(value, value)
+            if key == "reference" and isinstance(value, str)
+            else rewrite_references(value, mapping)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [rewrite_references(value, mapping) for value in node]
+    return node
+
+
 def identifier_pairs(resource: dict[str, Any]) -> list[tuple[str, str]]:
     """(system, value) of each business identifier that has a value."""
     pairs = []
