@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import click
+from sqlalchemy import Engine
+from sqlmodel import select
 
 from portal import db
 from portal.config import ConfigError, Settings
+from portal.models.people import Patient
+from portal.services import audit
+
+if TYPE_CHECKING:
+    from portal.fhir.importer import ImportSummary
 
 
 def configure_logging() -> None:
@@ -26,6 +39,19 @@ def load_settings() -> Settings:
         raise click.ClickException(str(error)) from None
 
 
+@contextmanager
+def open_engine(settings: Settings, *, upgrade: bool = False) -> Iterator[Engine]:
+    """An engine for one command, able to write audit events, disposed when the command ends."""
+    engine = db.make_engine(settings.database_url)
+    audit.use_chain_key(engine, settings.secret_key)
+    try:
+        if upgrade:
+            db.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @click.group()
 def main() -> None:
     """The clinic's patient portal."""
@@ -38,8 +64,8 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Run the web app (creating or upgrading the schema first)."""
-    settings = load_settings()
-    db.upgrade(db.make_engine(settings.database_url))
+    with open_engine(load_settings(), upgrade=True):
+        pass
     run_server(host, port, workers)
 
 
@@ -68,10 +94,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from portal import demo as demo_clinic
 
     settings = load_settings()
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    for line in demo_clinic.create(settings, engine):
-        click.echo(line)
+    with open_engine(settings, upgrade=True) as engine:
+        for line in demo_clinic.create(settings, engine):
+            click.echo(line)
     if not no_serve:
         click.echo(f"Serving on {settings.origin} (press Ctrl+C to stop)")
         run_server(host, port, 1)
@@ -85,33 +110,11 @@ def db_group() -> None:
 @db_group.command()
 def upgrade() -> None:
     """Apply every migration."""
-    settings = load_settings()
-    db.upgrade(db.make_engine(settings.database_url))
-    click.echo("database is up to date")
+    with open_engine(load_settings(), upgrade=True):
+        click.echo("database is up to date")
 
 
 # -- portal audit: verify, export, purge ---------------------------------------------------------------
-
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from datetime import date  # noqa: E402
-from typing import TextIO  # noqa: E402
-
-from sqlalchemy import Engine  # noqa: E402
-from sqlmodel import select  # noqa: E402
-
-from portal.models.people import Patient  # noqa: E402
-from portal.services import audit  # noqa: E402
-
-
-@contextmanager
-def audit_engine(settings: Settings) -> Iterator[Engine]:
-    engine = db.make_engine(settings.database_url)
-    audit.use_chain_key(engine, settings.secret_key)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -142,7 +145,7 @@ def parse_head(value: str | None) -> tuple[int, str] | None:
 def audit_verify(head: str | None) -> None:
     """Check every link of the chain; exit 1 naming the first bad event."""
     expected_head = parse_head(head)
-    with audit_engine(load_settings()) as engine:
+    with open_engine(load_settings()) as engine:
         result = audit.verify(engine, head=expected_head)
     if not result.ok:
         click.echo(f"audit chain BROKEN after {result.count} good events: {result.problem}", err=True)
@@ -164,7 +167,7 @@ def audit_verify(head: str | None) -> None:
 def audit_export(patient_fhir_id: str | None, since: str | None, until: str | None, output: TextIO) -> None:
     """Write the audit log as CSV (to standard output unless -o FILE); the export is itself audited."""
     since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
-    with audit_engine(load_settings()) as engine:
+    with open_engine(load_settings()) as engine:
         # The export is recorded (and committed) before any row leaves: no record, no export.
         with db.transaction(engine) as session:
             patient_id = None
@@ -192,7 +195,7 @@ def audit_purge() -> None:
     """Remove the events older than PORTAL_AUDIT_RETENTION_YEARS (default 6), keeping the rest verifiable."""
     settings = load_settings()
     cutoff = audit.retention_cutoff(settings.audit_retention_years)
-    with audit_engine(settings) as engine, db.transaction(engine) as session:
+    with open_engine(settings) as engine, db.transaction(engine) as session:
         result = audit.purge(session, before=cutoff)
     if result.purged == 0:
         click.echo(f"nothing to purge: no event older than {cutoff.date().isoformat()}")
@@ -201,3 +204,83 @@ def audit_purge() -> None:
             f"purged {result.purged} audit events older than {cutoff.date().isoformat()} "
             f"(through seq {result.through_seq}); a checkpoint keeps the rest verifiable"
         )
+
+
+# FHIR import and export ------------------------------------------------------------------------------
+
+
+@main.command(name="import-fhir")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def import_fhir(paths: tuple[Path, ...]) -> None:
+    """Import FHIR R4 bundles (.json) and bulk exports (.ndjson) from files or folders."""
+    from portal.fhir import importer
+
+    files = importer.collect_files(paths)
+    summary = importer.ImportSummary()
+    with (
+        open_engine(load_settings(), upgrade=True) as engine,
+        click.progressbar(files, label="Importing", file=sys.stderr, show_pos=True) as bar,
+    ):
+        for path in bar:
+            summary.files.append(importer.import_file(engine, path))
+    click.echo(format_summary(summary))
+    for failure in summary.failed:
+        click.echo(f"refused: {failure.message}", err=True)
+    if summary.failed:
+        raise SystemExit(1)
+
+
+def format_summary(summary: ImportSummary) -> str:
+    """A table of per-type counts for an import: in the files, new, updated, unchanged."""
+    resources, created = summary.total("resources"), summary.total("created")
+    updated, unchanged = summary.total("updated"), summary.total("unchanged")
+    header = ("type", "in files", "new", "updated", "unchanged")
+    rows = [
+        (name, resources[name], created[name], updated[name], unchanged[name]) for name in sorted(resources)
+    ]
+    rows.append(
+        (
+            "total",
+            sum(resources.values()),
+            sum(created.values()),
+            sum(updated.values()),
+            sum(unchanged.values()),
+        )
+    )
+    width = max(len(header[0]), *(len(row[0]) for row in rows))
+    lines = [f"{header[0]:<{width}}  " + "  ".join(f"{h:>9}" for h in header[1:])]
+    lines += [f"{row[0]:<{width}}  " + "  ".join(f"{n:>9}" for n in row[1:]) for row in rows]
+    imported = len(summary.files) - len(summary.failed)
+    lines.append(f"files: {imported} imported, {len(summary.failed)} refused")
+    unknown = summary.total("unknown")
+    if unknown:
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(unknown.items()))
+        lines.append(f"kept as received but not shown in the portal: {listed}")
+    skipped = summary.total("skipped")
+    if skipped:
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(skipped.items()))
+        lines.append(f"unknown resource types, not imported: {listed}")
+    return "\n".join(lines)
+
+
+@main.command(name="export-fhir")
+@click.argument("patient")
+def export_fhir(patient: str) -> None:
+    """Print one patient's record (by FHIR id) as a FHIR R4 Bundle of type collection."""
+    from portal.fhir import export
+
+    with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
+        bundle = export.patient_bundle(session, patient)
+        if bundle is not None:
+            patient_id = session.exec(select(Patient.id).where(Patient.fhir_id == patient)).first()
+            audit.record(
+                session,
+                action="export",
+                patient_id=patient_id,
+                resource_type="Patient",
+                resource_id=patient[:64],
+                route="cli:export_fhir",
+            )
+    if bundle is None:
+        raise click.ClickException("no patient with that FHIR id")
+    click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))

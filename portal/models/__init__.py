@@ -3,6 +3,39 @@
 from portal.models.access import ProxyGrant
 from portal.models.audit import AuditCheckpoint, AuditEvent
 from portal.models.people import Patient, Person
+from portal.models.records import (
+    Allergy,
+    ClinicalDocument,
+    Condition,
+    DiagnosticReport,
+    Encounter,
+    FhirIdentifier,
+    FhirResource,
+    Immunization,
+    MedicationRequest,
+    Observation,
+    ObservationComponent,
+    Procedure,
+)
 from portal.models.results import ResultHold
 
-__all__ = ["AuditCheckpoint", "AuditEvent", "Patient", "Person", "ProxyGrant", "ResultHold"]
+__all__ = [
+    "Allergy",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "ClinicalDocument",
+    "Condition",
+    "DiagnosticReport",
+    "Encounter",
+    "FhirIdentifier",
+    "FhirResource",
+    "Immunization",
+    "MedicationRequest",
+    "Observation",
+    "ObservationComponent",
+    "Patient",
+    "Person",
+    "Procedure",
+    "ProxyGrant",
+    "ResultHold",
+]

@@ -1,0 +1,368 @@
+"""What the record pages read: results, medications, immunizations, allergies, problems, visits, notes and
+growth, for one patient at a time.
+
+Every function takes the patient's internal id and filters on it, so a public id from a URL never reaches
+another patient's row. `include_confidential` (keyword-only, no default) is decided by the access rules:
+False hides items the EHR marked restricted (meta.security R or V), as a teenager's proxy must not see them.
+Nothing here writes, and nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col
+
+from portal.models.records import (
+    Allergy,
+    ClinicalDocument,
+    Condition,
+    DiagnosticReport,
+    Encounter,
+    FhirResource,
+    Immunization,
+    MedicationRequest,
+    Observation,
+    ObservationComponent,
+    Procedure,
+    RecordItem,
+)
+
+Item = TypeVar("Item", bound=RecordItem)
+
+LABORATORY = "laboratory"
+VITAL_SIGNS = "vital-signs"
+ACTIVE_MEDICATION = frozenset({"active", "on-hold", "draft"})
+ACTIVE_CONDITION = frozenset({"active", "recurrence", "relapse"})
+
+# LOINC codes of the growth measurements, by what the chart calls them.
+GROWTH_CODES: dict[str, tuple[str, ...]] = {
+    "weight": ("29463-7", "3141-9"),
+    "height": ("8302-2", "8306-3"),  # standing height, recumbent length
+    "bmi": ("39156-5",),
+    "head_circumference": ("9843-4", "8287-5"),
+}
+_UNIT_FACTORS = {  # to kg, cm, kg/m2, cm
+    "weight": {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237},
+    "height": {"cm": 1.0, "m": 100.0, "mm": 0.1, "[in_i]": 2.54, "in": 2.54},
+    "bmi": {"kg/m2": 1.0, "kg/m^2": 1.0},
+    "head_circumference": {"cm": 1.0, "mm": 0.1, "[in_i]": 2.54, "in": 2.54},
+}
+GROWTH_UNITS = {"weight": "kg", "height": "cm", "bmi": "kg/m2", "head_circumference": "cm"}
+
+
+def _visible(query: Any, table: type[RecordItem], patient_id: int, include_confidential: bool) -> Any:
+    query = query.where(col(table.patient_id) == patient_id)
+    if not include_confidential:
+        query = query.where(col(table.confidential).is_(False))
+    return query
+
+
+def _one(
+    session: Session, table: type[Item], patient_id: int, public_id: str, include_confidential: bool
+) -> Item | None:
+    query = _visible(select(table), table, patient_id, include_confidential)
+    found: Item | None = session.scalars(query.where(col(table.public_id) == public_id)).first()
+    return found
+
+
+# Results -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultGroup:
+    """The results of one report, or (report None) results the EHR sent without a report, by day."""
+
+    report: DiagnosticReport | None
+    results: list[Observation]
+    day: date | None
+
+    @property
+    def when(self) -> datetime | None:
+        if self.report is not None and (self.report.effective_at or self.report.issued):
+            return self.report.effective_at or self.report.issued
+        return self.results[0].effective_at if self.results else None
+
+
+def results_by_report(session: Session, patient_id: int, *, include_confidential: bool) -> list[ResultGroup]:
+    """Laboratory results grouped by their report, newest first."""
+    reports = list(
+        session.scalars(
+            _visible(select(DiagnosticReport), DiagnosticReport, patient_id, include_confidential)
+        )
+    )
+    report_ids = {report.resource_id for report in reports}
+    observations = session.scalars(
+        _visible(select(Observation), Observation, patient_id, include_confidential)
+        .where(
+            (col(Observation.category) == LABORATORY) | col(Observation.report_resource_id).in_(report_ids)
+        )
+        .order_by(col(Observation.effective_at), col(Observation.id))
+    )
+    by_report: dict[int, list[Observation]] = defaultdict(list)
+    by_day: dict[date | None, list[Observation]] = defaultdict(list)
+    for observation in observations:
+        report_id = observation.report_resource_id
+        if report_id is None:
+            by_day[observation.effective_at.date() if observation.effective_at else None].append(observation)
+        elif report_id in report_ids:
+            by_report[report_id].append(observation)
+        # else its report is hidden as confidential, and so is the result, whatever its own flag
+    groups = [
+        ResultGroup(report, by_report.get(report.resource_id, []), None)
+        for report in reports
+        if by_report.get(report.resource_id) or report.text or report.conclusion
+    ]
+    groups += [ResultGroup(None, results, day) for day, results in by_day.items()]
+    return sorted(groups, key=lambda group: _sort_time(group.when), reverse=True)
+
+
+def _sort_time(when: datetime | None) -> float:
+    return when.timestamp() if when else float("-inf")
+
+
+def result_history(
+    session: Session, patient_id: int, code: str, *, include_confidential: bool
+) -> list[Observation]:
+    """Every result with this code (a LOINC code, say), oldest first: the history of one test."""
+    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    return list(
+        session.scalars(
+            query.where(col(Observation.code) == code).order_by(
+                col(Observation.effective_at), col(Observation.id)
+            )
+        )
+    )
+
+
+def result(
+    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
+) -> Observation | None:
+    return _one(session, Observation, patient_id, public_id, include_confidential)
+
+
+def components(session: Session, observation: Observation) -> list[ObservationComponent]:
+    """The parts of a multi-part observation (systolic and diastolic of a blood pressure)."""
+    return list(
+        session.scalars(
+            select(ObservationComponent)
+            .where(col(ObservationComponent.observation_id) == observation.id)
+            .order_by(col(ObservationComponent.position))
+        )
+    )
+
+
+def report(
+    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
+) -> ResultGroup | None:
+    """One report with its results."""
+    found = _one(session, DiagnosticReport, patient_id, public_id, include_confidential)
+    if found is None:
+        return None
+    results = session.scalars(
+        _visible(select(Observation), Observation, patient_id, include_confidential)
+        .where(col(Observation.report_resource_id) == found.resource_id)
+        .order_by(col(Observation.id))
+    )
+    return ResultGroup(found, list(results), None)
+
+
+# Medications, immunizations, allergies, problems ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentAndPast:
+    current: list[Any] = field(default_factory=list)
+    past: list[Any] = field(default_factory=list)
+
+
+def medications(session: Session, patient_id: int, *, include_confidential: bool) -> CurrentAndPast:
+    """Medication requests: active (and on hold) ones, then the rest, newest first in each."""
+    rows = session.scalars(
+        _visible(select(MedicationRequest), MedicationRequest, patient_id, include_confidential).order_by(
+            col(MedicationRequest.authored_on).desc(), col(MedicationRequest.id).desc()
+        )
+    )
+    lists = CurrentAndPast()
+    for row in rows:
+        (lists.current if row.status in ACTIVE_MEDICATION else lists.past).append(row)
+    return lists
+
+
+def immunizations(session: Session, patient_id: int, *, include_confidential: bool) -> list[Immunization]:
+    """Immunizations, newest first (entered-in-error ones left out)."""
+    query = _visible(select(Immunization), Immunization, patient_id, include_confidential)
+    return list(
+        session.scalars(
+            query.where(col(Immunization.status) != "entered-in-error").order_by(
+                col(Immunization.occurred_at).desc(), col(Immunization.id).desc()
+            )
+        )
+    )
+
+
+def allergies(session: Session, patient_id: int, *, include_confidential: bool) -> CurrentAndPast:
+    """Allergies and intolerances: active ones, then resolved or inactive ones."""
+    rows = session.scalars(
+        _visible(select(Allergy), Allergy, patient_id, include_confidential).order_by(
+            col(Allergy.recorded_at).desc(), col(Allergy.id).desc()
+        )
+    )
+    lists = CurrentAndPast()
+    for row in rows:
+        if row.verification_status == "entered-in-error":
+            continue
+        (lists.current if row.status in (None, "active") else lists.past).append(row)
+    return lists
+
+
+def conditions(session: Session, patient_id: int, *, include_confidential: bool) -> CurrentAndPast:
+    """Problems and diagnoses: active ones, then resolved ones, most recent onset first."""
+    rows = session.scalars(
+        _visible(select(Condition), Condition, patient_id, include_confidential).order_by(
+            col(Condition.onset_at).desc(), col(Condition.id).desc()
+        )
+    )
+    lists = CurrentAndPast()
+    for row in rows:
+        if row.verification_status == "entered-in-error":
+            continue
+        (lists.current if row.status in ACTIVE_CONDITION else lists.past).append(row)
+    return lists
+
+
+def procedures(session: Session, patient_id: int, *, include_confidential: bool) -> list[Procedure]:
+    query = _visible(select(Procedure), Procedure, patient_id, include_confidential)
+    return list(
+        session.scalars(query.order_by(col(Procedure.performed_start).desc(), col(Procedure.id).desc()))
+    )
+
+
+# Visits and notes ----------------------------------------------------------------------------------
+
+
+def encounters(
+    session: Session, patient_id: int, *, include_confidential: bool, limit: int = 50, offset: int = 0
+) -> list[Encounter]:
+    """Visits, newest first, a page at a time."""
+    query = _visible(select(Encounter), Encounter, patient_id, include_confidential)
+    return list(
+        session.scalars(
+            query.order_by(col(Encounter.start_at).desc(), col(Encounter.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EncounterDetail:
+    encounter: Encounter
+    notes: list[ClinicalDocument]
+    diagnoses: list[Condition]
+    vitals: list[Observation]
+    results: list[Observation]
+    immunizations: list[Immunization]
+    medications: list[MedicationRequest]
+    procedures: list[Procedure]
+
+
+def encounter_detail(
+    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
+) -> EncounterDetail | None:
+    """One visit with its notes, diagnoses, vital signs, results, vaccines, prescriptions and procedures."""
+    found = _one(session, Encounter, patient_id, public_id, include_confidential)
+    if found is None:
+        return None
+
+    def linked(table: type[Item], *order: Any) -> list[Item]:
+        query = _visible(select(table), table, patient_id, include_confidential)
+        link = table.encounter_resource_id  # type: ignore[attr-defined]
+        return list(
+            session.scalars(query.where(col(link) == found.resource_id).order_by(*order, col(table.id)))
+        )
+
+    observations = linked(Observation, col(Observation.effective_at))
+    return EncounterDetail(
+        encounter=found,
+        notes=linked(ClinicalDocument, col(ClinicalDocument.date)),
+        diagnoses=linked(Condition, col(Condition.onset_at)),
+        vitals=[o for o in observations if o.category == VITAL_SIGNS],
+        results=[o for o in observations if o.category == LABORATORY],
+        immunizations=linked(Immunization, col(Immunization.occurred_at)),
+        medications=linked(MedicationRequest, col(MedicationRequest.authored_on)),
+        procedures=linked(Procedure, col(Procedure.performed_start)),
+    )
+
+
+def documents(
+    session: Session, patient_id: int, *, include_confidential: bool, limit: int = 50, offset: int = 0
+) -> list[ClinicalDocument]:
+    """Notes and documents, newest first, without their text (the list does not show it)."""
+    query = _visible(select(ClinicalDocument), ClinicalDocument, patient_id, include_confidential)
+    return list(
+        session.scalars(
+            query.options(defer(ClinicalDocument.text))  # type: ignore[arg-type]
+            .order_by(col(ClinicalDocument.date).desc(), col(ClinicalDocument.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def document(
+    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
+) -> ClinicalDocument | None:
+    """One note with its text: plain text, for the page to escape."""
+    return _one(session, ClinicalDocument, patient_id, public_id, include_confidential)
+
+
+# Growth --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrowthPoint:
+    measure: str  # weight, height, bmi, head_circumference
+    at: datetime
+    value: float  # in GROWTH_UNITS[measure]
+    unit: str
+
+
+def growth_measurements(
+    session: Session, patient_id: int, *, include_confidential: bool
+) -> dict[str, list[GrowthPoint]]:
+    """Weight, height (or length), BMI and head circumference over time, oldest first, in metric units."""
+    measure_of = {code: measure for measure, codes in GROWTH_CODES.items() for code in codes}
+    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    rows = session.scalars(
+        query.where(col(Observation.code).in_(measure_of))
+        .where(col(Observation.value).is_not(None))
+        .where(col(Observation.status).not_in(("entered-in-error", "cancelled")))
+        .order_by(col(Observation.effective_at), col(Observation.id))
+    )
+    series: dict[str, list[GrowthPoint]] = {measure: [] for measure in GROWTH_CODES}
+    for row in rows:
+        measure = measure_of[row.code or ""]
+        factor = _UNIT_FACTORS[measure].get(row.unit or GROWTH_UNITS[measure])
+        if factor is None or row.value is None or row.effective_at is None:
+            continue  # a unit we cannot convert is left out rather than drawn wrong
+        series[measure].append(
+            GrowthPoint(measure, row.effective_at, row.value * factor, GROWTH_UNITS[measure])
+        )
+    return series
+
+
+# Counts --------------------------------------------------------------------------------------------
+
+
+def resource_counts(session: Session, patient_id: int | None = None) -> dict[str, int]:
+    """How many resources of each type the portal holds, for one patient or for everyone."""
+    query = select(col(FhirResource.resource_type), func.count()).group_by(col(FhirResource.resource_type))
+    if patient_id is not None:
+        query = query.where(col(FhirResource.patient_id) == patient_id)
+    return {str(resource_type): int(count) for resource_type, count in session.execute(query)}

