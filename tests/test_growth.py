@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from rcpchgrowth import measurement_from_sds
 
-from portal.services.growth import Band, Measure, assess, chart, to_reference_unit
+from portal.services.growth import Band, Measure, assess, chart
 from portal.templating import make_templates
 
 BORN = date(2024, 1, 15)
@@ -59,24 +59,6 @@ def test_adults_get_no_growth_centile() -> None:
     result = assess(Measure.HEIGHT, 170.0, sex="male", birth_date=date(2000, 1, 1), taken_on=date(2026, 1, 1))
 
     assert result.band is Band.NO_REFERENCE
-
-
-@pytest.mark.parametrize(
-    ("measure", "value", "unit", "expected"),
-    [
-        (Measure.WEIGHT, 22.0, "[lb_av]", 9.979),
-        (Measure.WEIGHT, 3400, "g", 3.4),
-        (Measure.HEIGHT, 30.0, "[in_i]", 76.2),
-        (Measure.HEAD, 450, "mm", 45.0),
-    ],
-)
-def test_units_are_converted_to_the_reference_unit(measure, value, unit, expected) -> None:
-    assert to_reference_unit(measure, value, unit) == pytest.approx(expected, abs=0.001)
-
-
-def test_an_unknown_unit_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown unit"):
-        to_reference_unit(Measure.WEIGHT, 3.0, "stone")
 
 
 def infant_weights() -> list:

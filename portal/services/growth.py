@@ -36,23 +36,14 @@ class Measure(StrEnum):
     HEAD = "ofc"  # occipito-frontal (head) circumference
 
 
-# LOINC codes of the vital signs each measure is recorded under.
-LOINC_MEASURES = {
-    "29463-7": Measure.WEIGHT,
-    "3141-9": Measure.WEIGHT,
-    "8302-2": Measure.HEIGHT,
-    "8306-3": Measure.HEIGHT,  # body height lying (length)
-    "39156-5": Measure.BMI,
-    "9843-4": Measure.HEAD,
-    "8287-5": Measure.HEAD,
+# The records service names its growth series; these are the references' names for them.
+MEASURE_OF_SERIES = {
+    "weight": Measure.WEIGHT,
+    "height": Measure.HEIGHT,
+    "bmi": Measure.BMI,
+    "head_circumference": Measure.HEAD,
 }
 REFERENCE_UNITS = {Measure.WEIGHT: "kg", Measure.HEIGHT: "cm", Measure.BMI: "kg/m2", Measure.HEAD: "cm"}
-# UCUM units we convert from, to the reference unit.
-UNIT_FACTORS = {
-    "kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237, "[oz_av]": 0.028349523125,
-    "cm": 1.0, "m": 100.0, "mm": 0.1, "[in_i]": 2.54, "in": 2.54,
-    "kg/m2": 1.0, "kg/m^2": 1.0,
-}  # fmt: skip
 
 
 class Band(StrEnum):
@@ -85,16 +76,6 @@ class Chart:
     lines: list[tuple[int, str]]  # (centile, SVG points "x,y x,y ...")
     points: list[tuple[float, float, Assessment]]  # (x, y, the measurement)
     age_label: str  # "months" or "years"
-
-
-def to_reference_unit(measure: Measure, value: float, unit: str) -> float:
-    """The value in kg, cm or kg/m2; ValueError for a unit we cannot convert."""
-    factor = UNIT_FACTORS.get(unit.strip())
-    if factor is None:
-        raise ValueError(f"unknown unit {unit!r} for {measure.value}")
-    if measure is Measure.BMI and unit.strip() not in ("kg/m2", "kg/m^2"):
-        raise ValueError(f"unknown unit {unit!r} for bmi")
-    return value * factor
 
 
 def assess(

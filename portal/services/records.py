@@ -3,7 +3,8 @@ growth, for one patient at a time.
 
 Every function takes the patient's internal id and filters on it, so a public id from a URL never reaches
 another patient's row. `include_confidential` (keyword-only, no default) is decided by the access rules:
-False hides items the EHR marked restricted (meta.security R or V), as a teenager's proxy must not see them.
+False hides items the EHR marked restricted (meta.security R or V) and items carrying one of the clinic's
+sensitive codes (services/sensitive_codes.py), as a teenager's proxy must not see them.
 Nothing here writes, and nothing here commits.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -32,6 +33,7 @@ from portal.models.records import (
     Procedure,
     RecordItem,
 )
+from portal.services.sensitive_codes import SENSITIVE_CODES
 
 Item = TypeVar("Item", bound=RecordItem)
 
@@ -59,7 +61,11 @@ GROWTH_UNITS = {"weight": "kg", "height": "cm", "bmi": "kg/m2", "head_circumfere
 def _visible(query: Any, table: type[RecordItem], patient_id: int, include_confidential: bool) -> Any:
     query = query.where(col(table.patient_id) == patient_id)
     if not include_confidential:
-        query = query.where(col(table.confidential).is_(False))
+        # Hidden from a limited proxy: what the EHR marked restricted, and the clinic's sensitive codes.
+        query = query.where(col(table.confidential).is_(False)).where(
+            tuple_(col(table.code_system), col(table.code)).not_in(sorted(SENSITIVE_CODES))
+            | col(table.code).is_(None)
+        )
     return query
 
 

@@ -30,6 +30,9 @@ SENSITIVE_CODES: frozenset[tuple[str, str]] = frozenset(
         (RXNORM, "1367439"),  # norelgestromin / ethinyl estradiol patch
         (LOINC, "2106-3"),  # choriogonadotropin (pregnancy test) in urine
         (LOINC, "2118-8"),  # choriogonadotropin in serum
+        (SNOMED, "424441002"),  # prenatal initial visit
+        (SNOMED, "424619006"),  # prenatal visit
+        (SNOMED, "169762003"),  # postnatal visit
         # Sexually transmitted infections
         (SNOMED, "165829005"),  # gonorrhea infection test
         (SNOMED, "269828009"),  # syphilis infection test
