@@ -36,6 +36,10 @@ NARROW_WIDTH = 320
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 MISSING_PAGE = "/this-page-does-not-exist"  # so the 404 page is checked like any other
 ACCEPT_LANGUAGE = {"en": "en-US", "es": "es-US"}
+# CDP resource types: an htmx fragment fetched while the page loads counts as part of the page's HTML.
+HTML_KINDS = ("Document", "XHR", "Fetch")
+CSS_KINDS = ("Stylesheet",)
+JS_KINDS = ("Script",)
 
 # Links the crawler must not follow: files, and anything that changes state on a GET (the language
 # switcher sets a cookie; signing out ends the session the crawl runs in).
@@ -112,7 +116,7 @@ class PageReport:
 
     @property
     def others(self) -> list[Transfer]:
-        return [t for t in self.transfers if t.kind not in ("Document", "Stylesheet", "Script")]
+        return [t for t in self.transfers if t.kind not in (*HTML_KINDS, *CSS_KINDS, *JS_KINDS)]
 
 
 def route_of(server: LiveServer, path: str) -> str:
