@@ -110,6 +110,7 @@ class PageReport:
     axe: list[str] = field(default_factory=list)
     keyboard: list[str] = field(default_factory=list)
     overflow: list[str] = field(default_factory=list)
+    needs_js: list[str] = field(default_factory=list)
 
     def bytes_of(self, *kinds: str) -> int:
         return sum(t.bytes for t in self.transfers if t.kind in kinds)
@@ -209,6 +210,7 @@ def visit(context: BrowserContext, server: LiveServer, path: str) -> tuple[PageR
         )
         report.axe = axe_violations(page)
         report.keyboard = keyboard_problems(page)
+        report.needs_js = javascript_only_controls(page)
         report.overflow = narrow_overflow(page)
         return report, same_origin_links(page, server)
     finally:
@@ -288,6 +290,35 @@ def keyboard_problems(page: Page) -> list[str]:
             problems.append(f"no visible focus indicator on {focused['html']}")
     problems += [f"never reached by Tab: {html}" for i, html in enumerate(elements) if str(i) not in reached]
     return problems
+
+
+# Forms and controls that could only work with JavaScript. A passkey ceremony needs it by nature: such
+# forms are marked data-passkey (or data-needs-js) and the page says so in a <noscript>.
+JAVASCRIPT_ONLY = """() => {
+  const exempt = el => el.closest('[data-passkey], [data-needs-js]');
+  const short = el => el.outerHTML.slice(0, 100);
+  const problems = [];
+  for (const form of document.querySelectorAll('form')) {
+    if (exempt(form)) continue;
+    const submit = form.querySelector(
+      'button:not([type=button]):not([type=reset]), input[type=submit], input[type=image]');
+    if (!submit) problems.push(`form with no submit button: ${short(form)}`);
+    if (form.method === 'post' && !form.querySelector('input[type=hidden][name=csrf_token]'))
+      problems.push(`POST form without the csrf_token field: ${short(form)}`);
+    if (!form.getAttribute('action') && !form.hasAttribute('method'))
+      problems.push(`form with neither action nor method: ${short(form)}`);
+  }
+  const verbs = ['hx-get', 'hx-post', 'hx-put', 'hx-patch', 'hx-delete'];
+  for (const el of document.querySelectorAll(verbs.map(v => `[${v}]`).join(','))) {
+    if (exempt(el) || el.matches('a[href], form[action]') || el.closest('form[action]')) continue;
+    problems.push(`works only with JavaScript (give it an href or put it in a form): ${short(el)}`);
+  }
+  return problems;
+}"""
+
+
+def javascript_only_controls(page: Page) -> list[str]:
+    return list(page.evaluate(JAVASCRIPT_ONLY))
 
 
 WIDER_THAN_VIEWPORT = """() => {

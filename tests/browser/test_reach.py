@@ -137,6 +137,14 @@ def test_every_page_reads_without_javascript(run, browser, live_server) -> None:
     assert headings and broken == {}
 
 
+def test_every_form_and_control_works_without_javascript(run) -> None:
+    _who, _lang, reports = run
+
+    failures = describe(reports, lambda r: r.needs_js)
+
+    assert failures == "", "needs JavaScript to work:\n" + failures
+
+
 @pytest.mark.parametrize(("lang", "words"), [("en", "passkey"), ("es", "llave")])
 def test_sign_in_page_says_passkeys_need_javascript_when_it_is_off(browser, live_server, lang, words) -> None:
     context = new_context(browser, live_server, PERSONAS["signed out"], lang, java_script_enabled=False)
