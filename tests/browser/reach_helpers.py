@@ -275,17 +275,21 @@ FOCUSED = """() => {
 def keyboard_problems(page: Page) -> list[str]:
     """Tab through the page: every interactive element must get focus, and show it."""
     elements: list[str] = page.evaluate(FOCUSABLE)
-    reached: set[str] = set()
+    reached: list[str] = []
     problems = []
-    for _ in range(len(elements) + 3):
+    for _ in range(3 * len(elements) + 3):  # a date field takes a Tab per part (month, day, year)
         page.keyboard.press("Tab")
         focused = page.evaluate(FOCUSED)
-        if focused is None or focused["id"] in reached:
+        if focused is None:
             break
         if focused["id"] is None:
             problems.append(f"focus went to an element that is not interactive: {focused['html']}")
             continue
-        reached.add(focused["id"])
+        if reached and focused["id"] == reached[-1]:
+            continue  # still inside the same control
+        if focused["id"] in reached:
+            break  # back to the start: the whole page has been walked
+        reached.append(focused["id"])
         if not focused["visible"]:
             problems.append(f"no visible focus indicator on {focused['html']}")
     problems += [f"never reached by Tab: {html}" for i, html in enumerate(elements) if str(i) not in reached]
