@@ -1,16 +1,20 @@
 """The reach checks' machinery: personas, a crawler that finds every page, and the per-page measurements.
 
 Adding a persona is one decorated function here: it signs a fresh browser context in (a session row plus
-its signed cookie, written straight to the live server's database) and names the pages to start from.
-Every page reachable from those, and every GET route without path parameters, is then crawled and
-checked for that persona; nothing else lists pages. For example::
+its signed cookie, written straight to the live server's database: see `sign_in_as`) and names the pages
+to start from. Every page reachable from those, and every GET route without path parameters, is then
+crawled and checked for that persona; nothing else lists pages. For example::
 
-    @persona("patient", entry=("/",), languages=("en", "es"))
-    def patient(server: LiveServer, context: BrowserContext) -> None:
+    @persona("patient with a teen", languages=("en", "es"), requires=(SESSIONS, ACCESS))
+    def parent_of_a_teen(server: LiveServer, context: BrowserContext) -> None:
         with Session(server.engine) as db_session, db_session.begin():
-            person = make_person(db_session)
-            row = sessions.open_session(db_session, person_id=person.id, method="test")
-        add_cookie(context, server, sessions.COOKIE, sessions.sign(server.settings, row.id))
+            parent = add_person(db_session, "Ana Reyes")
+            teen = add_patient(db_session, "Leo", "Reyes", years_ago(14))
+            add_proxy_grant(db_session, parent, teen)
+            parent_id = parent.id
+        sign_in_as(server, context, parent_id)
+
+`requires` names the modules a persona needs; until they exist the persona is simply not registered.
 """
 
 from __future__ import annotations
@@ -19,14 +23,20 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from importlib.util import find_spec
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
+from sqlmodel import Session
 from starlette.routing import Match, Route
 
+from portal.models.base import new_public_id
+from portal.models.people import Patient, Person
 from tests.browser.conftest import LiveServer
 
 HTML_CSS_BUDGET = 14 * 1024  # fits a new connection's first round trip
@@ -60,11 +70,23 @@ class Persona:
 PERSONAS: dict[str, Persona] = {}
 
 
-def persona(name: str, *, entry: tuple[str, ...] = ("/",), languages: tuple[str, ...] = ("en",)) -> Any:
+SESSIONS = "portal.security.sessions"
+ACCESS = "portal.models.access"
+STAFF_ROLES = ("front_desk", "clinician", "billing", "admin")
+
+
+def persona(
+    name: str,
+    *,
+    entry: tuple[str, ...] = ("/",),
+    languages: tuple[str, ...] = ("en",),
+    requires: tuple[str, ...] = (),
+) -> Any:
     """Register a persona: staff screens may stay English, patient-facing personas add "es"."""
 
     def register(sign_in: SignIn) -> SignIn:
-        PERSONAS[name] = Persona(name, sign_in, (*entry, MISSING_PAGE), languages)
+        if all(find_spec(module) is not None for module in requires):
+            PERSONAS[name] = Persona(name, sign_in, (*entry, MISSING_PAGE), languages)
         return sign_in
 
     return register
@@ -74,9 +96,97 @@ def add_cookie(context: BrowserContext, server: LiveServer, name: str, value: st
     context.add_cookies([{"name": name, "value": value, "url": server.url}])
 
 
+def sign_in_as(server: LiveServer, context: BrowserContext, person_id: int | None) -> None:
+    """Open a session row for the person and give the browser its signed cookie."""
+    from portal.security import sessions
+
+    assert person_id is not None
+    with Session(server.engine) as db_session, db_session.begin():
+        login = sessions.open_session(
+            db_session, person_id=person_id, method="test", settings=server.settings
+        )
+        token = sessions.sign(server.settings, login.id)
+    add_cookie(context, server, sessions.COOKIE, token)
+
+
+def years_ago(years: int) -> date:
+    today = date.today()
+    return today.replace(year=today.year - years, day=min(today.day, 28))
+
+
+def add_person(db_session: Session, name: str, **fields: Any) -> Person:
+    person = Person(display_name=name, email=f"{new_public_id()}@example.org", **fields)
+    db_session.add(person)
+    db_session.flush()
+    return person
+
+
+def add_patient(
+    db_session: Session, given: str, family: str, birth_date: date, person: Person | None = None
+) -> Patient:
+    patient = Patient(
+        fhir_id=new_public_id(),
+        given_name=given,
+        family_name=family,
+        birth_date=birth_date,
+        person_id=person.id if person else None,
+    )
+    db_session.add(patient)
+    db_session.flush()
+    return patient
+
+
+def add_proxy_grant(
+    db_session: Session, proxy: Person, patient: Patient, relationship: str = "parent"
+) -> None:
+    from portal.models.access import ProxyGrant
+
+    assert patient.birth_date is not None
+    grant = ProxyGrant(
+        proxy_person_id=proxy.id,
+        patient_id=patient.id,
+        relationship=relationship,
+        starts_on=patient.birth_date,
+    )
+    db_session.add(grant)
+    db_session.flush()
+
+
 @persona("signed out", entry=("/", "/login"), languages=("en", "es"))
 def signed_out(server: LiveServer, context: BrowserContext) -> None:
     """Nobody signed in: the sign-in page, activation, error pages."""
+
+
+@persona("patient", languages=("en", "es"), requires=(SESSIONS,))
+def patient(server: LiveServer, context: BrowserContext) -> None:
+    """An adult who sees their own record."""
+    with Session(server.engine) as db_session, db_session.begin():
+        person = add_person(db_session, "Rosa Alvarez")
+        add_patient(db_session, "Rosa", "Alvarez", years_ago(34), person)
+        person_id = person.id
+    sign_in_as(server, context, person_id)
+
+
+@persona("proxy", languages=("en", "es"), requires=(SESSIONS, ACCESS))
+def proxy(server: LiveServer, context: BrowserContext) -> None:
+    """A parent with their own record and two children's: one under 12, one teenager."""
+    with Session(server.engine) as db_session, db_session.begin():
+        parent = add_person(db_session, "Marta Lopez")
+        add_patient(db_session, "Marta", "Lopez", years_ago(38), parent)
+        for given, age in (("Sofia", 6), ("Diego", 14)):
+            add_proxy_grant(db_session, parent, add_patient(db_session, given, "Lopez", years_ago(age)))
+        person_id = parent.id
+    sign_in_as(server, context, person_id)
+
+
+def staff_member(server: LiveServer, context: BrowserContext, *, role: str) -> None:
+    with Session(server.engine) as db_session, db_session.begin():
+        person_id = add_person(db_session, f"Staff {role}", staff_role=role).id
+    sign_in_as(server, context, person_id)
+
+
+for staff_role in STAFF_ROLES:
+    persona(f"staff {staff_role}", requires=(SESSIONS,))(partial(staff_member, role=staff_role))
 
 
 def new_context(
