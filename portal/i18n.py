@@ -188,6 +188,21 @@ class LocaleMiddleware:
             _current.reset(token)
 
 
+class SavedLocale:
+    """Runs after the session is loaded: a signed-in person's saved language (`Person.locale`) applies
+    unless this browser made its own choice. It reads the person from `scope["state"]["person"]`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            saved = supported(getattr(scope.get("state", {}).get("person"), "locale", None))
+            if saved and COOKIE not in Request(scope).cookies:
+                activate(scope, saved)
+        await self.app(scope, receive, send)
+
+
 # Formatting in the reader's locale, for templates (as filters) and Python code alike.
 
 

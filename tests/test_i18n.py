@@ -10,8 +10,10 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from starlette.testclient import TestClient
 
 from portal import i18n
+from portal.models.people import Person
 
 ROOT = Path(__file__).parent.parent
 SPANISH = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES" / "messages.po"
@@ -302,3 +304,55 @@ def test_template_filters_format_in_the_requests_locale(app) -> None:
         shown = template.render(d=date(2026, 3, 4), n=37.25)
 
     assert shown == "4 de marzo de 2026 37.2"
+
+
+class SignedIn:
+    """Stands in for the session middleware: puts a person in the request state."""
+
+    def __init__(self, app, person) -> None:
+        self.app = app
+        self.person = person
+
+    async def __call__(self, scope, receive, send) -> None:
+        scope.setdefault("state", {})["person"] = self.person
+        await self.app(scope, receive, send)
+
+
+def signed_in_client(app, person) -> TestClient:
+    app.add_middleware(SignedIn, person=person)
+    return TestClient(app, base_url="https://localhost:8000")
+
+
+def test_a_signed_in_persons_saved_language_applies_on_any_browser(app, session) -> None:
+    person = Person(display_name="Test Person", locale="es")
+    session.add(person)
+    session.commit()
+
+    with signed_in_client(app, person) as client:
+        response = client.get("/login", headers={"Accept-Language": "en"})
+
+    assert '<html lang="es">' in response.text
+
+
+def test_this_browsers_own_choice_beats_the_saved_language(app, session) -> None:
+    person = Person(display_name="Test Person", locale="es")
+    session.add(person)
+    session.commit()
+
+    with signed_in_client(app, person) as client:
+        client.cookies.set(i18n.COOKIE, "en")
+        response = client.get("/login")
+
+    assert '<html lang="en">' in response.text
+
+
+def test_switching_language_while_signed_in_saves_it_for_the_person(app, session) -> None:
+    person = Person(display_name="Test Person")
+    session.add(person)
+    session.commit()
+
+    with signed_in_client(app, person) as client:
+        client.get("/language?lang=es", follow_redirects=False)
+
+    session.refresh(person)
+    assert person.locale == "es"
