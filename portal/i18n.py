@@ -116,9 +116,9 @@ def negotiate(accept_language: str) -> str | None:
     return str(best) if best is not None else None
 
 
-def choose(*, cookie: str | None, accept_language: str, saved: str | None = None) -> str:
-    """The request's locale: an explicit choice, else the browser's preference, else English."""
-    return supported(cookie) or supported(saved) or negotiate(accept_language) or DEFAULT
+def choose(*, cookie: str | None, accept_language: str) -> str:
+    """The request's locale: this browser's explicit choice, else its preference, else English."""
+    return supported(cookie) or negotiate(accept_language) or DEFAULT
 
 
 def activate(scope: Scope, lang: str) -> None:
