@@ -180,6 +180,8 @@ class LocaleMiddleware:
                 if "immutable" not in headers.get("cache-control", ""):
                     headers.add_vary_header("Accept-Language")
                     headers.add_vary_header("Cookie")
+                    if headers.get("content-type", "").startswith("text/html"):
+                        headers["Content-Language"] = scope["state"].get("locale", lang)
             await send(message)
 
         try:

@@ -151,6 +151,12 @@ def test_sign_in_page_follows_the_browsers_language(client) -> None:
     assert "Sign in to your health portal" not in response.text
 
 
+def test_pages_name_their_language_in_a_header(client) -> None:
+    response = client.get("/no-such-page", headers={"Accept-Language": "es"})
+
+    assert response.headers["content-language"] == "es"
+
+
 def test_a_language_the_portal_does_not_offer_falls_back_to_english(client) -> None:
     response = client.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9"})
 
