@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(Compress, minimum_size=500),
             Middleware(errors.CatchErrors),
             Middleware(CSRFMiddleware, settings=settings, refuse=errors.refuse_forgery),
+            Middleware(i18n.SavedLocale),  # keep it after the middleware that loads the signed-in person
         ],
         exception_handlers={HTTPException: errors.http_error},
         lifespan=lifespan,

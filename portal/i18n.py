@@ -116,9 +116,9 @@ def negotiate(accept_language: str) -> str | None:
     return str(best) if best is not None else None
 
 
-def choose(*, cookie: str | None, accept_language: str, saved: str | None = None) -> str:
-    """The request's locale: an explicit choice, else the browser's preference, else English."""
-    return supported(cookie) or supported(saved) or negotiate(accept_language) or DEFAULT
+def choose(*, cookie: str | None, accept_language: str) -> str:
+    """The request's locale: this browser's explicit choice, else its preference, else English."""
+    return supported(cookie) or negotiate(accept_language) or DEFAULT
 
 
 def activate(scope: Scope, lang: str) -> None:
@@ -180,12 +180,29 @@ class LocaleMiddleware:
                 if "immutable" not in headers.get("cache-control", ""):
                     headers.add_vary_header("Accept-Language")
                     headers.add_vary_header("Cookie")
+                    if headers.get("content-type", "").startswith("text/html"):
+                        headers["Content-Language"] = scope["state"].get("locale", lang)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_vary)
         finally:
             _current.reset(token)
+
+
+class SavedLocale:
+    """Runs after the session is loaded: a signed-in person's saved language (`Person.locale`) applies
+    unless this browser made its own choice. It reads the person from `scope["state"]["person"]`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            saved = supported(getattr(scope.get("state", {}).get("person"), "locale", None))
+            if saved and COOKIE not in Request(scope).cookies:
+                activate(scope, saved)
+        await self.app(scope, receive, send)
 
 
 # Formatting in the reader's locale, for templates (as filters) and Python code alike.

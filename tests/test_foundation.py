@@ -41,7 +41,7 @@ def assert_security_headers(response: httpx.Response) -> None:
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
 
-@pytest.mark.parametrize("path", ["/", "/login", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/", "/no-such-page"])  # /login: see test_conditional.py
 def test_security_headers_on_pages_redirects_and_404(client, path) -> None:
     response = client.get(path, follow_redirects=False)
 

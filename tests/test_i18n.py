@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -9,23 +10,39 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from starlette.testclient import TestClient
 
 from portal import i18n
+from portal.models.people import Person
 
 ROOT = Path(__file__).parent.parent
 SPANISH = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES" / "messages.po"
 
 
-def extracted_msgids() -> set[str]:
-    """Every message the code and templates ask to translate, found the way `make messages` finds them."""
+# Staff screens may stay English: their text needs no Spanish and is not held to the patients' reading level.
+STAFF_ONLY = re.compile(r"^portal/templates/(front_desk|staff|admin|clinician|audit)/")
+# Words a patient should not meet unexplained.
+JARGON = re.compile(
+    r"\b(authenticat\w*|credentials?|webauthn|fido|phi|hipaa|ehr|fhir|csrf|http|invalid|2fa|mfa|otp|"
+    r"null|exception|parameters?)\b",
+    re.IGNORECASE,
+)
+
+
+def extracted() -> list[tuple[str, str]]:
+    """(file, msgid) for every message to translate, found the way `make messages` finds them."""
     with (ROOT / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        ROOT, method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}
-    ):
-        found.add(message[0] if isinstance(message, tuple) else message)
-    return found
+    return [
+        (filename, message[0] if isinstance(message, tuple) else message)
+        for filename, _line, message, _comments, _context in extract_from_dir(
+            ROOT, method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}
+        )
+    ]
+
+
+def patient_facing() -> set[str]:
+    return {msgid for filename, msgid in extracted() if not STAFF_ONLY.match(filename)}
 
 
 def spanish_catalog():
@@ -42,12 +59,62 @@ def is_translated(message) -> bool:
 
 def test_every_message_in_code_and_templates_has_a_spanish_translation() -> None:
     catalog = spanish_catalog()
-    msgids = extracted_msgids()
+    msgids = patient_facing()
 
     missing = sorted(msgid for msgid in msgids if not is_translated(catalog.get(msgid)))
 
     assert len(msgids) > 20  # the extraction itself works
     assert missing == [], "untranslated (run `make messages`, then translate):\n" + "\n".join(missing)
+
+
+def plain_text(msgid: str) -> str:
+    """The words a reader sees: no tags, no placeholders, and a full stop where a label ends."""
+    text = re.sub(r"<[^>]+>|%\(\w+\)s", "", msgid).strip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def syllables(word: str) -> int:
+    """Vowel groups, less a silent final e: close enough for a reading-level estimate."""
+    word = re.sub(r"[^a-z]", "", word.lower())
+    count = len(re.findall(r"[aeiouy]+", word))
+    if word.endswith("e") and not word.endswith(("le", "ee")) and count > 1:
+        count -= 1
+    return max(count, 1)
+
+
+def grade_level(text: str) -> float:
+    """Flesch-Kincaid grade level."""
+    sentences = [s for s in re.split(r"[.!?]+", text) if s.strip()]
+    words = re.findall(r"[A-Za-z']+", text)
+    return 0.39 * len(words) / len(sentences) + 11.8 * sum(map(syllables, words)) / len(words) - 15.59
+
+
+def test_grade_level_estimate_tells_plain_from_dense_text() -> None:
+    plain = "Call us if you need help. We are here every day."
+    dense = (
+        "Authentication necessitates cryptographic credentials, consequently unauthorised "
+        "individuals experience administrative complications."
+    )
+
+    assert grade_level(plain) < 6 < 12 < grade_level(dense)
+
+
+def test_patient_facing_text_reads_at_grade_eight_or_below() -> None:
+    texts = [plain_text(msgid) for msgid in patient_facing()]
+
+    overall = grade_level(" ".join(texts))
+    long_sentences = [s for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if len(s.split()) > 25]
+    dense = [t for t in texts if len(t.split()) >= 10 and grade_level(t) > 12]
+
+    assert overall <= 8, f"reading level {overall:.1f}: use shorter words and sentences"
+    assert long_sentences == [], "sentences over 25 words: split them"
+    assert dense == [], "above grade 12 on their own: use shorter words"
+
+
+def test_patient_facing_text_has_no_unexplained_jargon() -> None:
+    found = sorted({msgid for msgid in patient_facing() if JARGON.search(plain_text(msgid))})
+
+    assert found == [], "use everyday words instead:\n" + "\n".join(found)
 
 
 def test_spanish_translations_keep_their_placeholders() -> None:
@@ -82,6 +149,12 @@ def test_sign_in_page_follows_the_browsers_language(client) -> None:
     assert '<html lang="es">' in response.text
     assert "Entre a su portal de salud" in response.text
     assert "Sign in to your health portal" not in response.text
+
+
+def test_pages_name_their_language_in_a_header(client) -> None:
+    response = client.get("/no-such-page", headers={"Accept-Language": "es"})
+
+    assert response.headers["content-language"] == "es"
 
 
 def test_a_language_the_portal_does_not_offer_falls_back_to_english(client) -> None:
@@ -237,3 +310,55 @@ def test_template_filters_format_in_the_requests_locale(app) -> None:
         shown = template.render(d=date(2026, 3, 4), n=37.25)
 
     assert shown == "4 de marzo de 2026 37.2"
+
+
+class SignedIn:
+    """Stands in for the session middleware: puts a person in the request state."""
+
+    def __init__(self, app, person) -> None:
+        self.app = app
+        self.person = person
+
+    async def __call__(self, scope, receive, send) -> None:
+        scope.setdefault("state", {})["person"] = self.person
+        await self.app(scope, receive, send)
+
+
+def signed_in_client(app, person) -> TestClient:
+    app.add_middleware(SignedIn, person=person)
+    return TestClient(app, base_url="https://localhost:8000")
+
+
+def test_a_signed_in_persons_saved_language_applies_on_any_browser(app, session) -> None:
+    person = Person(display_name="Test Person", locale="es")
+    session.add(person)
+    session.commit()
+
+    with signed_in_client(app, person) as client:
+        response = client.get("/login", headers={"Accept-Language": "en"})
+
+    assert '<html lang="es">' in response.text
+
+
+def test_this_browsers_own_choice_beats_the_saved_language(app, session) -> None:
+    person = Person(display_name="Test Person", locale="es")
+    session.add(person)
+    session.commit()
+
+    with signed_in_client(app, person) as client:
+        client.cookies.set(i18n.COOKIE, "en")
+        response = client.get("/login")
+
+    assert '<html lang="en">' in response.text
+
+
+def test_switching_language_while_signed_in_saves_it_for_the_person(app, session) -> None:
+    person = Person(display_name="Test Person")
+    session.add(person)
+    session.commit()
+
+    with signed_in_client(app, person) as client:
+        client.get("/language?lang=es", follow_redirects=False)
+
+    session.refresh(person)
+    assert person.locale == "es"

@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.assets import Assets
+from portal.conditional import revalidated
 from portal.templating import render
 
 
@@ -16,7 +17,7 @@ async def home(request: Request) -> Response:
 
 
 async def login_page(request: Request) -> Response:
-    return render(request, "home/login.html")
+    return revalidated(request, render(request, "home/login.html"))
 
 
 async def static_asset(request: Request) -> Response:

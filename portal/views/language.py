@@ -13,6 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal import i18n
+from portal.db import run_db
+from portal.services import language
 
 
 async def language_set(request: Request) -> Response:
@@ -22,6 +24,9 @@ async def language_set(request: Request) -> Response:
     if lang is not None:
         secure = settings.https or settings.rp_id == "localhost"
         response.headers.append("set-cookie", i18n.cookie_header(lang, secure=secure))
+        person = request.scope.get("state", {}).get("person")
+        if person is not None:
+            await run_db(request, language.remember, person_id=person.id, lang=lang)
     return response
 
 

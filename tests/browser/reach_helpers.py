@@ -1,0 +1,465 @@
+"""The reach checks' machinery: personas, a crawler that finds every page, and the per-page measurements.
+
+Adding a persona is one decorated function here: it signs a fresh browser context in (a session row plus
+its signed cookie, written straight to the live server's database: see `sign_in_as`) and names the pages
+to start from. Every page reachable from those, and every GET route without path parameters, is then
+crawled and checked for that persona; nothing else lists pages. For example::
+
+    @persona("patient with a teen", languages=("en", "es"), requires=(SESSIONS, ACCESS))
+    def parent_of_a_teen(server: LiveServer, context: BrowserContext) -> None:
+        with Session(server.engine) as db_session, db_session.begin():
+            parent = add_person(db_session, "Ana Reyes")
+            teen = add_patient(db_session, "Leo", "Reyes", years_ago(14))
+            add_proxy_grant(db_session, parent, teen)
+            parent_id = parent.id
+        sign_in_as(server, context, parent_id)
+
+`requires` names the modules a persona needs; until they exist the persona is simply not registered.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from importlib.util import find_spec
+from typing import Any
+from urllib.parse import urldefrag, urlsplit
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Error as PlaywrightError
+from sqlmodel import Session
+from starlette.routing import Match, Route
+
+from portal.models.base import new_public_id
+from portal.models.people import Patient, Person
+from tests.browser.conftest import LiveServer
+
+HTML_CSS_BUDGET = 14 * 1024  # fits a new connection's first round trip
+JS_BUDGET = 20 * 1024
+PAGE_CAP = 60  # pages per persona and language; raise it when the portal outgrows it
+NARROW_WIDTH = 320
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+MISSING_PAGE = "/this-page-does-not-exist"  # so the 404 page is checked like any other
+ACCEPT_LANGUAGE = {"en": "en-US", "es": "es-US"}
+# CDP resource types: an htmx fragment fetched while the page loads counts as part of the page's HTML.
+HTML_KINDS = ("Document", "XHR", "Fetch")
+CSS_KINDS = ("Stylesheet",)
+JS_KINDS = ("Script",)
+
+# Links the crawler must not follow: files, and anything that changes state on a GET (the language
+# switcher sets a cookie; signing out ends the session the crawl runs in).
+SKIP_PATH = re.compile(r"^/(static/|language\b|healthz\b)|/(log-?out|sign-?out)\b", re.IGNORECASE)
+SKIP_SUFFIX = (".pdf", ".ics", ".csv", ".json", ".ndjson", ".zip", ".xml", ".txt")
+
+SignIn = Callable[[LiveServer, BrowserContext], None]
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    sign_in: SignIn
+    entry: tuple[str, ...]
+    languages: tuple[str, ...]
+
+
+PERSONAS: dict[str, Persona] = {}
+
+
+SESSIONS = "portal.security.sessions"
+ACCESS = "portal.models.access"
+STAFF_ROLES = ("front_desk", "clinician", "billing", "admin")
+
+
+def persona(
+    name: str,
+    *,
+    entry: tuple[str, ...] = ("/",),
+    languages: tuple[str, ...] = ("en",),
+    requires: tuple[str, ...] = (),
+) -> Any:
+    """Register a persona: staff screens may stay English, patient-facing personas add "es"."""
+
+    def register(sign_in: SignIn) -> SignIn:
+        if all(find_spec(module) is not None for module in requires):
+            PERSONAS[name] = Persona(name, sign_in, (*entry, MISSING_PAGE), languages)
+        return sign_in
+
+    return register
+
+
+def add_cookie(context: BrowserContext, server: LiveServer, name: str, value: str) -> None:
+    context.add_cookies([{"name": name, "value": value, "url": server.url}])
+
+
+def sign_in_as(server: LiveServer, context: BrowserContext, person_id: int | None) -> None:
+    """Open a session row for the person and give the browser its signed cookie."""
+    from portal.security import sessions
+
+    assert person_id is not None
+    with Session(server.engine) as db_session, db_session.begin():
+        login = sessions.open_session(
+            db_session, person_id=person_id, method="test", settings=server.settings
+        )
+        token = sessions.sign(server.settings, login.id)
+    add_cookie(context, server, sessions.COOKIE, token)
+
+
+def years_ago(years: int) -> date:
+    today = date.today()
+    return today.replace(year=today.year - years, day=min(today.day, 28))
+
+
+def add_person(db_session: Session, name: str, **fields: Any) -> Person:
+    person = Person(display_name=name, email=f"{new_public_id()}@example.org", **fields)
+    db_session.add(person)
+    db_session.flush()
+    return person
+
+
+def add_patient(
+    db_session: Session, given: str, family: str, birth_date: date, person: Person | None = None
+) -> Patient:
+    patient = Patient(
+        fhir_id=new_public_id(),
+        given_name=given,
+        family_name=family,
+        birth_date=birth_date,
+        person_id=person.id if person else None,
+    )
+    db_session.add(patient)
+    db_session.flush()
+    return patient
+
+
+def add_proxy_grant(
+    db_session: Session, proxy: Person, patient: Patient, relationship: str = "parent"
+) -> None:
+    from portal.models.access import ProxyGrant
+
+    assert patient.birth_date is not None
+    grant = ProxyGrant(
+        proxy_person_id=proxy.id,
+        patient_id=patient.id,
+        relationship=relationship,
+        starts_on=patient.birth_date,
+    )
+    db_session.add(grant)
+    db_session.flush()
+
+
+@persona("signed out", entry=("/", "/login"), languages=("en", "es"))
+def signed_out(server: LiveServer, context: BrowserContext) -> None:
+    """Nobody signed in: the sign-in page, activation, error pages."""
+
+
+@persona("patient", languages=("en", "es"), requires=(SESSIONS,))
+def patient(server: LiveServer, context: BrowserContext) -> None:
+    """An adult who sees their own record."""
+    with Session(server.engine) as db_session, db_session.begin():
+        person = add_person(db_session, "Rosa Alvarez")
+        add_patient(db_session, "Rosa", "Alvarez", years_ago(34), person)
+        person_id = person.id
+    sign_in_as(server, context, person_id)
+
+
+@persona("proxy", languages=("en", "es"), requires=(SESSIONS, ACCESS))
+def proxy(server: LiveServer, context: BrowserContext) -> None:
+    """A parent with their own record and two children's: one under 12, one teenager."""
+    with Session(server.engine) as db_session, db_session.begin():
+        parent = add_person(db_session, "Marta Lopez")
+        add_patient(db_session, "Marta", "Lopez", years_ago(38), parent)
+        for given, age in (("Sofia", 6), ("Diego", 14)):
+            add_proxy_grant(db_session, parent, add_patient(db_session, given, "Lopez", years_ago(age)))
+        person_id = parent.id
+    sign_in_as(server, context, person_id)
+
+
+def staff_member(server: LiveServer, context: BrowserContext, *, role: str) -> None:
+    with Session(server.engine) as db_session, db_session.begin():
+        person_id = add_person(db_session, f"Staff {role}", staff_role=role).id
+    sign_in_as(server, context, person_id)
+
+
+for staff_role in STAFF_ROLES:
+    persona(f"staff {staff_role}", requires=(SESSIONS,))(partial(staff_member, role=staff_role))
+
+
+def new_context(
+    browser: Browser, server: LiveServer, who: Persona, lang: str, **options: Any
+) -> BrowserContext:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale=ACCEPT_LANGUAGE.get(lang, lang), **options
+    )
+    who.sign_in(server, context)
+    return context
+
+
+# --- what one visit to one page measured ------------------------------------------------------
+
+
+@dataclass
+class Transfer:
+    url: str
+    kind: str  # CDP resource type: Document, Stylesheet, Script, Image, Font...
+    bytes: int  # on the wire: compressed body plus headers
+
+
+@dataclass
+class PageReport:
+    url: str
+    route: str
+    status: int
+    lang: str = ""
+    h1: list[str] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    axe: list[str] = field(default_factory=list)
+    keyboard: list[str] = field(default_factory=list)
+    overflow: list[str] = field(default_factory=list)
+    needs_js: list[str] = field(default_factory=list)
+
+    def bytes_of(self, *kinds: str) -> int:
+        return sum(t.bytes for t in self.transfers if t.kind in kinds)
+
+    @property
+    def others(self) -> list[Transfer]:
+        return [t for t in self.transfers if t.kind not in (*HTML_KINDS, *CSS_KINDS, *JS_KINDS)]
+
+
+def route_of(server: LiveServer, path: str) -> str:
+    """The route pattern a path belongs to ("/records/{id}"), so each kind of page is checked once."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    for route in server.app.routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL and isinstance(route, Route):
+            return route.path
+    return "(no route)"
+
+
+def seed_paths(server: LiveServer, who: Persona) -> list[str]:
+    """The persona's entry pages, then every GET route that needs no path parameter."""
+    routes = [
+        route.path
+        for route in server.app.routes
+        if isinstance(route, Route)
+        and "{" not in route.path
+        and "GET" in (route.methods or ())
+        and not SKIP_PATH.search(route.path)
+    ]
+    return list(dict.fromkeys([*who.entry, *routes]))
+
+
+def crawl(
+    context: BrowserContext, server: LiveServer, who: Persona, *, cap: int = PAGE_CAP
+) -> list[PageReport]:
+    """Visit and measure every page the persona can reach, one page per route pattern."""
+    queue = seed_paths(server, who)
+    queued = set(queue)
+    seen_routes: set[tuple[str, int]] = set()
+    reports: list[PageReport] = []
+    while queue and len(reports) < cap:
+        path = queue.pop(0)
+        if (route_of(server, path), 0) in seen_routes:
+            continue
+        report, links = visit(context, server, path)
+        if report is None:
+            continue
+        key = (report.route, report.status)
+        if key in seen_routes:
+            continue
+        seen_routes.add(key)
+        seen_routes.add((route_of(server, path), 0))
+        reports.append(report)
+        for link in links:
+            if link not in queued:
+                queued.add(link)
+                queue.append(link)
+    return reports
+
+
+def visit(context: BrowserContext, server: LiveServer, path: str) -> tuple[PageReport | None, list[str]]:
+    page = context.new_page()
+    try:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit, every time
+        kinds: dict[str, tuple[str, str]] = {}
+        sizes: dict[str, int] = {}
+        cdp.on(
+            "Network.responseReceived",
+            lambda e: kinds.update({e["requestId"]: (e["type"], e["response"]["url"])}),
+        )
+        cdp.on(
+            "Network.loadingFinished", lambda e: sizes.update({e["requestId"]: int(e["encodedDataLength"])})
+        )
+        try:
+            response = page.goto(server.url + path)
+        except PlaywrightError:  # a download or another non-page answer
+            return None, []
+        if response is None or "text/html" not in response.headers.get("content-type", ""):
+            return None, []
+        deadline = time.monotonic() + 3
+        while set(kinds) - set(sizes) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        final = urlsplit(page.url)
+        report = PageReport(
+            url=final.path + ("?" + final.query if final.query else ""),
+            route=route_of(server, final.path),
+            status=response.status,
+            lang=page.evaluate("document.documentElement.lang"),
+            h1=page.locator("h1").all_inner_texts(),
+            transfers=[
+                Transfer(url, kind, sizes.get(request_id, 0))
+                for request_id, (kind, url) in kinds.items()
+                if not url.startswith("data:")
+            ],
+        )
+        report.axe = axe_violations(page)
+        report.keyboard = keyboard_problems(page)
+        report.needs_js = javascript_only_controls(page)
+        report.overflow = narrow_overflow(page)
+        return report, same_origin_links(page, server)
+    finally:
+        page.close()
+
+
+def same_origin_links(page: Page, server: LiveServer) -> list[str]:
+    hrefs = page.eval_on_selector_all(
+        "a[href]:not([download]):not([rel~=nofollow])", "links => links.map(a => a.href)"
+    )
+    found = []
+    for href in hrefs:
+        url = urlsplit(urldefrag(href).url)
+        if f"{url.scheme}://{url.netloc}" != server.url:
+            continue
+        if SKIP_PATH.search(url.path) or url.path.lower().endswith(SKIP_SUFFIX):
+            continue
+        found.append(url.path + ("?" + url.query if url.query else ""))
+    return found
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+def axe_violations(page: Page) -> list[str]:
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    problems = []
+    for violation in results.response["violations"]:
+        for node in violation["nodes"]:
+            summary = " ".join(node.get("failureSummary", "").split())
+            rule = f"{violation['id']} ({violation['impact']}): {violation['help']}"
+            problems.append(f"{rule} at {node['target']}: {summary}")
+    return problems
+
+
+FOCUSABLE = """() => {
+  const selector = 'a[href], area[href], button, input:not([type=hidden]), select, textarea, summary, '
+    + 'iframe, [tabindex], [contenteditable=""], [contenteditable=true]';
+  const all = [...document.querySelectorAll(selector)].filter(el =>
+    !el.disabled && el.tabIndex >= 0 && !el.closest('[inert]') && el.getClientRects().length > 0
+    && getComputedStyle(el).visibility !== 'hidden');
+  all.forEach((el, i) => el.setAttribute('data-reach-focus', String(i)));
+  document.activeElement && document.activeElement.blur();
+  return all.map(el => el.outerHTML.slice(0, 80));
+}"""
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return null;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+  const shadow = style.boxShadow && style.boxShadow !== 'none';
+  const box = el.getBoundingClientRect();
+  return {
+    id: el.getAttribute('data-reach-focus'),
+    visible: Boolean(outline || shadow) && box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0,
+    html: el.outerHTML.slice(0, 80),
+  };
+}"""
+
+
+def keyboard_problems(page: Page) -> list[str]:
+    """Tab through the page: every interactive element must get focus, and show it."""
+    elements: list[str] = page.evaluate(FOCUSABLE)
+    reached: list[str] = []
+    problems = []
+    for _ in range(3 * len(elements) + 3):  # a date field takes a Tab per part (month, day, year)
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused is None:
+            break
+        if focused["id"] is None:
+            problems.append(f"focus went to an element that is not interactive: {focused['html']}")
+            continue
+        if reached and focused["id"] == reached[-1]:
+            continue  # still inside the same control
+        if focused["id"] in reached:
+            break  # back to the start: the whole page has been walked
+        reached.append(focused["id"])
+        if not focused["visible"]:
+            problems.append(f"no visible focus indicator on {focused['html']}")
+    problems += [f"never reached by Tab: {html}" for i, html in enumerate(elements) if str(i) not in reached]
+    return problems
+
+
+# Forms and controls that could only work with JavaScript. A passkey ceremony needs it by nature: such
+# forms are marked data-passkey (or data-needs-js) and the page says so in a <noscript>.
+JAVASCRIPT_ONLY = """() => {
+  const exempt = el => el.closest('[data-passkey], [data-needs-js]');
+  const short = el => el.outerHTML.slice(0, 100);
+  const problems = [];
+  for (const form of document.querySelectorAll('form')) {
+    if (exempt(form)) continue;
+    const submit = form.querySelector(
+      'button:not([type=button]):not([type=reset]), input[type=submit], input[type=image]');
+    if (!submit) problems.push(`form with no submit button: ${short(form)}`);
+    if (form.method === 'post' && !form.querySelector('input[type=hidden][name=csrf_token]'))
+      problems.push(`POST form without the csrf_token field: ${short(form)}`);
+    if (!form.getAttribute('action') && !form.hasAttribute('method'))
+      problems.push(`form with neither action nor method: ${short(form)}`);
+  }
+  const verbs = ['hx-get', 'hx-post', 'hx-put', 'hx-patch', 'hx-delete'];
+  for (const el of document.querySelectorAll(verbs.map(v => `[${v}]`).join(','))) {
+    if (exempt(el) || el.matches('a[href], form[action]') || el.closest('form[action]')) continue;
+    problems.push(`works only with JavaScript (give it an href or put it in a form): ${short(el)}`);
+  }
+  return problems;
+}"""
+
+
+def javascript_only_controls(page: Page) -> list[str]:
+    return list(page.evaluate(JAVASCRIPT_ONLY))
+
+
+WIDER_THAN_VIEWPORT = """() => {
+  const root = document.documentElement;
+  const width = root.clientWidth;
+  if (root.scrollWidth <= width) return [];
+  const culprits = [...document.querySelectorAll('body *')]
+    .filter(el => el.getBoundingClientRect().right > width + 0.5
+      || (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible'))
+    .slice(-5)
+    .map(el => `too wide: ${el.outerHTML.slice(0, 80)}`);
+  return [`the page is ${root.scrollWidth}px wide`, ...culprits];
+}"""
+
+
+def narrow_overflow(page: Page) -> list[str]:
+    """At 320 px wide nothing may need a horizontal scroll; the culprits, if anything does."""
+    page.set_viewport_size({"width": NARROW_WIDTH, "height": 720})
+    return list(page.evaluate(WIDER_THAN_VIEWPORT))
+
+
+def describe(reports: list[PageReport], problems: Callable[[PageReport], list[str]]) -> str:
+    """One readable block per failing page."""
+    lines = []
+    for report in reports:
+        found = problems(report)
+        if found:
+            lines.append(f"{report.url} ({report.route}, {report.status}):")
+            lines += [f"    {p}" for p in found]
+    return "\n".join(lines)

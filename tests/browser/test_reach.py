@@ -1,0 +1,217 @@
+"""Reach: every page, for every persona and language, passes axe, fits the byte budgets, works at 320 px,
+can be used by keyboard, reads without JavaScript, and reuses cached static files on a repeat visit.
+
+Pages are found by crawling (see reach_helpers), so a new page is checked without being listed here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import BrowserContext
+
+from tests.browser.reach_helpers import (
+    CSS_KINDS,
+    HTML_CSS_BUDGET,
+    HTML_KINDS,
+    JS_BUDGET,
+    JS_KINDS,
+    MISSING_PAGE,
+    PERSONAS,
+    PageReport,
+    crawl,
+    describe,
+    new_context,
+)
+
+RUNS = [(who, lang) for who in PERSONAS.values() for lang in who.languages]
+RUN_IDS = [f"{who.name.replace(' ', '-')}-{lang}" for who, lang in RUNS]
+
+
+@pytest.fixture(scope="module")
+def crawled(browser, live_server):
+    """Crawl each persona and language once; every check below reads the same visits."""
+    cache: dict[tuple[str, str], list[PageReport]] = {}
+
+    def get(who, lang) -> list[PageReport]:
+        if (who.name, lang) not in cache:
+            context = new_context(browser, live_server, who, lang)
+            try:
+                cache[(who.name, lang)] = crawl(context, live_server, who)
+            finally:
+                context.close()
+        return cache[(who.name, lang)]
+
+    return get
+
+
+@pytest.fixture(params=RUNS, ids=RUN_IDS)
+def run(request, crawled):
+    who, lang = request.param
+    return who, lang, crawled(who, lang)
+
+
+def test_crawl_finds_the_pages_and_the_error_page(run) -> None:
+    who, _lang, reports = run
+
+    routes = {report.route for report in reports}
+    statuses = {report.status for report in reports}
+
+    assert len(reports) >= 2, [r.url for r in reports]
+    assert 404 in statuses, f"{MISSING_PAGE} should have been checked as the 404 page"
+    if who.name == "signed out":
+        assert "/login" in routes
+
+
+def test_axe_finds_no_wcag_violations(run) -> None:
+    _who, _lang, reports = run
+
+    failures = describe(reports, lambda r: r.axe)
+
+    assert failures == "", "axe-core (WCAG 2.2 A/AA) violations:\n" + failures
+
+
+def test_first_visit_fits_the_byte_budgets(run) -> None:
+    _who, _lang, reports = run
+
+    def over_budget(report: PageReport) -> list[str]:
+        html_css = report.bytes_of(*HTML_KINDS, *CSS_KINDS)
+        js = report.bytes_of(*JS_KINDS)
+        problems = []
+        if html_css > HTML_CSS_BUDGET:
+            problems.append(f"HTML + CSS {html_css} B on the wire > {HTML_CSS_BUDGET} B")
+        if js > JS_BUDGET:
+            problems.append(f"JavaScript {js} B on the wire > {JS_BUDGET} B")
+        problems += [f"{t.kind} not allowed (inline SVG only): {t.url}" for t in report.others]
+        return problems
+
+    failures = describe(reports, over_budget)
+
+    assert all(r.bytes_of("Document") > 0 for r in reports), "the page itself was not measured"
+    assert failures == "", "over the byte budgets:\n" + failures
+
+
+def test_no_horizontal_scroll_at_320_px(run) -> None:
+    _who, _lang, reports = run
+
+    failures = describe(reports, lambda r: r.overflow)
+
+    assert failures == "", "wider than 320 px:\n" + failures
+
+
+def test_every_interactive_element_is_reachable_by_keyboard_with_visible_focus(run) -> None:
+    _who, _lang, reports = run
+
+    failures = describe(reports, lambda r: r.keyboard)
+
+    assert failures == "", "keyboard problems:\n" + failures
+
+
+def test_every_page_has_one_heading_and_speaks_the_readers_language(run) -> None:
+    _who, lang, reports = run
+
+    failures = describe(
+        reports,
+        lambda r: (
+            ([f"{len(r.h1)} <h1> elements"] if len(r.h1) != 1 else [])
+            + ([f'<html lang="{r.lang}">, expected "{lang}"'] if r.lang != lang else [])
+        ),
+    )
+
+    assert failures == "", failures
+
+
+def test_every_page_reads_without_javascript(run, browser, live_server) -> None:
+    who, lang, reports = run
+    context = new_context(browser, live_server, who, lang, java_script_enabled=False)
+
+    headings = {}
+    try:
+        page = context.new_page()
+        for report in reports:
+            page.goto(live_server.url + report.url)
+            headings[report.url] = page.locator("h1").all_inner_texts()
+    finally:
+        context.close()
+
+    broken = {url: h1 for url, h1 in headings.items() if len(h1) != 1 or not h1[0].strip()}
+    assert headings and broken == {}
+
+
+def test_every_form_and_control_works_without_javascript(run) -> None:
+    _who, _lang, reports = run
+
+    failures = describe(reports, lambda r: r.needs_js)
+
+    assert failures == "", "needs JavaScript to work:\n" + failures
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "passkey"), ("es", "llave")])
+def test_sign_in_page_says_passkeys_need_javascript_when_it_is_off(browser, live_server, lang, words) -> None:
+    context = new_context(browser, live_server, PERSONAS["signed out"], lang, java_script_enabled=False)
+
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/login")
+        without_js = page.locator("main").inner_text()
+    finally:
+        context.close()
+
+    assert "JavaScript" in without_js and words in without_js
+
+
+def test_sign_in_page_hides_the_javascript_note_when_javascript_is_on(page, live_server) -> None:
+    page.goto(live_server.url + "/login")
+
+    assert "JavaScript" not in page.locator("main").inner_text()
+
+
+@pytest.mark.parametrize(
+    "who", list(PERSONAS.values()), ids=[p.name.replace(" ", "-") for p in PERSONAS.values()]
+)
+def test_a_repeat_visit_fetches_no_static_file_twice(browser, live_server, crawled, who) -> None:
+    first, second = (r.url for r in crawled(who, who.languages[0])[:2])
+    context: BrowserContext = new_context(browser, live_server, who, who.languages[0])
+    fetched: list[list[str]] = [[], []]
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        visit = 0
+        from_cache: set[str] = set()
+        cdp.on("Network.requestServedFromCache", lambda e: from_cache.add(e["requestId"]))
+
+        def on_response(event) -> None:
+            response = event["response"]
+            cached = response.get("fromDiskCache") or event["requestId"] in from_cache
+            if "/static/" in response["url"] and not cached:
+                fetched[visit].append(response["url"])
+
+        cdp.on("Network.responseReceived", on_response)
+        page.goto(live_server.url + first)
+        page.wait_for_load_state("load")
+        visit = 1
+        page.goto(live_server.url + second)
+        page.wait_for_load_state("load")
+    finally:
+        context.close()
+
+    assert fetched[0], "the first visit should have fetched the static files"
+    assert fetched[1] == [], f"fetched again on the second page ({second}): {fetched[1]}"
+
+
+def test_language_switch_works_without_javascript_and_is_remembered(browser, live_server) -> None:
+    context = new_context(browser, live_server, PERSONAS["signed out"], "en", java_script_enabled=False)
+
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + MISSING_PAGE)
+        page.get_by_role("link", name="Español").click()
+        url_after_switch = page.url
+        lang_after_switch = page.locator("html").get_attribute("lang")
+        page.goto(live_server.url + "/login")
+        lang_later = page.locator("html").get_attribute("lang")
+    finally:
+        context.close()
+
+    assert url_after_switch == live_server.url + MISSING_PAGE
+    assert lang_after_switch == "es" and lang_later == "es"
