@@ -11,8 +11,8 @@ import os
 import struct
 
 import cbor2
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 FLAG_UP, FLAG_UV, FLAG_AT = 0x01, 0x04, 0x40
 
@@ -29,6 +29,19 @@ class SoftAuthenticator:
     def __init__(self, *, user_verified: bool = True) -> None:
         self.user_verified = user_verified
         self.credentials: dict[bytes, dict] = {}  # credential id -> key, rp id, user handle, count
+
+    @classmethod
+    def from_virtual(cls, stored: dict) -> SoftAuthenticator:
+        """A copy of a credential read from Chromium's virtual authenticator (CDP WebAuthn.getCredentials)."""
+        authenticator = cls()
+        key = serialization.load_der_private_key(base64.b64decode(stored["privateKey"]), password=None)
+        authenticator.credentials[base64.b64decode(stored["credentialId"])] = {
+            "key": key,
+            "rp_id": stored["rpId"],
+            "user_handle": base64.b64decode(stored.get("userHandle", "")),
+            "count": stored["signCount"],
+        }
+        return authenticator
 
     def _flags(self, extra: int = 0) -> int:
         return FLAG_UP | (FLAG_UV if self.user_verified else 0) | extra
@@ -80,8 +93,12 @@ class SoftAuthenticator:
         rp_hash = hashlib.sha256((rp_id or options["rpId"]).encode()).digest()
         auth_data = rp_hash + bytes([self._flags()]) + struct.pack(">I", stored["count"])
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
-        signature = stored["key"].sign(
-            auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
+        signed = auth_data + hashlib.sha256(client_data).digest()
+        key = stored["key"]
+        signature = (
+            key.sign(signed)
+            if isinstance(key, ed25519.Ed25519PrivateKey)
+            else key.sign(signed, ec.ECDSA(hashes.SHA256()))
         )
         return {
             "id": b64url(credential_id),
