@@ -51,9 +51,15 @@ def presence(authenticator, enabled: bool) -> None:
     )
 
 
-def sign_out(page, authenticator) -> None:
-    # The sign-in page offers passkeys in autofill at once; keep the authenticator from answering that.
-    presence(authenticator, False)
+def without_autofill(page) -> None:
+    """Make the page's browser one without conditional mediation (autofill), as older browsers are.
+
+    The virtual authenticator answers an autofill request at once, which a person never does: the
+    sign-in page would sign straight back in and the button could not be tested."""
+    page.add_init_script("PublicKeyCredential.isConditionalMediationAvailable = async () => false;")
+
+
+def sign_out(page) -> None:
     page.get_by_role("navigation", name="Your account").get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
 
@@ -61,15 +67,15 @@ def sign_out(page, authenticator) -> None:
 def test_activate_sign_out_and_sign_in_again_with_the_passkey(live_server, page, authenticator) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    without_autofill(page)
     patient = add_patient(live_server, given="Rosalind", family="Franklin")
     code = cli_activation_code(live_server, patient.fhir_id)
 
     fill_activation(page, live_server, code)
     page.wait_for_url("**/account")
     expect(page.get_by_role("heading", level=1)).to_have_text("Rosalind Franklin")
-    sign_out(page, authenticator)
+    sign_out(page)
     assert not any(c["name"] == sessions.COOKIE for c in page.context.cookies())
-    presence(authenticator, True)
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.wait_for_url("**/account")
 
@@ -79,10 +85,12 @@ def test_activate_sign_out_and_sign_in_again_with_the_passkey(live_server, page,
 
 def test_sign_in_page_offers_the_passkey_in_autofill(live_server, page, authenticator) -> None:
     activate_in_browser(live_server, page)
-    sign_out(page, authenticator)
+    presence(authenticator, False)
+    sign_out(page)
+    page.goto("about:blank")
     presence(authenticator, True)
 
-    page.reload()  # conditional mediation starts on load; the authenticator picks the passkey
+    page.goto(live_server.url + "/login")  # autofill (conditional mediation) starts on load
 
     page.wait_for_url("**/account")
     expect(page.get_by_role("heading", level=1)).to_have_text("Rosalind Franklin")
@@ -110,8 +118,9 @@ def test_wrong_date_of_birth_is_refused(live_server, page, authenticator) -> Non
 
 
 def test_reused_code_is_refused(live_server, page, authenticator, context) -> None:
+    without_autofill(page)
     code = activate_in_browser(live_server, page)
-    sign_out(page, authenticator)
+    sign_out(page)
     before = live_session_count(live_server)
 
     fill_activation(page, live_server, code)
@@ -155,6 +164,7 @@ def test_sixth_try_is_refused_even_with_the_right_date_of_birth(live_server, pag
 def test_tampered_cookie_is_refused(live_server, page, authenticator, context) -> None:
     activate_in_browser(live_server, page)
     cookie = next(c for c in context.cookies() if c["name"] == sessions.COOKIE)
+    presence(authenticator, False)  # so the sign-in page's autofill cannot sign in again by itself
 
     context.add_cookies([{**cookie, "value": cookie["value"][:-2] + "xx"}])
     page.goto(live_server.url + "/account")
@@ -175,6 +185,7 @@ def test_expired_session_is_refused(live_server, page, authenticator, context) -
             .values(last_seen_at=utcnow() - timedelta(minutes=16))
         )
         session.commit()
+    presence(authenticator, False)
 
     page.goto(live_server.url + "/account")
 
@@ -184,8 +195,9 @@ def test_expired_session_is_refused(live_server, page, authenticator, context) -
 
 
 def test_assertion_for_another_origin_is_refused(live_server, page, authenticator, context) -> None:
+    without_autofill(page)
     activate_in_browser(live_server, page)
-    sign_out(page, authenticator)
+    sign_out(page)
     cdp, authenticator_id = authenticator
     stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"][0]
     forger = SoftAuthenticator.from_virtual(stored)
