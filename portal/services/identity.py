@@ -306,8 +306,16 @@ def finish_sign_in(
     replacing: str | None = None,
 ) -> LoginSession | Refused:
     """A verified passkey assertion opens a new session (any session this browser had is ended)."""
+    raw_id = credential.get("rawId")
+    owner = (
+        session.exec(select(Passkey.person_id).where(Passkey.credential_id == raw_id)).first()
+        if isinstance(raw_id, str)
+        else None
+    )
     try:
         ratelimit.check(session, settings, ratelimit.SIGN_IN_ADDRESS, client.address)
+        if owner is not None:
+            ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(owner))
     except ratelimit.RateLimited as error:
         return _refuse_rate_limited(error)
     try:
@@ -315,7 +323,9 @@ def finish_sign_in(
         passkey = passkeys.verify_assertion(session, settings, credential, challenge)
     except PasskeyError:
         ratelimit.hit(session, settings, ratelimit.SIGN_IN_ADDRESS, client.address)
-        _audit(session, client, action="sign-in-failed", outcome="denied")
+        if owner is not None:
+            ratelimit.hit(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(owner))
+        _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=owner)
         return Refused(PASSKEY_FAILED)
     person = session.get(Person, passkey.person_id)
     if person is None or person.disabled:
