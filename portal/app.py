@@ -18,12 +18,13 @@ from portal.config import Settings
 from portal.request_log import CanonicalHost, Compress, RequestLog
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeaders
+from portal.security.sessions import SessionMiddleware
 from portal.services import audit
 from portal.templating import make_templates
-from portal.views import errors, health, home, language
+from portal.views import account, auth, errors, front_desk, health, home, language
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
-VIEW_MODULES = [health, home, language]
+VIEW_MODULES = [health, home, language, auth, account, front_desk]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(Compress, minimum_size=500),
             Middleware(errors.CatchErrors),
             Middleware(CSRFMiddleware, settings=settings, refuse=errors.refuse_forgery),
+            Middleware(SessionMiddleware, settings=settings),
             Middleware(i18n.SavedLocale),  # keep it after the middleware that loads the signed-in person
         ],
         exception_handlers={HTTPException: errors.http_error},
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "clinic": clinic,
             "static_url": assets.url,
             "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
+            "person": request.scope.get("state", {}).get("person"),
         }
 
     templates = make_templates()

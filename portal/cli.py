@@ -284,3 +284,57 @@ def export_fhir(patient: str) -> None:
     if bundle is None:
         raise click.ClickException("no patient with that FHIR id")
     click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))
+
+
+# ------------------------------------------------------------------------------ identity and mail
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is waiting, then stop.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+def worker(once: bool, interval: float) -> None:
+    """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it)."""
+    from portal.services import mail
+
+    settings = load_settings()
+    with open_engine(settings, upgrade=True) as engine:
+        mail.run_worker(engine, settings, once=once, interval=interval)
+
+
+@main.command(name="activation-code")
+@click.argument("patient")
+def activation_code(patient: str) -> None:
+    """Issue a fresh one-time activation code for PATIENT (the patient's FHIR id)."""
+    from portal.services import identity
+
+    with open_engine(load_settings()) as engine, db.transaction(engine) as session:
+        found = identity.find_patient(session, patient)
+        if found is None:
+            raise click.ClickException("no patient has that id")
+        code = identity.issue_activation_code(session, patient=found)
+    days = identity.ACTIVATION_DAYS
+    click.echo(f"Activation code (works once, with the patient's date of birth, for {days} days):")
+    click.echo(code)
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts."""
+
+
+@staff.command(name="add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["front_desk", "clinician", "billing", "admin"]))
+@click.option("--name", default=None, help="The name shown in the portal (default: from the email).")
+def staff_add(email: str, role: str, name: str | None) -> None:
+    """Create a staff account and print its single-use enrolment link (valid 72 hours)."""
+    from portal.services import identity
+
+    settings = load_settings()
+    try:
+        with open_engine(settings) as engine, db.transaction(engine) as session:
+            link = identity.add_staff(session, settings, email=email, role=role, display_name=name)
+    except identity.IdentityError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
+    click.echo(link)

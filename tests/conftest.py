@@ -7,6 +7,7 @@ The suite runs on SQLite by default and on PostgreSQL when PORTAL_TEST_DATABASE_
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from starlette.testclient import TestClient
 from portal import db
 from portal.app import create_app
 from portal.config import Settings
-from portal.security import csrf
+from portal.security import csrf, sessions
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 ORIGIN = "https://localhost:8000"  # https so the client's cookie jar sends the Secure cookies back
@@ -100,3 +101,50 @@ def form_post(client: TestClient, url: str, data: dict[str, str] | None = None, 
     fields = {"csrf_token": csrf_token(client), **(data or {})}
     headers = {"Origin": ORIGIN, **kwargs.pop("headers", {})}
     return client.post(url, data=fields, headers=headers, **kwargs)
+
+
+# --------------------------------------------------------------------------------- people and sign-in
+
+
+def make_patient(session: Session, **overrides):
+    """A patient as the FHIR import would leave them (no account yet)."""
+    from datetime import date
+
+    from portal.models import Patient
+
+    fields = {
+        "fhir_id": f"pat-{secrets.token_hex(4)}",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "birth_date": date(1990, 12, 10),
+        **overrides,
+    }
+    patient = Patient(**fields)
+    session.add(patient)
+    session.commit()
+    return patient
+
+
+def make_person(session: Session, **overrides):
+    from portal.models import Person
+
+    person = Person(**{"display_name": "Grace Hopper", **overrides})
+    session.add(person)
+    session.commit()
+    return person
+
+
+def log_in(client: TestClient, session: Session, person, **options):
+    """Open a session row and set its signed cookie; passkey ceremonies have their own tests."""
+    login = sessions.open_session(session, person_id=person.id, method="test", **options)
+    session.commit()
+    client.cookies.set(sessions.COOKIE, sessions.sign(client.app.state.settings, login.id))
+    return login
+
+
+def reload(session: Session, model, key):
+    """Read a row as it is now, ending the read at once (SQLite lets one writer in at a time)."""
+    session.expire_all()
+    row = session.get(model, key)
+    session.commit()
+    return row

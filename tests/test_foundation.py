@@ -80,7 +80,7 @@ def test_not_found_for_htmx_is_a_fragment_retargeted_to_alerts(client) -> None:
 def test_boosted_htmx_request_gets_the_full_page(client) -> None:
     response = client.get("/login", headers={"HX-Request": "true", "HX-Boosted": "true"})
 
-    assert response.template.name == "home/login.html"
+    assert response.template.name == "auth/login.html"
 
 
 def add_test_routes(app) -> None:

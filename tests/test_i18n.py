@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,10 +12,12 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from portal import i18n
 from portal.models.people import Person
+from tests.conftest import log_in
 
 ROOT = Path(__file__).parent.parent
 SPANISH = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES" / "messages.po"
@@ -312,21 +316,15 @@ def test_template_filters_format_in_the_requests_locale(app) -> None:
     assert shown == "4 de marzo de 2026 37.2"
 
 
-class SignedIn:
-    """Stands in for the session middleware: puts a person in the request state."""
-
-    def __init__(self, app, person) -> None:
-        self.app = app
-        self.person = person
-
-    async def __call__(self, scope, receive, send) -> None:
-        scope.setdefault("state", {})["person"] = self.person
-        await self.app(scope, receive, send)
-
-
-def signed_in_client(app, person) -> TestClient:
-    app.add_middleware(SignedIn, person=person)
-    return TestClient(app, base_url="https://localhost:8000")
+@contextmanager
+def signed_in_client(app, person) -> Iterator[TestClient]:
+    """A client signed in as `person` through a real session row and cookie."""
+    with (
+        TestClient(app, base_url="https://localhost:8000") as client,
+        Session(app.state.engine, expire_on_commit=False) as session,
+    ):
+        log_in(client, session, person)
+        yield client
 
 
 def test_a_signed_in_persons_saved_language_applies_on_any_browser(app, session) -> None:

@@ -2,6 +2,16 @@
 
 from portal.models.access import ProxyGrant
 from portal.models.audit import AuditCheckpoint, AuditEvent
+from portal.models.identity import (
+    LoginSession,
+    OneTimeCode,
+    OutboxMail,
+    Passkey,
+    PasswordLogin,
+    RateLimitBucket,
+    RecoveryCode,
+    WebAuthnChallenge,
+)
 from portal.models.people import Patient, Person
 from portal.models.records import (
     Allergy,
@@ -30,12 +40,20 @@ __all__ = [
     "FhirIdentifier",
     "FhirResource",
     "Immunization",
+    "LoginSession",
     "MedicationRequest",
     "Observation",
     "ObservationComponent",
+    "OneTimeCode",
+    "OutboxMail",
+    "Passkey",
+    "PasswordLogin",
     "Patient",
     "Person",
     "Procedure",
     "ProxyGrant",
+    "RateLimitBucket",
+    "RecoveryCode",
     "ResultHold",
+    "WebAuthnChallenge",
 ]

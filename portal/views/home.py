@@ -8,16 +8,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.assets import Assets
-from portal.conditional import revalidated
-from portal.templating import render
+from portal.security.sessions import current_person
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse(request.url_for("login_page"), status_code=303)
-
-
-async def login_page(request: Request) -> Response:
-    return revalidated(request, render(request, "home/login.html"))
+    target = "account_page" if current_person(request) is not None else "login_page"
+    return RedirectResponse(request.url_for(target), status_code=303)
 
 
 async def static_asset(request: Request) -> Response:
@@ -30,6 +26,5 @@ async def static_asset(request: Request) -> Response:
 
 routes = [
     Route("/", home, name="home"),
-    Route("/login", login_page, name="login_page"),
     Route("/static/{name}", static_asset, name="static"),
 ]

@@ -14,7 +14,7 @@ from alembic import op
 import portal.models.base
 
 revision = "0004_records"
-down_revision = "0002_audit"
+down_revision = "0003_identity"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,112 @@
+"""Mail: an outbox table in the caller's transaction, and the worker that sends it.
+
+A message is queued with the change that causes it, so it goes out exactly when the change commits. The
+worker (`portal worker`) sends over SMTP (`SMTP_URL`, e.g. smtp://user:pass@host:587, smtps:// for TLS);
+without SMTP it writes each message to `data/outbox/` and logs "mail queued". Bodies never carry
+patient data: "You have a new message in your portal", never the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from portal import db
+from portal.config import Settings
+from portal.models import OutboxMail
+from portal.models.base import utcnow
+
+log = logging.getLogger("portal.mail")
+
+MAX_ATTEMPTS = 5
+BATCH = 50
+
+
+def enqueue(session: Session, *, to: str, subject: str, body: str) -> OutboxMail:
+    message = OutboxMail(to_address=to, subject=subject, body=body)
+    session.add(message)
+    session.flush()
+    log.info("mail queued id=%s", message.id)
+    return message
+
+
+def _email(settings: Settings, row: OutboxMail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message.set_content(row.body)
+    return message
+
+
+def _send_smtp(settings: Settings, message: EmailMessage) -> None:
+    url = urlsplit(settings.smtp_url)
+    host = url.hostname or "localhost"
+    if url.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, url.port or 465, timeout=30, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(host, url.port or 25, timeout=30)
+    with client:
+        if url.scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if url.username:
+            client.login(unquote(url.username), unquote(url.password or ""))
+        client.send_message(message)
+
+
+def _write_file(settings: Settings, row: OutboxMail, message: EmailMessage) -> None:
+    folder = Path(settings.data_dir) / "outbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{row.id:08d}.eml").write_bytes(bytes(message))
+
+
+def send_pending(engine: Engine, settings: Settings) -> int:
+    """Send what is waiting; how many went. A message that fails is retried on later runs."""
+    with db.transaction(engine) as session:
+        rows = session.exec(
+            select(OutboxMail)
+            .where(col(OutboxMail.sent_at).is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
+            .order_by(col(OutboxMail.id))
+            .limit(BATCH)
+        ).all()
+    sent = 0
+    for row in rows:
+        message = _email(settings, row)
+        error: str | None = None
+        try:
+            if settings.smtp_url:
+                _send_smtp(settings, message)
+            else:
+                _write_file(settings, row, message)
+        except (OSError, smtplib.SMTPException) as exc:
+            error = type(exc).__name__  # never the server's text: it can quote the address
+        with db.transaction(engine) as session:
+            stored = session.get(OutboxMail, row.id)
+            assert stored is not None
+            stored.attempts += 1
+            if error is None:
+                stored.sent_at = utcnow()
+                sent += 1
+                log.info("mail sent id=%s via=%s", row.id, "smtp" if settings.smtp_url else "folder")
+            else:
+                stored.last_error = error
+                log.warning("mail not sent id=%s error=%s", row.id, error)
+    return sent
+
+
+def run_worker(engine: Engine, settings: Settings, *, once: bool = False, interval: float = 5.0) -> None:
+    while True:
+        send_pending(engine, settings)
+        if once:
+            return
+        time.sleep(interval)

@@ -1,0 +1,288 @@
+"""Activation: a one-time code plus date of birth, and a passkey made in the same step."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from portal.cli import main
+from portal.models import AuditEvent, LoginSession, OneTimeCode, Passkey, Patient, Person
+from portal.models.base import utcnow
+from portal.security import hashing, sessions
+from tests.conftest import make_patient, reload
+from tests.identity_helpers import activate, issue_code, json_post
+from tests.webauthn_authenticator import SoftAuthenticator
+
+BIRTH = date(1990, 12, 10)
+REFUSED = "don&#39;t match"
+
+
+def count(session, model) -> int:
+    n = len(session.exec(select(model)).all())
+    session.commit()
+    return n
+
+
+def test_activation_creates_the_person_signs_in_and_shows_their_name(client, session) -> None:
+    patient = make_patient(session, given_name="Ada", family_name="Lovelace", birth_date=BIRTH)
+    code = issue_code(session, patient)
+
+    response = activate(client, code, BIRTH)
+
+    assert response.status_code == 200 and response.json() == {"redirect": "/account"}
+    assert "Ada Lovelace" in client.get("/account").text
+    person = session.exec(select(Person)).one()
+    assert reload(session, Patient, patient.id).person_id == person.id
+
+
+def test_activation_code_is_easy_to_type_and_long(session) -> None:
+    patient = make_patient(session)
+
+    code = issue_code(session, patient)
+
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}", code)
+    assert not set("01OI") & set(code)
+
+
+def test_activation_code_is_stored_argon2id_hashed(session) -> None:
+    code = issue_code(session, make_patient(session))
+
+    stored = session.exec(select(OneTimeCode)).one()
+
+    assert stored.code_hash.startswith("$argon2id$")
+    assert hashing.normalize(code) not in stored.code_hash
+
+
+def test_typed_code_may_be_lowercase_and_spaced(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    response = activate(client, code.lower().replace("-", " "), BIRTH)
+
+    assert response.status_code == 200
+
+
+def test_us_style_date_of_birth_is_accepted(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    response = activate(client, code, "12/10/1990")
+
+    assert response.status_code == 200
+
+
+def refused(response) -> bool:
+    return response.status_code == 400 and "match" in response.json()["error"]
+
+
+def test_wrong_code_is_refused_and_opens_no_session(client, session) -> None:
+    make_patient(session, birth_date=BIRTH)
+
+    response = activate(client, "ABCD-EFGH-JKLM-NPQR", BIRTH)
+
+    assert refused(response)
+    assert count(session, LoginSession) == 0 and sessions.COOKIE not in client.cookies
+
+
+def test_wrong_date_of_birth_is_refused(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    response = activate(client, code, BIRTH + timedelta(days=1))
+
+    assert refused(response)
+    assert count(session, LoginSession) == 0
+
+
+def test_missing_date_of_birth_is_refused(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    response = activate(client, code, "")
+
+    assert refused(response)
+
+
+def test_used_code_is_refused(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+    activate(client, code, BIRTH)
+    client.cookies.clear()
+
+    response = activate(client, code, BIRTH)
+
+    assert refused(response)
+
+
+def test_expired_code_is_refused(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+    stored = session.exec(select(OneTimeCode)).one()
+    stored.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+
+    response = activate(client, code, BIRTH)
+
+    assert refused(response)
+
+
+def test_code_expires_after_thirty_days(session) -> None:
+    issue_code(session, make_patient(session))
+
+    stored = session.exec(select(OneTimeCode)).one()
+
+    assert timedelta(days=29, hours=23) < stored.expires_at - utcnow() <= timedelta(days=30)
+
+
+def test_five_wrong_dates_of_birth_lock_the_code(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+    for days in range(1, 6):
+        assert refused(activate(client, code, BIRTH + timedelta(days=days)))
+
+    response = activate(client, code, BIRTH)
+
+    assert refused(response)
+    assert count(session, LoginSession) == 0
+
+
+def test_a_code_for_one_patient_never_opens_another(client, session) -> None:
+    make_patient(session, fhir_id="first", birth_date=BIRTH)
+    second = make_patient(session, fhir_id="second", birth_date=date(1985, 1, 2))
+    code = issue_code(session, second)
+
+    response = activate(client, code, BIRTH)  # the first patient's birth date
+
+    assert refused(response)
+
+
+def test_a_new_code_replaces_the_old_one(client, session) -> None:
+    patient = make_patient(session, birth_date=BIRTH)
+    old = issue_code(session, patient)
+    issue_code(session, patient)
+
+    response = activate(client, old, BIRTH)
+
+    assert refused(response)
+
+
+def test_every_refusal_reads_the_same(client, session) -> None:
+    patient = make_patient(session, birth_date=BIRTH)
+    used = issue_code(session, make_patient(session, fhir_id="used", birth_date=BIRTH))
+    activate(client, used, BIRTH)
+    client.cookies.clear()
+    code = issue_code(session, patient)
+
+    answers = {
+        json_post(client, "/activate/options", {"code": c, "birth_date": str(d)}).text
+        for c, d in [("ZZZZ-ZZZZ-ZZZZ-ZZZZ", BIRTH), (code, BIRTH + timedelta(days=1)), (used, BIRTH)]
+    }
+
+    assert len(answers) == 1
+
+
+def test_unknown_code_and_wrong_birth_date_take_the_same_time(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    def timed(c: str, d: date) -> float:
+        started = time.perf_counter()
+        json_post(client, "/activate/options", {"code": c, "birth_date": str(d)})
+        return time.perf_counter() - started
+
+    unknown = statistics.median(timed("ZZZZ-ZZZZ-ZZZZ-ZZZZ", BIRTH) for _ in range(4))
+    wrong_birth = statistics.median(timed(code, date(2001, 1, 1)) for _ in range(4))
+
+    assert abs(unknown - wrong_birth) < max(unknown, wrong_birth) * 0.5
+
+
+def test_finish_without_a_verified_code_grants_nothing(client, session) -> None:
+    authenticator = SoftAuthenticator()
+    options = {
+        "rp": {"id": "localhost"},
+        "user": {"id": "AAAA"},
+        "challenge": "bm90LWEtcmVhbC1jaGFsbGVuZ2U",
+    }
+    credential = authenticator.create(options, origin="https://localhost:8000")
+
+    response = json_post(client, "/activate/finish", {"credential": credential})
+
+    assert response.status_code == 400
+    assert count(session, Passkey) == 0 and count(session, LoginSession) == 0
+
+
+def test_registration_without_user_verification_is_refused(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    response = activate(client, code, BIRTH, SoftAuthenticator(user_verified=False))
+
+    assert response.status_code == 400
+    assert count(session, Passkey) == 0
+
+
+def test_activation_challenge_works_once(client, session) -> None:
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+    authenticator = SoftAuthenticator()
+    options = json_post(client, "/activate/options", {"code": code, "birth_date": str(BIRTH)}).json()
+    credential = authenticator.create(options, origin="https://localhost:8000")
+    json_post(client, "/activate/finish", {"credential": credential})
+
+    again = json_post(client, "/activate/finish", {"credential": credential})
+
+    assert again.status_code == 400
+
+
+def test_activation_is_audited(client, session) -> None:
+    patient = make_patient(session, birth_date=BIRTH)
+    code = issue_code(session, patient)
+
+    activate(client, code, BIRTH)
+
+    actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]
+    assert actions == ["code-issued", "passkey-added", "sign-in", "activate"]
+
+
+def test_page_without_javascript_explains_passkeys_need_it(client) -> None:
+    page = client.get("/activate").text
+
+    assert '<label for="code">Activation code' in page
+    assert '<label for="birth_date">Date of birth</label>' in page
+    assert "<noscript>" in page and "need JavaScript" in page
+
+
+def test_cli_prints_the_code_alone_on_its_last_line(settings, session) -> None:
+    make_patient(session, fhir_id="example-patient")
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "PORTAL_DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": str(settings.secret_key),
+    }
+
+    result = CliRunner().invoke(main, ["activation-code", "example-patient"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}", result.output.splitlines()[-1])
+
+
+def test_cli_refuses_an_unknown_patient(settings) -> None:
+    env = {"DATABASE_URL": settings.database_url, "PORTAL_DATA_DIR": str(settings.data_dir)}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", "activation-code", "nobody"],
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "no patient has that id" in result.stderr
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{", b"[" * 5000])
+def test_malformed_json_is_a_400(client, body) -> None:
+    response = json_post(
+        client, "/activate/options", headers={"Content-Type": "application/json"}, content=body
+    )
+
+    assert response.status_code == 400
