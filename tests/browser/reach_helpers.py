@@ -221,6 +221,7 @@ class PageReport:
     keyboard: list[str] = field(default_factory=list)
     overflow: list[str] = field(default_factory=list)
     needs_js: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # images, fonts, frames: inline SVG only
 
     def bytes_of(self, *kinds: str) -> int:
         return sum(t.bytes for t in self.transfers if t.kind in kinds)
@@ -318,6 +319,7 @@ def visit(context: BrowserContext, server: LiveServer, path: str) -> tuple[PageR
                 if not url.startswith("data:")
             ],
         )
+        report.media = page.evaluate(MEDIA)
         report.axe = axe_violations(page)
         report.keyboard = keyboard_problems(page)
         report.needs_js = javascript_only_controls(page)
@@ -340,6 +342,14 @@ def same_origin_links(page: Page, server: LiveServer) -> list[str]:
             continue
         found.append(url.path + ("?" + url.query if url.query else ""))
     return found
+
+
+# Pictures, frames and web fonts, even inline as data: URLs: pages use inline SVG and system fonts only.
+MEDIA = """() => [
+  ...[...document.querySelectorAll('img, picture, video, audio, iframe, object, embed, image')]
+    .map(el => `<${el.tagName.toLowerCase()}> element: ${el.outerHTML.slice(0, 80)}`),
+  ...[...document.fonts].map(font => `web font: ${font.family}`),
+]"""
 
 
 # --- the checks ---------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def test_first_visit_fits_the_byte_budgets(run) -> None:
         if js > JS_BUDGET:
             problems.append(f"JavaScript {js} B on the wire > {JS_BUDGET} B")
         problems += [f"{t.kind} not allowed (inline SVG only): {t.url}" for t in report.others]
-        return problems
+        return problems + report.media
 
     failures = describe(reports, over_budget)
 
