@@ -215,12 +215,13 @@ class PageReport:
     route: str
     status: int
     lang: str = ""
-    h1: list[str] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     axe: list[str] = field(default_factory=list)
     keyboard: list[str] = field(default_factory=list)
     overflow: list[str] = field(default_factory=list)
     needs_js: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # images, fonts, frames: inline SVG only
+    furniture: list[str] = field(default_factory=list)  # what every page must offer
 
     def bytes_of(self, *kinds: str) -> int:
         return sum(t.bytes for t in self.transfers if t.kind in kinds)
@@ -311,13 +312,14 @@ def visit(context: BrowserContext, server: LiveServer, path: str) -> tuple[PageR
             route=route_of(server, final.path),
             status=response.status,
             lang=page.evaluate("document.documentElement.lang"),
-            h1=page.locator("h1").all_inner_texts(),
             transfers=[
                 Transfer(url, kind, sizes.get(request_id, 0))
                 for request_id, (kind, url) in kinds.items()
                 if not url.startswith("data:")
             ],
         )
+        report.media = page.evaluate(MEDIA)
+        report.furniture = page.evaluate(FURNITURE)
         report.axe = axe_violations(page)
         report.keyboard = keyboard_problems(page)
         report.needs_js = javascript_only_controls(page)
@@ -340,6 +342,28 @@ def same_origin_links(page: Page, server: LiveServer) -> list[str]:
             continue
         found.append(url.path + ("?" + url.query if url.query else ""))
     return found
+
+
+# Pictures, frames and web fonts, even inline as data: URLs: pages use inline SVG and system fonts only.
+MEDIA = """() => [
+  ...[...document.querySelectorAll('img, picture, video, audio, iframe, object, embed, image')]
+    .map(el => `<${el.tagName.toLowerCase()}> element: ${el.outerHTML.slice(0, 80)}`),
+  ...[...document.fonts].map(font => `web font: ${font.family}`),
+]"""
+
+
+# Every page: one <h1>, the language switch, and a footer saying whom to call and that emergencies go to 911.
+FURNITURE = """() => {
+  const missing = [];
+  const h1 = document.querySelectorAll('h1').length;
+  if (h1 !== 1) missing.push(`${h1} <h1> elements, expected one`);
+  if (!document.querySelector('a[href^="/language?lang="]')) missing.push('no language switch');
+  const footer = document.querySelector('footer');
+  if (!footer || !footer.querySelector('a[href="tel:911"]')) missing.push('no 911 line in the footer');
+  if (!footer || !footer.querySelector('a[href^="tel:"]:not([href="tel:911"])'))
+    missing.push("no clinic phone number in the footer");
+  return missing;
+}"""
 
 
 # --- the checks ---------------------------------------------------------------------------------
