@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -22,9 +22,9 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import defer
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
 from portal import db
 from portal.fhir import projections
@@ -36,7 +36,7 @@ from portal.fhir.references import (
     reference_strings,
     rewrite_references,
 )
-from portal.models.base import utcnow
+from portal.models.base import new_public_id, utcnow
 from portal.models.people import Patient
 from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
 
@@ -431,7 +431,7 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         return
     now = utcnow()
     patient_ids = _write_patients(session, changed, resolved, now)
-    rows: dict[Key, FhirResource] = {}
+    new_rows = []
     for item in changed:
         patient_key = _patient_key(item, resolved)
         columns: dict[str, Any] = {
@@ -445,16 +445,28 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         }
         row = existing.get(item.key)
         if row is None:
-            row = FhirResource(resource_type=item.key[0], fhir_id=item.key[1], created_at=now, **columns)
-            session.add(row)
+            new_rows.append(
+                {"resource_type": item.key[0], "fhir_id": item.key[1], "created_at": now, **columns}
+            )
         else:
             for name, value in columns.items():
                 setattr(row, name, value)
-        rows[item.key] = row
+            assert row.id is not None
+            resolver.row_ids[item.key] = row.id
     session.flush()
-    for key, row in rows.items():
-        assert row.id is not None
-        resolver.row_ids[key] = row.id
+    # Bulk INSERT ... RETURNING: building thousands of ORM objects costs more than the database work.
+    if new_rows:
+        returned = session.execute(
+            insert(FhirResource).returning(
+                col(FhirResource.id),
+                col(FhirResource.resource_type),
+                col(FhirResource.fhir_id),
+                sort_by_parameter_order=True,
+            ),
+            new_rows,
+        )
+        for row_id, resource_type, fhir_id in returned:
+            resolver.row_ids[(resource_type, fhir_id)] = row_id
     _write_identifiers(session, changed, resolver.row_ids, existing)
     _write_projections(session, changed, resolver.row_ids, patient_ids, _Links(resolver, resolved))
 
@@ -497,13 +509,18 @@ def _write_identifiers(
     replaced = [row_ids[item.key] for item in changed if item.key in existing]
     if replaced:
         session.execute(delete(FhirIdentifier).where(col(FhirIdentifier.resource_id).in_(replaced)))
-    session.add_all(
-        FhirIdentifier(
-            resource_id=row_ids[item.key], resource_type=item.resource_type, system=system, value=value
-        )
+    rows = [
+        {
+            "resource_id": row_ids[item.key],
+            "resource_type": item.resource_type,
+            "system": system,
+            "value": value,
+        }
         for item in changed
         for system, value in identifier_pairs(item.entry.raw)
-    )
+    ]
+    if rows:
+        session.execute(insert(FhirIdentifier), rows)
 
 
 def _write_projections(
@@ -517,7 +534,7 @@ def _write_projections(
     for item in changed:
         if item.resource_type in projections.PROJECTIONS:
             by_type.setdefault(item.resource_type, []).append(item)
-    observations: list[tuple[Parsed, SQLModel]] = []
+    observations: dict[int, Parsed] = {}  # by fhir_resource.id
     reports: list[tuple[Parsed, int]] = []
     for resource_type, items in by_type.items():
         table, project = projections.PROJECTIONS[resource_type]
@@ -528,25 +545,26 @@ def _write_projections(
                 select(table).where(col(table.resource_id).in_(wanted))  # type: ignore[attr-defined]
             )
         }
+        new_rows = []
         for item in items:
             patient_key = _patient_key(item, links.resolved)
             patient_id = patient_ids.get(patient_key) if patient_key else None
-            if patient_id is None:
-                current.pop(row_ids[item.key], None)
-                continue  # a record about no patient has no page to appear on; its JSON is kept
             resource_id = row_ids[item.key]
+            if patient_id is None:
+                continue  # a record about no patient has no page to appear on; its JSON is kept
             columns = {**project(item.model, links), "patient_id": patient_id}
             projection = current.get(resource_id)
             if projection is None:
-                projection = table(resource_id=resource_id, **columns)
-                session.add(projection)
+                new_rows.append({"resource_id": resource_id, "public_id": new_public_id(), **columns})
             else:
                 for name, value in columns.items():
                     setattr(projection, name, value)
             if resource_type == "Observation":
-                observations.append((item, projection))
+                observations[resource_id] = item
             elif resource_type == "DiagnosticReport":
                 reports.append((item, resource_id))
+        if new_rows:
+            session.execute(insert(table), new_rows)
     session.flush()
     _write_components(session, observations)
     for item, report_row_id in reports:
@@ -560,15 +578,26 @@ def _write_projections(
             )
 
 
-def _write_components(session: Session, observations: list[tuple[Parsed, SQLModel]]) -> None:
-    ids = [projection.id for _, projection in observations]  # type: ignore[attr-defined]
-    if ids:
-        session.execute(delete(ObservationComponent).where(col(ObservationComponent.observation_id).in_(ids)))
-    session.add_all(
-        ObservationComponent(observation_id=projection.id, **component)  # type: ignore[attr-defined]
-        for item, projection in observations
-        for component in projections.observation_components(item.model)
+def _write_components(session: Session, observations: dict[int, Parsed]) -> None:
+    with_parts = {row_id: item for row_id, item in observations.items() if item.model.component}
+    if not with_parts:
+        return
+    ids = dict(
+        session.execute(
+            select(col(Observation.resource_id), col(Observation.id)).where(
+                col(Observation.resource_id).in_(list(with_parts))
+            )
+        ).all()
     )
+    session.execute(
+        delete(ObservationComponent).where(col(ObservationComponent.observation_id).in_(ids.values()))
+    )
+    rows = [
+        {"observation_id": ids[row_id], **component}
+        for row_id, item in with_parts.items()
+        for component in projections.observation_components(item.model)
+    ]
+    session.execute(insert(ObservationComponent), rows)
 
 
 def import_paths(
@@ -579,10 +608,3 @@ def import_paths(
     for path in collect_files(paths):
         summary.files.append(import_file(engine, path, transform=transform))
     return summary
-
-
-def iter_import(
-    engine: Engine, files: Iterable[Path], *, transform: Transform | None = None
-) -> Iterator[FileResult]:
-    for path in files:
-        yield import_file(engine, path, transform=transform)
