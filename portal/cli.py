@@ -107,12 +107,15 @@ def import_fhir(paths: tuple[Path, ...]) -> None:
 
     settings = load_settings()
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
     files = importer.collect_files(paths)
     summary = importer.ImportSummary()
-    with click.progressbar(files, label="Importing", file=sys.stderr, show_pos=True) as bar:
-        for path in bar:
-            summary.files.append(importer.import_file(engine, path))
+    try:
+        db.upgrade(engine)
+        with click.progressbar(files, label="Importing", file=sys.stderr, show_pos=True) as bar:
+            for path in bar:
+                summary.files.append(importer.import_file(engine, path))
+    finally:
+        engine.dispose()
     click.echo(format_summary(summary))
     for failure in summary.failed:
         click.echo(f"refused: {failure.message}", err=True)
@@ -162,11 +165,14 @@ def export_fhir(patient: str) -> None:
 
     settings = load_settings()
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    with db.transaction(engine) as session:
-        bundle = export.patient_bundle(session, patient)
-        if bundle is not None:
-            audit.record(session, action="export", resource_type="Patient", resource_id=patient[:64])
+    try:
+        db.upgrade(engine)
+        with db.transaction(engine) as session:
+            bundle = export.patient_bundle(session, patient)
+            if bundle is not None:
+                audit.record(session, action="export", resource_type="Patient", resource_id=patient[:64])
+    finally:
+        engine.dispose()
     if bundle is None:
         raise click.ClickException("no patient with that FHIR id")
     click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))
