@@ -148,11 +148,11 @@ def format_summary(summary: ImportSummary) -> str:
     unknown = summary.total("unknown")
     if unknown:
         listed = ", ".join(f"{name} {count}" for name, count in sorted(unknown.items()))
-        lines.append(f"kept as received but not shown in the portal: {listed}")
+        lines.append(f"unknown types, kept as received (not shown in the portal): {listed}")
     skipped = summary.total("skipped")
     if skipped:
         listed = ", ".join(f"{name} {count}" for name, count in sorted(skipped.items()))
-        lines.append(f"unknown resource types, not imported: {listed}")
+        lines.append(f"unknown types, not FHIR R4 resources (skipped): {listed}")
     return "\n".join(lines)
 
 

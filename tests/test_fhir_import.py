@@ -370,3 +370,33 @@ def test_patient_columns_come_from_the_patient_resource(engine, session) -> None
         "2026-03-02",
     )
     assert records.resource_counts(session, patient.id)["Observation"] == 14
+
+
+def _with_asserter(rng, reference: str) -> list[dict]:
+    resources = patient_resources(rng, visits=1)
+    condition = next(r for r in resources if r["resourceType"] == "Condition")
+    condition["asserter"] = {"reference": reference}
+    return resources
+
+
+def test_a_conditional_reference_resolves_by_identifier_in_the_database(engine, rng, tmp_path) -> None:
+    first = patient_resources(rng, visits=1)
+    doctor = next(r for r in first if r["resourceType"] == "Practitioner")
+    importer.import_paths(engine, [write_bundle(tmp_path / "first.json", first)])
+    npi = doctor["identifier"][0]
+    resources = _with_asserter(rng, f"Practitioner?identifier={npi['system']}|{npi['value']}")
+
+    summary = importer.import_paths(engine, [write_bundle(tmp_path / "second.json", resources)])
+
+    assert summary.failed == []
+
+
+def test_a_dangling_conditional_reference_is_refused_without_quoting_the_identifier(
+    engine, rng, tmp_path
+) -> None:
+    resources = _with_asserter(rng, "Practitioner?identifier=http://hl7.org/fhir/sid/us-ssn|123-45-6789")
+
+    result = _refused(engine, write_bundle(tmp_path / "ssn.json", resources))
+
+    assert "Practitioner?identifier=http://hl7.org/fhir/sid/us-ssn|..." in result.error
+    assert "123-45-6789" not in result.error

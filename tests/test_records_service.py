@@ -186,3 +186,29 @@ def test_resource_counts_per_patient(session, infant, stranger) -> None:
     counts = records.resource_counts(session, infant)
 
     assert counts["Immunization"] == 8 and counts["Patient"] == 1
+
+
+def test_resources_of_type_returns_the_json_as_sent_for_that_patient_only(
+    app, session, tmp_path, stranger
+) -> None:
+    resources = patient_resources(random.Random(), visits=1)
+    claim = {
+        "resourceType": "Claim",
+        "id": "claim-1",
+        "status": "active",
+        "type": {"text": "professional"},
+        "use": "claim",
+        "patient": {"reference": f"urn:uuid:{resources[2]['id']}"},
+        "created": "2024-01-01",
+        "provider": {"reference": f"urn:uuid:{resources[0]['id']}"},
+        "priority": {"text": "normal"},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "Self pay"}}],
+        "total": {"value": 125.5, "currency": "USD"},
+    }
+    importer.import_paths(app.state.engine, [write_bundle(tmp_path / "claim.json", [*resources, claim])])
+    patient_id = session.scalars(select(Patient.id).where(Patient.fhir_id == resources[2]["id"])).one()
+
+    claims = records.resources_of_type(session, patient_id, "Claim")
+
+    assert claims == [claim]
+    assert records.resources_of_type(session, stranger, "Claim") == []

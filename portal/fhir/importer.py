@@ -124,7 +124,6 @@ class Parsed:
     entry: Entry
     model: Any
     key: Key
-    text: str
     content_hash: str
     version_id: str | None
     last_updated: datetime | None
@@ -132,6 +131,11 @@ class Parsed:
     @property
     def resource_type(self) -> str:
         return self.key[0]
+
+    @property
+    def text(self) -> str:
+        """The resource as received, as compact JSON: what is stored and exported."""
+        return json.dumps(self.entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # Reading files ---------------------------------------------------------------------------------------
@@ -262,7 +266,6 @@ def parse(entry: Entry) -> Parsed | None:
         entry=entry,
         model=model,
         key=(entry.raw["resourceType"], model.id),
-        text=json.dumps(entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
         content_hash="",  # set once its references are resolved
         version_id=meta.versionId if meta else None,
         last_updated=projections.instant(meta.lastUpdated) if meta else None,
@@ -359,8 +362,12 @@ def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str,
         key = resolver.resolve_local(reference)
         if key is None:
             target = parse_reference(reference)
-            what = "cannot be resolved" if target is None else "points at nothing in the file or the database"
-            shown = reference if len(reference) <= 100 else reference[:100] + "..."
+            what = (
+                "points at nothing in the file (URLs are never fetched)"
+                if target is None
+                else "points at nothing in the file or the database"
+            )
+            shown = _shown(reference)
             raise FileRefused(f"{describe(references[reference][0].entry)}: reference {shown!r} {what}")
         resolved[reference] = key
     return resolver, resolved
@@ -371,12 +378,17 @@ def _hash_contents(items: list[Parsed], resolved: dict[str, Key]) -> None:
     sent with `urn:uuid:` references (a transaction bundle) or `Type/id` ones (our own export) is the same."""
     mapping = {reference: f"{key[0]}/{key[1]}" for reference, key in resolved.items()}
     for item in items:
-        if any(True for _ in reference_strings(item.entry.raw)):
-            canonical = rewrite_references(item.entry.raw, mapping)
-            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        else:
-            text = item.text
+        canonical = rewrite_references(item.entry.raw, mapping)
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         item.content_hash = hashlib.sha256(text.encode()).hexdigest()
+
+
+def _shown(reference: str) -> str:
+    """A reference as a refusal message may quote it: never an identifier's value (it may be an SSN)."""
+    target = parse_reference(reference)
+    if target is not None and target.kind == "identifier":
+        return f"{target.resource_type}?identifier={target.system + '|' if target.system else ''}..."
+    return reference if len(reference) <= 100 else reference[:100] + "..."
 
 
 def _patient_key(item: Parsed, resolved: dict[str, Key]) -> Key | None:

@@ -9,6 +9,7 @@ Nothing here writes, and nothing here commits.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -355,6 +356,21 @@ def growth_measurements(
             GrowthPoint(measure, row.effective_at, row.value * factor, GROWTH_UNITS[measure])
         )
     return series
+
+
+# Everything else ----------------------------------------------------------------------------------
+
+
+def resources_of_type(session: Session, patient_id: int, resource_type: str) -> list[dict[str, Any]]:
+    """The patient's resources of one type as the EHR sent them (Claim, ExplanationOfBenefit, CarePlan...),
+    for features that read more than the record pages' columns."""
+    rows = session.scalars(
+        select(col(FhirResource.resource_json))
+        .where(col(FhirResource.patient_id) == patient_id)
+        .where(col(FhirResource.resource_type) == resource_type)
+        .order_by(col(FhirResource.id))
+    )
+    return [json.loads(text) for text in rows]
 
 
 # Counts --------------------------------------------------------------------------------------------
