@@ -400,3 +400,29 @@ def test_a_dangling_conditional_reference_is_refused_without_quoting_the_identif
 
     assert "Practitioner?identifier=http://hl7.org/fhir/sid/us-ssn|..." in result.error
     assert "123-45-6789" not in result.error
+
+
+def test_a_refused_file_leaves_earlier_imports_exactly_as_they_were(engine, rng, tmp_path) -> None:
+    importer.import_paths(engine, [write_bundle(tmp_path / "good.json", patient_resources(rng))])
+    rows_before, updated_before = table_rows(engine), latest_update(engine)
+    resources = patient_resources(rng)
+    resources[-1]["patient" if "patient" in resources[-1] else "subject"] = {"reference": "Patient/nobody"}
+    bad = write_bundle(tmp_path / "bad.json", resources)
+
+    _refused(engine, bad)
+
+    assert table_rows(engine) == rows_before
+    assert latest_update(engine) == updated_before
+
+
+def test_a_document_security_label_marks_it_confidential(engine, session, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    note = next(r for r in resources if r["resourceType"] == "DocumentReference")
+    note["securityLabel"] = [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "V"}]}
+    ]
+    importer.import_paths(engine, [write_bundle(tmp_path / "v.json", resources)])
+
+    stored = session.scalars(select(ClinicalDocument).where(ClinicalDocument.fhir_id == note["id"])).one()
+
+    assert stored.confidential

@@ -212,3 +212,23 @@ def test_resources_of_type_returns_the_json_as_sent_for_that_patient_only(
 
     assert claims == [claim]
     assert records.resources_of_type(session, stranger, "Claim") == []
+
+
+def test_result_histories_for_the_codes_of_a_report(app, session, tmp_path) -> None:
+    rng = random.Random()
+    resources = patient_resources(rng, visits=4)
+    importer.import_paths(app.state.engine, [write_bundle(tmp_path / "p.json", resources)])
+    patient_id = session.scalars(select(Patient.id)).one()
+    expected = {}
+    for r in resources:
+        if r["resourceType"] == "Observation" and r["category"][0]["coding"][0]["code"] == "laboratory":
+            expected.setdefault(r["code"]["coding"][0]["code"], []).append(r["valueQuantity"]["value"])
+
+    histories = records.result_histories(session, patient_id, sorted(expected), include_confidential=True)
+
+    assert {code: sorted(o.value for o in rows) for code, rows in histories.items()} == {
+        code: sorted(values) for code, values in expected.items()
+    }
+    assert all(
+        [o.effective_at for o in rows] == sorted(o.effective_at for o in rows) for rows in histories.values()
+    )

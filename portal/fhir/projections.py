@@ -78,8 +78,11 @@ def first_code(concepts: list[Any] | None) -> str | None:
 
 
 def confidential(model: Any) -> bool:
-    security = model.meta.security if model.meta else None
-    return any(c.code in CONFIDENTIAL_CODES for c in security or [])
+    """Marked restricted by the EHR: meta.security, or a DocumentReference's own securityLabel."""
+    security = list(model.meta.security or []) if model.meta else []
+    for label in getattr(model, "securityLabel", None) or []:
+        security.extend(label.coding or [])
+    return any(c.code in CONFIDENTIAL_CODES for c in security)
 
 
 def reference_names(references: list[Any] | None, links: Links) -> str | None:
