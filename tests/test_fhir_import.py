@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlmodel import SQLModel
 
 from portal.cli import main
@@ -426,3 +427,15 @@ def test_a_document_security_label_marks_it_confidential(engine, session, rng, t
     stored = session.scalars(select(ClinicalDocument).where(ClinicalDocument.fhir_id == note["id"])).one()
 
     assert stored.confidential
+
+
+def test_a_database_error_half_way_rolls_the_whole_file_back(engine, rng, tmp_path, monkeypatch) -> None:
+    def fail(*args, **kwargs):
+        raise DataError("INSERT", {}, ValueError("value too long"))
+
+    monkeypatch.setattr(importer, "_write_projections", fail)
+
+    result = _refused(engine, write_bundle(tmp_path / "p.json", patient_resources(rng)))
+
+    assert result.error == "could not be stored (DataError)"
+    assert held_counts(engine) == {} and table_rows(engine)["patient"] == 0

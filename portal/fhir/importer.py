@@ -23,6 +23,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -333,6 +334,8 @@ def import_file(engine: Engine, path: Path, *, transform: Transform | None = Non
             _write(session, list(parsed.values()), result)
     except FileRefused as refused:
         return FileResult(path, error=refused.problem)
+    except SQLAlchemyError as error:  # rolled back: the file is refused like any other bad file
+        return FileResult(path, error=f"could not be stored ({error.__class__.__name__})")
     return result
 
 
