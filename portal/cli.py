@@ -111,9 +111,10 @@ def import_fhir(paths: tuple[Path, ...]) -> None:
     summary = importer.ImportSummary()
     try:
         db.upgrade(engine)
-        with click.progressbar(files, label="Importing", file=sys.stderr, show_pos=True) as bar:
-            for path in bar:
-                summary.files.append(importer.import_file(engine, path))
+        with click.progressbar(length=len(files), label="Importing", file=sys.stderr, show_pos=True) as bar:
+            for result in importer.import_files(engine, files):
+                summary.files.append(result)
+                bar.update(1)
     finally:
         engine.dispose()
     click.echo(format_summary(summary))

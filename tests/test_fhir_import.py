@@ -439,3 +439,23 @@ def test_a_database_error_half_way_rolls_the_whole_file_back(engine, rng, tmp_pa
 
     assert result.error == "could not be stored (DataError)"
     assert held_counts(engine) == {} and table_rows(engine)["patient"] == 0
+
+
+def test_a_bundle_pointing_at_a_later_file_is_imported_after_it(engine, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    doctor = next(r for r in resources if r["resourceType"] == "Practitioner")
+    npi = doctor["identifier"][0]
+    patient_part = [r for r in resources if r is not doctor]
+    for resource in patient_part:
+        text = json.dumps(resource).replace(
+            f"urn:uuid:{doctor['id']}", f"Practitioner?identifier={npi['system']}|{npi['value']}"
+        )
+        resource.clear()
+        resource.update(json.loads(text))
+    write_bundle(tmp_path / "A_patient.json", patient_part)
+    write_bundle(tmp_path / "practitionerInformation.json", [doctor], bundle_type="batch")
+
+    summary = importer.import_paths(engine, [tmp_path])
+
+    assert summary.failed == []
+    assert held_counts(engine) == dict(distinct_counts(resources))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -72,9 +72,10 @@ Transform = Callable[[list[dict[str, Any]]], None]
 class FileRefused(Exception):
     """The file cannot be imported; `problem` says where and why, without quoting the data."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, dangling: bool = False) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.dangling = dangling  # only a reference to nothing (yet): worth trying after the other files
 
 
 @dataclass
@@ -87,6 +88,7 @@ class FileResult:
     unknown: Counter[str] = field(default_factory=Counter)  # types the portal does not show
     skipped: Counter[str] = field(default_factory=Counter)  # not FHIR R4 resource types: not kept
     error: str | None = None
+    dangling: bool = False
 
     @property
     def ok(self) -> bool:
@@ -333,7 +335,7 @@ def import_file(engine: Engine, path: Path, *, transform: Transform | None = Non
         with db.transaction(engine) as session:
             _write(session, list(parsed.values()), result)
     except FileRefused as refused:
-        return FileResult(path, error=refused.problem)
+        return FileResult(path, error=refused.problem, dangling=refused.dangling)
     except SQLAlchemyError as error:  # rolled back: the file is refused like any other bad file
         return FileResult(path, error=f"could not be stored ({error.__class__.__name__})")
     return result
@@ -371,7 +373,9 @@ def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str,
                 else "points at nothing in the file or the database"
             )
             shown = _shown(reference)
-            raise FileRefused(f"{describe(references[reference][0].entry)}: reference {shown!r} {what}")
+            raise FileRefused(
+                f"{describe(references[reference][0].entry)}: reference {shown!r} {what}", dangling=True
+            )
         resolved[reference] = key
     return resolver, resolved
 
@@ -615,11 +619,32 @@ def _write_components(session: Session, observations: dict[int, Parsed]) -> None
     session.execute(insert(ObservationComponent), rows)
 
 
+def import_files(
+    engine: Engine, files: list[Path], *, transform: Transform | None = None
+) -> Iterator[FileResult]:
+    """Import each file in its own transaction, yielding one result per file.
+
+    A file refused only for a reference to nothing is tried again once the others are in, as long as
+    that helps: a patient's bundle may come before the bundle of the practitioners it points at.
+    """
+    waiting: list[FileResult] = []
+    for path in files:
+        result = import_file(engine, path, transform=transform)
+        if result.dangling:
+            waiting.append(result)
+        else:
+            yield result
+    while waiting:
+        retried = [import_file(engine, result.path, transform=transform) for result in waiting]
+        if all(result.dangling for result in retried):
+            yield from retried
+            return
+        yield from (result for result in retried if not result.dangling)
+        waiting = [result for result in retried if result.dangling]
+
+
 def import_paths(
     engine: Engine, paths: Iterable[Path], *, transform: Transform | None = None
 ) -> ImportSummary:
     """Import every file found under the paths, each in its own transaction."""
-    summary = ImportSummary()
-    for path in collect_files(paths):
-        summary.files.append(import_file(engine, path, transform=transform))
-    return summary
+    return ImportSummary(list(import_files(engine, collect_files(paths), transform=transform)))
