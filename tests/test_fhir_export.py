@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal import db
 from portal.cli import main
 from portal.fhir import export, importer
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Patient
 from tests.fhir_bundles import SHARED, distinct_counts, patient_resources, resources_in, write_bundle
 
 CLINICAL_TYPES = ("Observation", "Immunization", "MedicationRequest", "Condition", "AllergyIntolerance")
@@ -156,7 +156,8 @@ def test_cli_prints_the_bundle_on_stdout_and_audits_the_export(
     bundle = json.loads(result.stdout)
     assert {e["resource"]["id"] for e in bundle["entry"]} == {r["id"] for r in resources}
     event = session.scalars(select(AuditEvent)).one()
-    assert (event.action, event.resource_id) == ("export", patient_id_of(resources))
+    patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id_of(resources))).one()
+    assert (event.action, event.patient_id, event.resource_id) == ("export", patient.id, patient.public_id)
 
 
 def test_cli_refuses_an_unknown_patient(settings) -> None:

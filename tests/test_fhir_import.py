@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 from portal.cli import main
 from portal.fhir import importer
-from portal.models import ClinicalDocument, FhirResource, Observation, Patient
+from portal.models import AuditEvent, ClinicalDocument, FhirResource, Observation, Patient
 from portal.services import records
 from tests.fhir_bundles import (
     SAMPLE_BUNDLE,
@@ -459,3 +459,17 @@ def test_a_bundle_pointing_at_a_later_file_is_imported_after_it(engine, rng, tmp
 
     assert summary.failed == []
     assert held_counts(engine) == dict(distinct_counts(resources))
+
+
+def test_each_patient_changed_by_a_file_gets_one_audit_event_and_a_repeat_none(
+    engine, session, rng, tmp_path
+) -> None:
+    write_bundle(tmp_path / "a.json", patient_resources(rng))
+    write_bundle(tmp_path / "b.json", patient_resources(rng))
+    importer.import_paths(engine, [tmp_path])
+
+    importer.import_paths(engine, [tmp_path])
+
+    events = session.scalars(select(AuditEvent)).all()
+    assert sorted(e.action for e in events) == ["create", "create"]
+    assert {e.patient_id for e in events} == set(session.scalars(select(Patient.id)).all())

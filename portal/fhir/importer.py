@@ -40,6 +40,7 @@ from portal.fhir.references import (
 from portal.models.base import new_public_id, utcnow
 from portal.models.people import Patient
 from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
+from portal.services import audit
 
 # The types the portal knows what to do with, in the order bulk files must arrive so that each file's
 # references point back at files already imported.
@@ -488,6 +489,33 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
             resolver.row_ids[(resource_type, fhir_id)] = row_id
     _write_identifiers(session, changed, resolver.row_ids, existing)
     _write_projections(session, changed, resolver.row_ids, patient_ids, _Links(resolver, resolved))
+    _audit(
+        session,
+        changed,
+        resolved,
+        patient_ids,
+        new_patients={i.key for i in changed if i.key not in existing},
+    )
+
+
+def _audit(
+    session: Session,
+    changed: list[Parsed],
+    resolved: dict[str, Key],
+    patient_ids: dict[Key, int],
+    *,
+    new_patients: set[Key],
+) -> None:
+    """One audit event per patient whose record the file changed, in the file's transaction."""
+    touched = {key for item in changed if (key := _patient_key(item, resolved)) in patient_ids}
+    for key in sorted(touched):
+        audit.record(
+            session,
+            action="create" if key in new_patients else "update",
+            patient_id=patient_ids[key],
+            resource_type="Patient",
+            resource_id=key[1],
+        )
 
 
 def _write_patients(

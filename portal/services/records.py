@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
+from portal.fhir import export
+from portal.models.people import Patient
 from portal.models.records import (
     Allergy,
     ClinicalDocument,
@@ -33,6 +35,7 @@ from portal.models.records import (
     Procedure,
     RecordItem,
 )
+from portal.services import audit
 
 Item = TypeVar("Item", bound=RecordItem)
 
@@ -386,6 +389,35 @@ def resources_of_type(session: Session, patient_id: int, resource_type: str) -> 
         .order_by(col(FhirResource.id))
     )
     return [json.loads(text) for text in rows]
+
+
+# Export -------------------------------------------------------------------------------------------
+
+
+def export_record(
+    session: Session,
+    patient_fhir_id: str,
+    *,
+    actor_person_id: int | None = None,
+    actor_role: str | None = None,
+) -> dict[str, Any] | None:
+    """The patient's whole record as a FHIR R4 Bundle, with the export written to the audit log.
+
+    None for an unknown patient. The caller has already decided that the actor may export this record."""
+    patient = session.scalars(select(Patient).where(col(Patient.fhir_id) == patient_fhir_id)).first()
+    if patient is None:
+        return None
+    bundle = export.patient_bundle(session, patient_fhir_id)
+    audit.record(
+        session,
+        action="export",
+        actor_person_id=actor_person_id,
+        actor_role=actor_role,
+        patient_id=patient.id,
+        resource_type="Patient",
+        resource_id=patient.public_id,
+    )
+    return bundle
 
 
 # Counts --------------------------------------------------------------------------------------------
