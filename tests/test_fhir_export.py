@@ -155,7 +155,7 @@ def test_cli_prints_the_bundle_on_stdout_and_audits_the_export(
     assert result.exit_code == 0
     bundle = json.loads(result.stdout)
     assert {e["resource"]["id"] for e in bundle["entry"]} == {r["id"] for r in resources}
-    event = session.scalars(select(AuditEvent)).one()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).one()
     patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id_of(resources))).one()
     assert (event.action, event.patient_id, event.resource_id) == ("export", patient.id, patient.public_id)
 
