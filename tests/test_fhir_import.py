@@ -473,3 +473,26 @@ def test_each_patient_changed_by_a_file_gets_one_audit_event_and_a_repeat_none(
     events = session.scalars(select(AuditEvent)).all()
     assert sorted(e.action for e in events) == ["create", "create"]
     assert {e.patient_id for e in events} == set(session.scalars(select(Patient.id)).all())
+
+
+def test_an_observation_is_filed_under_its_loinc_code_when_it_has_several(
+    engine, session, rng, tmp_path
+) -> None:
+    resources = patient_resources(rng, visits=1)
+    observation = next(r for r in resources if r["resourceType"] == "Observation")
+    loinc = observation["code"]["coding"][0]
+    observation["code"]["coding"].insert(0, {"system": "urn:example:local-lab", "code": "GLU-7"})
+    importer.import_paths(engine, [write_bundle(tmp_path / "p.json", resources)])
+
+    stored = session.scalars(select(Observation).where(Observation.fhir_id == observation["id"])).one()
+
+    assert (stored.code_system, stored.code) == ("http://loinc.org", loinc["code"])
+
+
+def test_a_file_starting_with_a_byte_order_mark_imports(engine, rng, tmp_path) -> None:
+    path = write_bundle(tmp_path / "bom.json", patient_resources(rng, visits=1))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    summary = importer.import_paths(engine, [path])
+
+    assert summary.failed == []

@@ -162,7 +162,7 @@ def _file_rank(path: Path) -> int:
     if path.suffix != ".ndjson":
         return -1  # bundles hold whole patients; import them first
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             first = json.loads(handle.readline())
         resource_type = first.get("resourceType")
     except (OSError, ValueError, AttributeError, RecursionError):
@@ -192,7 +192,7 @@ def _position(error: ValueError) -> str:
 def read_entries(path: Path) -> list[Entry]:
     """The resources in a bundle, a single-resource file or an NDJSON file; refuses anything else."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError:
         raise FileRefused("not UTF-8 text") from None
     except OSError as error:
