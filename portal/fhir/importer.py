@@ -42,8 +42,7 @@ from portal.models.people import Patient
 from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
 from portal.services import audit
 
-# The types the portal knows what to do with, in the order bulk files must arrive so that each file's
-# references point back at files already imported.
+# The types the portal knows what to do with (others are kept as received and reported as unknown).
 SUPPORTED_TYPES = (
     "Organization",
     "Location",
@@ -60,6 +59,32 @@ SUPPORTED_TYPES = (
     "Procedure",
     "DocumentReference",
     "CarePlan",
+    "Claim",
+    "ExplanationOfBenefit",
+)
+# The order bulk files are imported in, so that each file's references point back at files already in;
+# a type not listed goes just before the billing files.
+FILE_ORDER = (
+    "Organization",
+    "Location",
+    "Practitioner",
+    "PractitionerRole",
+    "Patient",
+    "RelatedPerson",
+    "Device",
+    "Medication",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "AllergyIntolerance",
+    "Immunization",
+    "MedicationRequest",
+    "Procedure",
+    "DocumentReference",
+    "Goal",
+    "CarePlan",
+    "Coverage",
     "Claim",
     "ExplanationOfBenefit",
 )
@@ -166,10 +191,10 @@ def _file_rank(path: Path) -> int:
             first = json.loads(handle.readline())
         resource_type = first.get("resourceType")
     except (OSError, ValueError, AttributeError, RecursionError):
-        return len(SUPPORTED_TYPES)  # refused later with a proper message
-    if resource_type in SUPPORTED_TYPES:
-        return SUPPORTED_TYPES.index(resource_type)
-    return SUPPORTED_TYPES.index("CarePlan")
+        return len(FILE_ORDER)  # refused later with a proper message
+    if resource_type in FILE_ORDER:
+        return FILE_ORDER.index(resource_type)
+    return FILE_ORDER.index("Coverage")
 
 
 def _loads(text: str, where: str) -> Any:
