@@ -219,10 +219,11 @@ def import_fhir(paths: tuple[Path, ...]) -> None:
     summary = importer.ImportSummary()
     with (
         open_engine(load_settings(), upgrade=True) as engine,
-        click.progressbar(files, label="Importing", file=sys.stderr, show_pos=True) as bar,
+        click.progressbar(length=len(files), label="Importing", file=sys.stderr, show_pos=True) as bar,
     ):
-        for path in bar:
-            summary.files.append(importer.import_file(engine, path))
+        for result in importer.import_files(engine, files):
+            summary.files.append(result)
+            bar.update(1)
     click.echo(format_summary(summary))
     for failure in summary.failed:
         click.echo(f"refused: {failure.message}", err=True)
@@ -255,11 +256,11 @@ def format_summary(summary: ImportSummary) -> str:
     unknown = summary.total("unknown")
     if unknown:
         listed = ", ".join(f"{name} {count}" for name, count in sorted(unknown.items()))
-        lines.append(f"kept as received but not shown in the portal: {listed}")
+        lines.append(f"unknown types, kept as received (not shown in the portal): {listed}")
     skipped = summary.total("skipped")
     if skipped:
         listed = ", ".join(f"{name} {count}" for name, count in sorted(skipped.items()))
-        lines.append(f"unknown resource types, not imported: {listed}")
+        lines.append(f"unknown types, not FHIR R4 resources (skipped): {listed}")
     return "\n".join(lines)
 
 
@@ -267,20 +268,10 @@ def format_summary(summary: ImportSummary) -> str:
 @click.argument("patient")
 def export_fhir(patient: str) -> None:
     """Print one patient's record (by FHIR id) as a FHIR R4 Bundle of type collection."""
-    from portal.fhir import export
+    from portal.services import records
 
     with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
-        bundle = export.patient_bundle(session, patient)
-        if bundle is not None:
-            patient_id = session.exec(select(Patient.id).where(Patient.fhir_id == patient)).first()
-            audit.record(
-                session,
-                action="export",
-                patient_id=patient_id,
-                resource_type="Patient",
-                resource_id=patient[:64],
-                route="cli:export_fhir",
-            )
+        bundle = records.export_record(session, patient)  # by the operator: no person, no role
     if bundle is None:
         raise click.ClickException("no patient with that FHIR id")
     click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))

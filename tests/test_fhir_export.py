@@ -14,7 +14,8 @@ from sqlalchemy import select
 from portal import db
 from portal.cli import main
 from portal.fhir import export, importer
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Patient
+from portal.services import audit
 from tests.fhir_bundles import SHARED, distinct_counts, patient_resources, resources_in, write_bundle
 
 CLINICAL_TYPES = ("Observation", "Immunization", "MedicationRequest", "Condition", "AllergyIntolerance")
@@ -117,6 +118,7 @@ def test_exported_bundle_imports_into_an_empty_database_with_the_same_counts(eng
     path = tmp_path / "export.json"
     path.write_text(json.dumps(exported(engine, patient_id_of(resources))))
     fresh = db.make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    audit.use_chain_key(fresh, "another-clinic-secret-key-of-sufficient-length")
     db.upgrade(fresh)
 
     summary = importer.import_paths(fresh, [path])
@@ -155,8 +157,9 @@ def test_cli_prints_the_bundle_on_stdout_and_audits_the_export(
     assert result.exit_code == 0
     bundle = json.loads(result.stdout)
     assert {e["resource"]["id"] for e in bundle["entry"]} == {r["id"] for r in resources}
-    event = session.scalars(select(AuditEvent)).one()
-    assert (event.action, event.resource_id) == ("export", patient_id_of(resources))
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).one()
+    patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id_of(resources))).one()
+    assert (event.action, event.patient_id, event.resource_id) == ("export", patient.id, patient.public_id)
 
 
 def test_cli_refuses_an_unknown_patient(settings) -> None:

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlmodel import SQLModel
 
 from portal.cli import main
 from portal.fhir import importer
-from portal.models import ClinicalDocument, FhirResource, Observation, Patient
+from portal.models import AuditEvent, ClinicalDocument, FhirResource, Observation, Patient
 from portal.services import records
 from tests.fhir_bundles import (
     SAMPLE_BUNDLE,
@@ -370,3 +371,128 @@ def test_patient_columns_come_from_the_patient_resource(engine, session) -> None
         "2026-03-02",
     )
     assert records.resource_counts(session, patient.id)["Observation"] == 14
+
+
+def _with_asserter(rng, reference: str) -> list[dict]:
+    resources = patient_resources(rng, visits=1)
+    condition = next(r for r in resources if r["resourceType"] == "Condition")
+    condition["asserter"] = {"reference": reference}
+    return resources
+
+
+def test_a_conditional_reference_resolves_by_identifier_in_the_database(engine, rng, tmp_path) -> None:
+    first = patient_resources(rng, visits=1)
+    doctor = next(r for r in first if r["resourceType"] == "Practitioner")
+    importer.import_paths(engine, [write_bundle(tmp_path / "first.json", first)])
+    npi = doctor["identifier"][0]
+    resources = _with_asserter(rng, f"Practitioner?identifier={npi['system']}|{npi['value']}")
+
+    summary = importer.import_paths(engine, [write_bundle(tmp_path / "second.json", resources)])
+
+    assert summary.failed == []
+
+
+def test_a_dangling_conditional_reference_is_refused_without_quoting_the_identifier(
+    engine, rng, tmp_path
+) -> None:
+    resources = _with_asserter(rng, "Practitioner?identifier=http://hl7.org/fhir/sid/us-ssn|123-45-6789")
+
+    result = _refused(engine, write_bundle(tmp_path / "ssn.json", resources))
+
+    assert "Practitioner?identifier=http://hl7.org/fhir/sid/us-ssn|..." in result.error
+    assert "123-45-6789" not in result.error
+
+
+def test_a_refused_file_leaves_earlier_imports_exactly_as_they_were(engine, rng, tmp_path) -> None:
+    importer.import_paths(engine, [write_bundle(tmp_path / "good.json", patient_resources(rng))])
+    rows_before, updated_before = table_rows(engine), latest_update(engine)
+    resources = patient_resources(rng)
+    resources[-1]["patient" if "patient" in resources[-1] else "subject"] = {"reference": "Patient/nobody"}
+    bad = write_bundle(tmp_path / "bad.json", resources)
+
+    _refused(engine, bad)
+
+    assert table_rows(engine) == rows_before
+    assert latest_update(engine) == updated_before
+
+
+def test_a_document_security_label_marks_it_confidential(engine, session, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    note = next(r for r in resources if r["resourceType"] == "DocumentReference")
+    note["securityLabel"] = [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "V"}]}
+    ]
+    importer.import_paths(engine, [write_bundle(tmp_path / "v.json", resources)])
+
+    stored = session.scalars(select(ClinicalDocument).where(ClinicalDocument.fhir_id == note["id"])).one()
+
+    assert stored.confidential
+
+
+def test_a_database_error_half_way_rolls_the_whole_file_back(engine, rng, tmp_path, monkeypatch) -> None:
+    def fail(*args, **kwargs):
+        raise DataError("INSERT", {}, ValueError("value too long"))
+
+    monkeypatch.setattr(importer, "_write_projections", fail)
+
+    result = _refused(engine, write_bundle(tmp_path / "p.json", patient_resources(rng)))
+
+    assert result.error == "could not be stored (DataError)"
+    assert held_counts(engine) == {} and table_rows(engine)["patient"] == 0
+
+
+def test_a_bundle_pointing_at_a_later_file_is_imported_after_it(engine, rng, tmp_path) -> None:
+    resources = patient_resources(rng, visits=1)
+    doctor = next(r for r in resources if r["resourceType"] == "Practitioner")
+    npi = doctor["identifier"][0]
+    patient_part = [r for r in resources if r is not doctor]
+    for resource in patient_part:
+        text = json.dumps(resource).replace(
+            f"urn:uuid:{doctor['id']}", f"Practitioner?identifier={npi['system']}|{npi['value']}"
+        )
+        resource.clear()
+        resource.update(json.loads(text))
+    write_bundle(tmp_path / "A_patient.json", patient_part)
+    write_bundle(tmp_path / "practitionerInformation.json", [doctor], bundle_type="batch")
+
+    summary = importer.import_paths(engine, [tmp_path])
+
+    assert summary.failed == []
+    assert held_counts(engine) == dict(distinct_counts(resources))
+
+
+def test_each_patient_changed_by_a_file_gets_one_audit_event_and_a_repeat_none(
+    engine, session, rng, tmp_path
+) -> None:
+    write_bundle(tmp_path / "a.json", patient_resources(rng))
+    write_bundle(tmp_path / "b.json", patient_resources(rng))
+    importer.import_paths(engine, [tmp_path])
+
+    importer.import_paths(engine, [tmp_path])
+
+    events = session.scalars(select(AuditEvent)).all()
+    assert sorted(e.action for e in events) == ["create", "create"]
+    assert {e.patient_id for e in events} == set(session.scalars(select(Patient.id)).all())
+
+
+def test_an_observation_is_filed_under_its_loinc_code_when_it_has_several(
+    engine, session, rng, tmp_path
+) -> None:
+    resources = patient_resources(rng, visits=1)
+    observation = next(r for r in resources if r["resourceType"] == "Observation")
+    loinc = observation["code"]["coding"][0]
+    observation["code"]["coding"].insert(0, {"system": "urn:example:local-lab", "code": "GLU-7"})
+    importer.import_paths(engine, [write_bundle(tmp_path / "p.json", resources)])
+
+    stored = session.scalars(select(Observation).where(Observation.fhir_id == observation["id"])).one()
+
+    assert (stored.code_system, stored.code) == ("http://loinc.org", loinc["code"])
+
+
+def test_a_file_starting_with_a_byte_order_mark_imports(engine, rng, tmp_path) -> None:
+    path = write_bundle(tmp_path / "bom.json", patient_resources(rng, visits=1))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    summary = importer.import_paths(engine, [path])
+
+    assert summary.failed == []

@@ -22,9 +22,10 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
 from portal import db
 from portal.fhir import projections
@@ -36,12 +37,12 @@ from portal.fhir.references import (
     reference_strings,
     rewrite_references,
 )
-from portal.models.base import utcnow
+from portal.models.base import new_public_id, utcnow
 from portal.models.people import Patient
 from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
+from portal.services import audit
 
-# The types the portal knows what to do with, in the order bulk files must arrive so that each file's
-# references point back at files already imported.
+# The types the portal knows what to do with (others are kept as received and reported as unknown).
 SUPPORTED_TYPES = (
     "Organization",
     "Location",
@@ -61,6 +62,32 @@ SUPPORTED_TYPES = (
     "Claim",
     "ExplanationOfBenefit",
 )
+# The order bulk files are imported in, so that each file's references point back at files already in;
+# a type not listed goes just before the billing files.
+FILE_ORDER = (
+    "Organization",
+    "Location",
+    "Practitioner",
+    "PractitionerRole",
+    "Patient",
+    "RelatedPerson",
+    "Device",
+    "Medication",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "AllergyIntolerance",
+    "Immunization",
+    "MedicationRequest",
+    "Procedure",
+    "DocumentReference",
+    "Goal",
+    "CarePlan",
+    "Coverage",
+    "Claim",
+    "ExplanationOfBenefit",
+)
 LABELLED_TYPES = frozenset({"Organization", "Location", "Practitioner", "Medication"})
 PATIENT_FIELDS = ("subject", "patient", "beneficiary")
 MAX_MESSAGE_ERRORS = 3
@@ -71,9 +98,10 @@ Transform = Callable[[list[dict[str, Any]]], None]
 class FileRefused(Exception):
     """The file cannot be imported; `problem` says where and why, without quoting the data."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, dangling: bool = False) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.dangling = dangling  # only a reference to nothing (yet): worth trying after the other files
 
 
 @dataclass
@@ -86,6 +114,7 @@ class FileResult:
     unknown: Counter[str] = field(default_factory=Counter)  # types the portal does not show
     skipped: Counter[str] = field(default_factory=Counter)  # not FHIR R4 resource types: not kept
     error: str | None = None
+    dangling: bool = False
 
     @property
     def ok(self) -> bool:
@@ -124,7 +153,6 @@ class Parsed:
     entry: Entry
     model: Any
     key: Key
-    text: str
     content_hash: str
     version_id: str | None
     last_updated: datetime | None
@@ -132,6 +160,11 @@ class Parsed:
     @property
     def resource_type(self) -> str:
         return self.key[0]
+
+    @property
+    def text(self) -> str:
+        """The resource as received, as compact JSON: what is stored and exported."""
+        return json.dumps(self.entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # Reading files ---------------------------------------------------------------------------------------
@@ -154,14 +187,14 @@ def _file_rank(path: Path) -> int:
     if path.suffix != ".ndjson":
         return -1  # bundles hold whole patients; import them first
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             first = json.loads(handle.readline())
         resource_type = first.get("resourceType")
     except (OSError, ValueError, AttributeError, RecursionError):
-        return len(SUPPORTED_TYPES)  # refused later with a proper message
-    if resource_type in SUPPORTED_TYPES:
-        return SUPPORTED_TYPES.index(resource_type)
-    return SUPPORTED_TYPES.index("CarePlan")
+        return len(FILE_ORDER)  # refused later with a proper message
+    if resource_type in FILE_ORDER:
+        return FILE_ORDER.index(resource_type)
+    return FILE_ORDER.index("Coverage")
 
 
 def _loads(text: str, where: str) -> Any:
@@ -184,7 +217,7 @@ def _position(error: ValueError) -> str:
 def read_entries(path: Path) -> list[Entry]:
     """The resources in a bundle, a single-resource file or an NDJSON file; refuses anything else."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError:
         raise FileRefused("not UTF-8 text") from None
     except OSError as error:
@@ -262,7 +295,6 @@ def parse(entry: Entry) -> Parsed | None:
         entry=entry,
         model=model,
         key=(entry.raw["resourceType"], model.id),
-        text=json.dumps(entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
         content_hash="",  # set once its references are resolved
         version_id=meta.versionId if meta else None,
         last_updated=projections.instant(meta.lastUpdated) if meta else None,
@@ -329,7 +361,9 @@ def import_file(engine: Engine, path: Path, *, transform: Transform | None = Non
         with db.transaction(engine) as session:
             _write(session, list(parsed.values()), result)
     except FileRefused as refused:
-        return FileResult(path, error=refused.problem)
+        return FileResult(path, error=refused.problem, dangling=refused.dangling)
+    except SQLAlchemyError as error:  # rolled back: the file is refused like any other bad file
+        return FileResult(path, error=f"could not be stored ({error.__class__.__name__})")
     return result
 
 
@@ -359,9 +393,15 @@ def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str,
         key = resolver.resolve_local(reference)
         if key is None:
             target = parse_reference(reference)
-            what = "cannot be resolved" if target is None else "points at nothing in the file or the database"
-            shown = reference if len(reference) <= 100 else reference[:100] + "..."
-            raise FileRefused(f"{describe(references[reference][0].entry)}: reference {shown!r} {what}")
+            what = (
+                "points at nothing in the file (URLs are never fetched)"
+                if target is None
+                else "points at nothing in the file or the database"
+            )
+            shown = _shown(reference)
+            raise FileRefused(
+                f"{describe(references[reference][0].entry)}: reference {shown!r} {what}", dangling=True
+            )
         resolved[reference] = key
     return resolver, resolved
 
@@ -371,12 +411,17 @@ def _hash_contents(items: list[Parsed], resolved: dict[str, Key]) -> None:
     sent with `urn:uuid:` references (a transaction bundle) or `Type/id` ones (our own export) is the same."""
     mapping = {reference: f"{key[0]}/{key[1]}" for reference, key in resolved.items()}
     for item in items:
-        if any(True for _ in reference_strings(item.entry.raw)):
-            canonical = rewrite_references(item.entry.raw, mapping)
-            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        else:
-            text = item.text
+        canonical = rewrite_references(item.entry.raw, mapping)
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         item.content_hash = hashlib.sha256(text.encode()).hexdigest()
+
+
+def _shown(reference: str) -> str:
+    """A reference as a refusal message may quote it: never an identifier's value (it may be an SSN)."""
+    target = parse_reference(reference)
+    if target is not None and target.kind == "identifier":
+        return f"{target.resource_type}?identifier={target.system + '|' if target.system else ''}..."
+    return reference if len(reference) <= 100 else reference[:100] + "..."
 
 
 def _patient_key(item: Parsed, resolved: dict[str, Key]) -> Key | None:
@@ -431,7 +476,7 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         return
     now = utcnow()
     patient_ids = _write_patients(session, changed, resolved, now)
-    rows: dict[Key, FhirResource] = {}
+    new_rows = []
     for item in changed:
         patient_key = _patient_key(item, resolved)
         columns: dict[str, Any] = {
@@ -445,18 +490,57 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         }
         row = existing.get(item.key)
         if row is None:
-            row = FhirResource(resource_type=item.key[0], fhir_id=item.key[1], created_at=now, **columns)
-            session.add(row)
+            new_rows.append(
+                {"resource_type": item.key[0], "fhir_id": item.key[1], "created_at": now, **columns}
+            )
         else:
             for name, value in columns.items():
                 setattr(row, name, value)
-        rows[item.key] = row
+            assert row.id is not None
+            resolver.row_ids[item.key] = row.id
     session.flush()
-    for key, row in rows.items():
-        assert row.id is not None
-        resolver.row_ids[key] = row.id
+    # Bulk INSERT ... RETURNING: building thousands of ORM objects costs more than the database work.
+    if new_rows:
+        returned = session.execute(
+            insert(FhirResource).returning(
+                col(FhirResource.id),
+                col(FhirResource.resource_type),
+                col(FhirResource.fhir_id),
+                sort_by_parameter_order=True,
+            ),
+            new_rows,
+        )
+        for row_id, resource_type, fhir_id in returned:
+            resolver.row_ids[(resource_type, fhir_id)] = row_id
     _write_identifiers(session, changed, resolver.row_ids, existing)
     _write_projections(session, changed, resolver.row_ids, patient_ids, _Links(resolver, resolved))
+    _audit(
+        session,
+        changed,
+        resolved,
+        patient_ids,
+        new_patients={i.key for i in changed if i.key not in existing},
+    )
+
+
+def _audit(
+    session: Session,
+    changed: list[Parsed],
+    resolved: dict[str, Key],
+    patient_ids: dict[Key, int],
+    *,
+    new_patients: set[Key],
+) -> None:
+    """One audit event per patient whose record the file changed, in the file's transaction."""
+    touched = {key for item in changed if (key := _patient_key(item, resolved)) in patient_ids}
+    for key in sorted(touched):
+        audit.record(
+            session,
+            action="create" if key in new_patients else "update",
+            patient_id=patient_ids[key],
+            resource_type="Patient",
+            resource_id=key[1],
+        )
 
 
 def _write_patients(
@@ -497,13 +581,18 @@ def _write_identifiers(
     replaced = [row_ids[item.key] for item in changed if item.key in existing]
     if replaced:
         session.execute(delete(FhirIdentifier).where(col(FhirIdentifier.resource_id).in_(replaced)))
-    session.add_all(
-        FhirIdentifier(
-            resource_id=row_ids[item.key], resource_type=item.resource_type, system=system, value=value
-        )
+    rows = [
+        {
+            "resource_id": row_ids[item.key],
+            "resource_type": item.resource_type,
+            "system": system,
+            "value": value,
+        }
         for item in changed
         for system, value in identifier_pairs(item.entry.raw)
-    )
+    ]
+    if rows:
+        session.execute(insert(FhirIdentifier), rows)
 
 
 def _write_projections(
@@ -517,7 +606,7 @@ def _write_projections(
     for item in changed:
         if item.resource_type in projections.PROJECTIONS:
             by_type.setdefault(item.resource_type, []).append(item)
-    observations: list[tuple[Parsed, SQLModel]] = []
+    observations: dict[int, Parsed] = {}  # by fhir_resource.id
     reports: list[tuple[Parsed, int]] = []
     for resource_type, items in by_type.items():
         table, project = projections.PROJECTIONS[resource_type]
@@ -528,25 +617,26 @@ def _write_projections(
                 select(table).where(col(table.resource_id).in_(wanted))  # type: ignore[attr-defined]
             )
         }
+        new_rows = []
         for item in items:
             patient_key = _patient_key(item, links.resolved)
             patient_id = patient_ids.get(patient_key) if patient_key else None
-            if patient_id is None:
-                current.pop(row_ids[item.key], None)
-                continue  # a record about no patient has no page to appear on; its JSON is kept
             resource_id = row_ids[item.key]
+            if patient_id is None:
+                continue  # a record about no patient has no page to appear on; its JSON is kept
             columns = {**project(item.model, links), "patient_id": patient_id}
             projection = current.get(resource_id)
             if projection is None:
-                projection = table(resource_id=resource_id, **columns)
-                session.add(projection)
+                new_rows.append({"resource_id": resource_id, "public_id": new_public_id(), **columns})
             else:
                 for name, value in columns.items():
                     setattr(projection, name, value)
             if resource_type == "Observation":
-                observations.append((item, projection))
+                observations[resource_id] = item
             elif resource_type == "DiagnosticReport":
                 reports.append((item, resource_id))
+        if new_rows:
+            session.execute(insert(table), new_rows)
     session.flush()
     _write_components(session, observations)
     for item, report_row_id in reports:
@@ -560,29 +650,54 @@ def _write_projections(
             )
 
 
-def _write_components(session: Session, observations: list[tuple[Parsed, SQLModel]]) -> None:
-    ids = [projection.id for _, projection in observations]  # type: ignore[attr-defined]
-    if ids:
-        session.execute(delete(ObservationComponent).where(col(ObservationComponent.observation_id).in_(ids)))
-    session.add_all(
-        ObservationComponent(observation_id=projection.id, **component)  # type: ignore[attr-defined]
-        for item, projection in observations
-        for component in projections.observation_components(item.model)
+def _write_components(session: Session, observations: dict[int, Parsed]) -> None:
+    with_parts = {row_id: item for row_id, item in observations.items() if item.model.component}
+    if not with_parts:
+        return
+    ids = dict(
+        session.execute(
+            select(col(Observation.resource_id), col(Observation.id)).where(
+                col(Observation.resource_id).in_(list(with_parts))
+            )
+        ).all()
     )
+    session.execute(
+        delete(ObservationComponent).where(col(ObservationComponent.observation_id).in_(ids.values()))
+    )
+    rows = [
+        {"observation_id": ids[row_id], **component}
+        for row_id, item in with_parts.items()
+        for component in projections.observation_components(item.model)
+    ]
+    session.execute(insert(ObservationComponent), rows)
+
+
+def import_files(
+    engine: Engine, files: list[Path], *, transform: Transform | None = None
+) -> Iterator[FileResult]:
+    """Import each file in its own transaction, yielding one result per file.
+
+    A file refused only for a reference to nothing is tried again once the others are in, as long as
+    that helps: a patient's bundle may come before the bundle of the practitioners it points at.
+    """
+    waiting: list[FileResult] = []
+    for path in files:
+        result = import_file(engine, path, transform=transform)
+        if result.dangling:
+            waiting.append(result)
+        else:
+            yield result
+    while waiting:
+        retried = [import_file(engine, result.path, transform=transform) for result in waiting]
+        if all(result.dangling for result in retried):
+            yield from retried
+            return
+        yield from (result for result in retried if not result.dangling)
+        waiting = [result for result in retried if result.dangling]
 
 
 def import_paths(
     engine: Engine, paths: Iterable[Path], *, transform: Transform | None = None
 ) -> ImportSummary:
     """Import every file found under the paths, each in its own transaction."""
-    summary = ImportSummary()
-    for path in collect_files(paths):
-        summary.files.append(import_file(engine, path, transform=transform))
-    return summary
-
-
-def iter_import(
-    engine: Engine, files: Iterable[Path], *, transform: Transform | None = None
-) -> Iterator[FileResult]:
-    for path in files:
-        yield import_file(engine, path, transform=transform)
+    return ImportSummary(list(import_files(engine, collect_files(paths), transform=transform)))

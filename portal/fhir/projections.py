@@ -48,12 +48,18 @@ def clip(value: str | None, length: int) -> str | None:
     return None if value is None else value[:length]
 
 
-def coding_of(concept: Any) -> tuple[str | None, str | None, str]:
-    """(system, code, display) of a CodeableConcept: its first coding with a code, and its best label."""
+LOINC = "http://loinc.org"
+
+
+def coding_of(concept: Any, prefer: str | None = None) -> tuple[str | None, str | None, str]:
+    """(system, code, display) of a CodeableConcept: its first coding with a code (from the preferred
+    system when it has one), and its best label."""
     if concept is None:
         return None, None, ""
     codings = concept.coding or []
-    first = next((c for c in codings if c.code), codings[0] if codings else None)
+    coded = [c for c in codings if c.code]
+    preferred = [c for c in coded if c.system == prefer] if prefer else []
+    first = (preferred or coded or codings or [None])[0]
     display = concept.text or next((c.display for c in codings if c.display), None)
     if first is None:
         return None, None, display or ""
@@ -78,8 +84,11 @@ def first_code(concepts: list[Any] | None) -> str | None:
 
 
 def confidential(model: Any) -> bool:
-    security = model.meta.security if model.meta else None
-    return any(c.code in CONFIDENTIAL_CODES for c in security or [])
+    """Marked restricted by the EHR: meta.security, or a DocumentReference's own securityLabel."""
+    security = list(model.meta.security or []) if model.meta else []
+    for label in getattr(model, "securityLabel", None) or []:
+        security.extend(label.coding or [])
+    return any(c.code in CONFIDENTIAL_CODES for c in security)
 
 
 def reference_names(references: list[Any] | None, links: Links) -> str | None:
@@ -87,8 +96,8 @@ def reference_names(references: list[Any] | None, links: Links) -> str | None:
     return joined or None
 
 
-def common(model: Any, concept: Any) -> dict[str, Any]:
-    system, code_value, display = coding_of(concept)
+def common(model: Any, concept: Any, prefer: str | None = None) -> dict[str, Any]:
+    system, code_value, display = coding_of(concept, prefer)
     status = getattr(model, "status", None)
     return {
         "fhir_id": model.id,
@@ -164,7 +173,7 @@ def observation(model: Any, links: Links) -> dict[str, Any]:
     quantity = model.valueQuantity
     interpretation = (model.interpretation or [None])[0]
     return {
-        **common(model, model.code),
+        **common(model, model.code, LOINC),
         **_value_columns(model),
         "category": clip(next(filter(None, categories), None), 64),
         "effective_at": instant(model.effectiveDateTime)
@@ -200,7 +209,7 @@ def observation_components(model: Any) -> list[dict[str, Any]]:
 def diagnostic_report(model: Any, links: Links) -> dict[str, Any]:
     texts = filter(None, (decoded_text(form) for form in model.presentedForm or []))
     return {
-        **common(model, model.code),
+        **common(model, model.code, LOINC),
         "category": clip(first_code(model.category), 64),
         "effective_at": instant(model.effectiveDateTime) or period_start(model.effectivePeriod),
         "issued": instant(model.issued),

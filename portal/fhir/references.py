@@ -18,7 +18,7 @@ from portal.models.records import FhirIdentifier, FhirResource
 
 Key = tuple[str, str]  # (resource type, FHIR id)
 
-_RELATIVE = re.compile(r"(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
+_RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
 _CONDITIONAL = re.compile(r"([A-Z][A-Za-z]+)\?identifier=(.*)")
 CHUNK = 500
 
@@ -73,7 +73,10 @@ class Target:
 
 
 def parse_reference(reference: str) -> Target | None:
-    """The shape of a reference, or None when it is not one we can ever resolve."""
+    """The shape of a reference, or None when it can only match a fullUrl in the same file.
+
+    An absolute URL names a resource on some server: it resolves to an entry of the same bundle with that
+    fullUrl, and otherwise to nothing (it is never fetched, and never taken for a local resource)."""
     if reference.startswith("#"):
         return Target("local")
     if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):

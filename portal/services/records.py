@@ -10,6 +10,7 @@ Nothing here writes, and nothing here commits.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,6 +20,8 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
+from portal.fhir import export
+from portal.models.people import Patient
 from portal.models.records import (
     Allergy,
     ClinicalDocument,
@@ -33,6 +36,7 @@ from portal.models.records import (
     Procedure,
     RecordItem,
 )
+from portal.services import audit
 from portal.services.sensitive_codes import SENSITIVE_CODES
 
 Item = TypeVar("Item", bound=RecordItem)
@@ -144,6 +148,21 @@ def result_history(
             )
         )
     )
+
+
+def result_histories(
+    session: Session, patient_id: int, codes: list[str], *, include_confidential: bool
+) -> dict[str, list[Observation]]:
+    """The history of several tests at once (say, every code on one report), oldest first, in one query."""
+    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    histories: dict[str, list[Observation]] = {code: [] for code in codes}
+    for row in session.scalars(
+        query.where(col(Observation.code).in_(codes)).order_by(
+            col(Observation.effective_at), col(Observation.id)
+        )
+    ):
+        histories[row.code or ""].append(row)
+    return histories
 
 
 def result(
@@ -361,6 +380,50 @@ def growth_measurements(
             GrowthPoint(measure, row.effective_at, row.value * factor, GROWTH_UNITS[measure])
         )
     return series
+
+
+# Everything else ----------------------------------------------------------------------------------
+
+
+def resources_of_type(session: Session, patient_id: int, resource_type: str) -> list[dict[str, Any]]:
+    """The patient's resources of one type as the EHR sent them (Claim, ExplanationOfBenefit, CarePlan...),
+    for features that read more than the record pages' columns."""
+    rows = session.scalars(
+        select(col(FhirResource.resource_json))
+        .where(col(FhirResource.patient_id) == patient_id)
+        .where(col(FhirResource.resource_type) == resource_type)
+        .order_by(col(FhirResource.id))
+    )
+    return [json.loads(text) for text in rows]
+
+
+# Export -------------------------------------------------------------------------------------------
+
+
+def export_record(
+    session: Session,
+    patient_fhir_id: str,
+    *,
+    actor_person_id: int | None = None,
+    actor_role: str | None = None,
+) -> dict[str, Any] | None:
+    """The patient's whole record as a FHIR R4 Bundle, with the export written to the audit log.
+
+    None for an unknown patient. The caller has already decided that the actor may export this record."""
+    patient = session.scalars(select(Patient).where(col(Patient.fhir_id) == patient_fhir_id)).first()
+    if patient is None:
+        return None
+    bundle = export.patient_bundle(session, patient_fhir_id)
+    audit.record(
+        session,
+        action="export",
+        actor_person_id=actor_person_id,
+        actor_role=actor_role,
+        patient_id=patient.id,
+        resource_type="Patient",
+        resource_id=patient.public_id,
+    )
+    return bundle
 
 
 # Counts --------------------------------------------------------------------------------------------
