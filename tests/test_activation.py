@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -190,8 +189,9 @@ def test_unknown_code_and_wrong_birth_date_take_the_same_time(client, session) -
         json_post(client, "/activate/options", {"code": c, "birth_date": str(d)})
         return time.perf_counter() - started
 
-    unknown = statistics.median(timed("ZZZZ-ZZZZ-ZZZZ-ZZZZ", BIRTH) for _ in range(4))
-    wrong_birth = statistics.median(timed(code, date(2001, 1, 1)) for _ in range(4))
+    samples = [(timed("ZZZZ-ZZZZ-ZZZZ-ZZZZ", BIRTH), timed(code, date(2001, 1, 1))) for _ in range(4)]
+    unknown = min(a for a, _ in samples)  # the fastest run of each: the least disturbed by other load
+    wrong_birth = min(b for _, b in samples)
 
     assert abs(unknown - wrong_birth) < max(unknown, wrong_birth) * 0.5
 
