@@ -9,8 +9,8 @@ from sqlmodel import select
 from portal.models import AuditEvent, LoginSession, Passkey
 from portal.models.base import utcnow
 from portal.security import sessions
-from portal.services import identity
 from portal.security.sessions import Client
+from portal.services import identity
 from tests.conftest import ORIGIN, form_post, log_in, make_patient, make_person, reload
 from tests.identity_helpers import activate, issue_code, json_post
 from tests.webauthn_authenticator import SoftAuthenticator
