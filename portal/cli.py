@@ -102,8 +102,11 @@ def worker(once: bool, interval: float) -> None:
 
     settings = load_settings()
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    mail.run_worker(engine, settings, once=once, interval=interval)
+    try:
+        db.upgrade(engine)
+        mail.run_worker(engine, settings, once=once, interval=interval)
+    finally:
+        engine.dispose()
 
 
 @main.command(name="activation-code")
@@ -114,11 +117,14 @@ def activation_code(patient: str) -> None:
 
     settings = load_settings()
     engine = db.make_engine(settings.database_url)
-    with db.transaction(engine) as session:
-        found = identity.find_patient(session, patient)
-        if found is None:
-            raise click.ClickException("no patient has that id")
-        code = identity.issue_activation_code(session, patient=found)
+    try:
+        with db.transaction(engine) as session:
+            found = identity.find_patient(session, patient)
+            if found is None:
+                raise click.ClickException("no patient has that id")
+            code = identity.issue_activation_code(session, patient=found)
+    finally:
+        engine.dispose()
     days = identity.ACTIVATION_DAYS
     click.echo(f"Activation code (works once, with the patient's date of birth, for {days} days):")
     click.echo(code)
@@ -144,5 +150,7 @@ def staff_add(email: str, role: str, name: str | None) -> None:
             link = identity.add_staff(session, settings, email=email, role=role, display_name=name)
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
     click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
     click.echo(link)

@@ -294,6 +294,8 @@ def _role(person: Person) -> str:
 
 
 def sign_in_options(session: Session, settings: Settings) -> str:
+    # The sign-in page asks for options on every visit (for autofill): clear out the unanswered ones.
+    passkeys.purge_expired(session)
     return passkeys.authentication_options(session, settings, purpose="sign-in")
 
 
