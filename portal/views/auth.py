@@ -135,6 +135,7 @@ async def activate_finish(request: Request) -> Response:
         _settings(request),
         credential=credential,
         client=Client.of(request),
+        replacing=replacing(request),
     )
     return signed_in_json(request, login)
 
@@ -303,6 +304,7 @@ async def enrol_finish(request: Request) -> Response:
         _settings(request),
         credential=credential,
         client=Client.of(request),
+        replacing=replacing(request),
     )
     return signed_in_json(request, login)
 
