@@ -138,13 +138,15 @@ def log_in(client: TestClient, session: Session, person, **options):
     """Open a session row and set its signed cookie; passkey ceremonies have their own tests."""
     login = sessions.open_session(session, person_id=person.id, method="test", **options)
     session.commit()
+    client.cookies.delete(sessions.COOKIE)  # a cookie the server set earlier would shadow this one
     client.cookies.set(sessions.COOKIE, sessions.sign(client.app.state.settings, login.id))
     return login
 
 
 def reload(session: Session, model, key):
-    """Read a row as it is now, ending the read at once (SQLite lets one writer in at a time)."""
-    session.expire_all()
-    row = session.get(model, key)
-    session.commit()
-    return row
+    """Read a row as it is now, in a short session of its own (SQLite lets one writer in at a time)."""
+    session.commit()  # end the test's own read, which would hold SQLite's lock
+    with Session(session.get_bind(), expire_on_commit=False) as fresh:
+        row = fresh.get(model, key)
+        fresh.commit()
+        return row

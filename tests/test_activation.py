@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from portal.cli import main
 from portal.models import AuditEvent, LoginSession, OneTimeCode, Passkey, Patient, Person
 from portal.models.base import utcnow
 from portal.security import hashing, sessions
-from tests.conftest import make_patient, reload
+from tests.conftest import log_in, make_patient, make_person, reload
 from tests.identity_helpers import activate, issue_code, json_post
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -190,8 +189,9 @@ def test_unknown_code_and_wrong_birth_date_take_the_same_time(client, session) -
         json_post(client, "/activate/options", {"code": c, "birth_date": str(d)})
         return time.perf_counter() - started
 
-    unknown = statistics.median(timed("ZZZZ-ZZZZ-ZZZZ-ZZZZ", BIRTH) for _ in range(4))
-    wrong_birth = statistics.median(timed(code, date(2001, 1, 1)) for _ in range(4))
+    samples = [(timed("ZZZZ-ZZZZ-ZZZZ-ZZZZ", BIRTH), timed(code, date(2001, 1, 1))) for _ in range(4)]
+    unknown = min(a for a, _ in samples)  # the fastest run of each: the least disturbed by other load
+    wrong_birth = min(b for _, b in samples)
 
     assert abs(unknown - wrong_birth) < max(unknown, wrong_birth) * 0.5
 
@@ -286,3 +286,30 @@ def test_malformed_json_is_a_400(client, body) -> None:
     )
 
     assert response.status_code == 400
+
+
+def test_a_credential_id_already_registered_is_refused(client, session) -> None:
+    first = SoftAuthenticator()
+    activate(
+        client, issue_code(session, make_patient(session, fhir_id="one", birth_date=BIRTH)), BIRTH, first
+    )
+    client.cookies.clear()
+    code = issue_code(session, make_patient(session, fhir_id="two", birth_date=BIRTH))
+    options = json_post(client, "/activate/options", {"code": code, "birth_date": str(BIRTH)}).json()
+    taken = next(iter(first.credentials))
+
+    credential = SoftAuthenticator().create(options, origin="https://localhost:8000", credential_id=taken)
+    response = json_post(client, "/activate/finish", {"credential": credential})
+
+    assert response.status_code == 400
+    assert count(session, Person) == 1
+
+
+def test_activating_while_signed_in_ends_the_earlier_session(client, session) -> None:
+    earlier = log_in(client, session, make_person(session, display_name="Parent"))
+    code = issue_code(session, make_patient(session, birth_date=BIRTH))
+
+    response = activate(client, code, BIRTH)
+
+    assert response.status_code == 200, response.text
+    assert reload(session, LoginSession, earlier.id).revoked_reason == "replaced"

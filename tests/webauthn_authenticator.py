@@ -46,11 +46,11 @@ class SoftAuthenticator:
     def _flags(self, extra: int = 0) -> int:
         return FLAG_UP | (FLAG_UV if self.user_verified else 0) | extra
 
-    def create(self, options: dict, *, origin: str) -> dict:
+    def create(self, options: dict, *, origin: str, credential_id: bytes | None = None) -> dict:
         """navigator.credentials.create() for the given options (the portal's JSON)."""
         rp_id = options["rp"]["id"]
         key = ec.generate_private_key(ec.SECP256R1())
-        credential_id = os.urandom(16)
+        credential_id = credential_id or os.urandom(16)
         self.credentials[credential_id] = {
             "key": key,
             "rp_id": rp_id,

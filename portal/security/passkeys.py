@@ -128,8 +128,10 @@ def pop_challenge(session: Session, credential: dict[str, Any], *, purpose: str)
     return stored
 
 
-def verify_new(settings: Settings, credential: dict[str, Any], challenge: WebAuthnChallenge) -> Passkey:
-    """A Passkey row (not yet added, no owner) from a verified registration."""
+def verify_new(
+    session: Session, settings: Settings, credential: dict[str, Any], challenge: WebAuthnChallenge
+) -> Passkey:
+    """A Passkey row (not yet added, no owner) from a verified registration of a credential new to us."""
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -140,9 +142,12 @@ def verify_new(settings: Settings, credential: dict[str, Any], challenge: WebAut
         )
     except (InvalidRegistrationResponse, KeyError, TypeError, ValueError) as error:
         raise PasskeyError("registration not verified") from error
+    credential_id = bytes_to_base64url(verified.credential_id)
+    if session.exec(select(Passkey.id).where(Passkey.credential_id == credential_id)).first() is not None:
+        raise PasskeyError("credential already registered")
     return Passkey(
         person_id=0,
-        credential_id=bytes_to_base64url(verified.credential_id),
+        credential_id=credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
     )

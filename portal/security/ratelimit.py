@@ -12,6 +12,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from portal.config import Settings
@@ -69,8 +70,13 @@ def hit(session: Session, settings: Settings, limit: Limit, subject: str) -> Non
     key = _key(settings, limit, subject)
     bucket = _bucket(session, key, limit)
     if bucket is None:
-        bucket = RateLimitBucket(key=key, window_start=utcnow(), count=0)
-        session.add(bucket)
+        try:
+            with session.begin_nested():  # another process may be counting the same key right now
+                session.add(RateLimitBucket(key=key, window_start=utcnow(), count=1))
+            return
+        except IntegrityError:
+            bucket = _bucket(session, key, limit)
+            assert bucket is not None
     bucket.count += 1
     session.flush()
 

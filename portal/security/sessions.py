@@ -43,6 +43,7 @@ TOUCH_EVERY = timedelta(seconds=30)  # last-use is written at most this often
 STEP_UP_MINUTES = 5  # adding or removing a passkey needs a passkey check this recent
 STAFF_ROLES = ("front_desk", "clinician", "billing", "admin")
 CLEAR_SITE_DATA = '"cache", "storage"'
+UNGUARDED = ("/static/", "/healthz")  # never about anyone: no session lookup
 
 
 def sign(settings: Settings, session_id: str) -> str:
@@ -201,7 +202,7 @@ class SessionMiddleware:
         state["login_session"] = None
         request = Request(scope)
         token = request.cookies.get(COOKIE)
-        if not token:
+        if not token or scope["path"].startswith(UNGUARDED):
             await self.app(scope, receive, send)
             return
         found = None

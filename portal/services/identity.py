@@ -217,7 +217,12 @@ def activation_options(
 
 
 def finish_activation(
-    session: Session, settings: Settings, *, credential: dict[str, Any], client: Client
+    session: Session,
+    settings: Settings,
+    *,
+    credential: dict[str, Any],
+    client: Client,
+    replacing: str | None = None,
 ) -> LoginSession | Refused:
     """Store the new passkey, create (or reuse) the person, use up the code and sign them in."""
     try:
@@ -225,7 +230,7 @@ def finish_activation(
         code = session.get(OneTimeCode, challenge.one_time_code_id)
         if code is None or not _live(code) or code.patient_id is None:
             raise PasskeyError("code no longer usable")
-        new_key = passkeys.verify_new(settings, credential, challenge)
+        new_key = passkeys.verify_new(session, settings, credential, challenge)
     except PasskeyError:
         _audit(session, client, action="activate", outcome="denied")
         return Refused(PASSKEY_FAILED)
@@ -239,7 +244,9 @@ def finish_activation(
         patient.person_id = person.id
     code.used_at = utcnow()
     code.person_id = person.id
-    login = _add_passkey_and_sign_in(session, settings, person, new_key, method="activation", client=client)
+    login = _add_passkey_and_sign_in(
+        session, settings, person, new_key, method="activation", client=client, replacing=replacing
+    )
     _audit(
         session,
         client,
@@ -255,11 +262,16 @@ PASSKEY_FAILED = "We couldn't check that passkey. Please try again, or ask the c
 
 
 def _add_passkey_and_sign_in(
-    session: Session, settings: Settings, person: Person, new_key: Passkey, *, method: str, client: Client
+    session: Session,
+    settings: Settings,
+    person: Person,
+    new_key: Passkey,
+    *,
+    method: str,
+    client: Client,
+    replacing: str | None,
 ) -> LoginSession:
     assert person.id is not None
-    if session.exec(select(Passkey).where(Passkey.credential_id == new_key.credential_id)).first():
-        raise IdentityError("passkey already registered")
     new_key.person_id = person.id
     new_key.name = _passkey_name(session, person.id, client)
     new_key.last_used_at = utcnow()
@@ -273,11 +285,7 @@ def _add_passkey_and_sign_in(
         resource_type="Passkey",
         resource_id=new_key.public_id,
     )
-    login = sessions.open_session(
-        session, person_id=person.id, method=method, settings=settings, device=client.device, verified=True
-    )
-    _audit(session, client, action="sign-in", actor_person_id=person.id, actor_role=_role(person))
-    return login
+    return _open(session, settings, person, method=method, client=client, replacing=replacing, verified=True)
 
 
 def _passkey_name(session: Session, person_id: int, client: Client) -> str:
@@ -294,6 +302,8 @@ def _role(person: Person) -> str:
 
 
 def sign_in_options(session: Session, settings: Settings) -> str:
+    # The sign-in page asks for options on every visit (for autofill): clear out the unanswered ones.
+    passkeys.purge_expired(session)
     return passkeys.authentication_options(session, settings, purpose="sign-in")
 
 
@@ -477,11 +487,9 @@ def finish_add_passkey(
         challenge = passkeys.pop_challenge(session, credential, purpose="add-passkey")
         if challenge.person_id != login.person_id:
             raise PasskeyError("another person's challenge")
-        new_key = passkeys.verify_new(settings, credential, challenge)
+        new_key = passkeys.verify_new(session, settings, credential, challenge)
     except PasskeyError:
         return Refused(PASSKEY_FAILED)
-    if session.exec(select(Passkey).where(Passkey.credential_id == new_key.credential_id)).first():
-        return Refused("That passkey is already on your account.")
     new_key.person_id = login.person_id
     new_key.name = _passkey_name(session, login.person_id, client)
     session.add(new_key)
@@ -823,20 +831,27 @@ def enrolment_options(session: Session, settings: Settings, *, token: str, clien
 
 
 def finish_enrolment(
-    session: Session, settings: Settings, *, credential: dict[str, Any], client: Client
+    session: Session,
+    settings: Settings,
+    *,
+    credential: dict[str, Any],
+    client: Client,
+    replacing: str | None = None,
 ) -> LoginSession | Refused:
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="enrol")
         code = session.get(OneTimeCode, challenge.one_time_code_id)
         if code is None or not _live(code) or code.person_id is None:
             raise PasskeyError("link no longer usable")
-        new_key = passkeys.verify_new(settings, credential, challenge)
+        new_key = passkeys.verify_new(session, settings, credential, challenge)
     except PasskeyError:
         return Refused(PASSKEY_FAILED)
     person = session.get(Person, code.person_id)
     assert person is not None
     code.used_at = utcnow()
-    return _add_passkey_and_sign_in(session, settings, person, new_key, method="enrolment", client=client)
+    return _add_passkey_and_sign_in(
+        session, settings, person, new_key, method="enrolment", client=client, replacing=replacing
+    )
 
 
 def staff_reset(session: Session, *, patient: Patient, staff: Person, client: Client) -> str:

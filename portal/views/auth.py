@@ -136,6 +136,7 @@ async def activate_finish(request: Request) -> Response:
         _settings(request),
         credential=credential,
         client=Client.of(request),
+        replacing=replacing(request),
     )
     return signed_in_json(request, login)
 
@@ -304,6 +305,7 @@ async def enrol_finish(request: Request) -> Response:
         _settings(request),
         credential=credential,
         client=Client.of(request),
+        replacing=replacing(request),
     )
     return signed_in_json(request, login)
 
