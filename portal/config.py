@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.config import Config
 from starlette.datastructures import Secret
@@ -35,6 +37,9 @@ class Settings:
     clinic_logo_svg: str = branding.DEFAULT_LOGO_SVG
     accent_color: str = "#1d6b57"
     paper_size: str = "Letter"  # "A4" or "Letter"
+    clinic_timezone: str = "America/New_York"  # the clinic's own day: ages, "today", printed dates
+    full_proxy_until_age: int = 12  # a parent sees everything until this birthday...
+    adult_at_age: int = 18  # ...a limited view until this one, then nothing
     patient_idle_minutes: int = 15
     staff_idle_minutes: int = 30
     session_absolute_hours: int = 12
@@ -46,6 +51,14 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic_timezone)
+
+    def today(self) -> date:
+        """The date at the clinic now: ages and the proxy rules turn over at the clinic's midnight."""
+        return datetime.now(self.timezone).date()
 
     @property
     def rp_id(self) -> str:
@@ -83,6 +96,9 @@ class Settings:
             clinic_logo_svg=_logo(logo_path),
             accent_color=config("PORTAL_ACCENT_COLOR", default=cls.accent_color),
             paper_size=config("PORTAL_PAPER_SIZE", default=cls.paper_size),
+            clinic_timezone=config("PORTAL_CLINIC_TIMEZONE", default=cls.clinic_timezone),
+            full_proxy_until_age=config("PORTAL_FULL_PROXY_UNTIL_AGE", cast=int, default=12),
+            adult_at_age=config("PORTAL_ADULT_AT_AGE", cast=int, default=18),
             patient_idle_minutes=config("PORTAL_PATIENT_IDLE_MINUTES", cast=int, default=15),
             staff_idle_minutes=config("PORTAL_STAFF_IDLE_MINUTES", cast=int, default=30),
             session_absolute_hours=config("PORTAL_SESSION_HOURS", cast=int, default=12),
@@ -100,6 +116,16 @@ class Settings:
         """Refuse settings that would be unsafe for a clinic to run."""
         if self.paper_size not in ("A4", "Letter"):
             raise ConfigError("PORTAL_PAPER_SIZE must be A4 or Letter")
+        try:
+            ZoneInfo(self.clinic_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"PORTAL_CLINIC_TIMEZONE {self.clinic_timezone!r} is not a known time zone"
+            ) from None
+        if not 0 < self.full_proxy_until_age <= self.adult_at_age <= 21:
+            raise ConfigError(
+                "proxy ages must satisfy 0 < PORTAL_FULL_PROXY_UNTIL_AGE <= PORTAL_ADULT_AT_AGE <= 21"
+            )
         try:
             branding.parse_hex(self.accent_color)
         except ValueError as error:

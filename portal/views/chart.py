@@ -1,0 +1,183 @@
+"""Opening a patient's chart for a page: the one path every patient-data view takes.
+
+Every URL that shows a patient's record names that patient in its path (`/p/{patient}/...`, the patient's
+random public id), so two tabs can show two children and a form always acts for the child its page shows.
+`open_chart_or_404` signs the person in, checks access through the access service, loads the page's data
+and audits the view, all in one transaction; a patient the person may not see, or a record that belongs
+to another patient, answers 404 exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.config import Settings
+from portal.db import run_db
+from portal.i18n import N_
+from portal.models.people import Patient, Person
+from portal.security.sessions import Client, require_person
+from portal.services import access
+from portal.services.access import Area, Decision, Level
+from portal.templating import render
+
+T = TypeVar("T")
+
+# The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
+CHART_SECTIONS: list[tuple[str, str]] = [("summary", N_("Summary"))]
+
+# Avatar colours: each carries white text at 4.5:1 or better, and a patient always gets the same one.
+AVATAR_COLOURS = ("#1d6b57", "#8a3b12", "#5b3f99", "#1c5d99", "#8c2155", "#4d5b14", "#6b4e16", "#2f5f6b")
+
+
+@dataclass(frozen=True)
+class Switchable:
+    """One entry of the header's switcher: someone the signed-in person can act for."""
+
+    public_id: str
+    name: str
+    age: int | None
+    level: Level
+    colour: str
+    initials: str
+
+
+@dataclass(frozen=True)
+class OpenChart:
+    patient: Patient
+    decision: Decision
+    data: Any
+    banner: Switchable  # name, age and colour for the "whose record" banner
+    switchable: list[Switchable]  # everyone the person can act for, for the switcher
+
+
+def rules_of(settings: Settings) -> access.AgeRules:
+    return access.AgeRules(
+        full_proxy_until_age=settings.full_proxy_until_age, adult_at_age=settings.adult_at_age
+    )
+
+
+def avatar_colour(public_id: str) -> str:
+    return AVATAR_COLOURS[hashlib.sha256(public_id.encode()).digest()[0] % len(AVATAR_COLOURS)]
+
+
+def describe(patient: Patient, level: Level, settings: Settings) -> Switchable:
+    age = access.age_on(patient.birth_date, settings.today()) if patient.birth_date else None
+    initials = "".join(part[:1] for part in (patient.given_name, patient.family_name) if part).upper() or "?"
+    return Switchable(
+        patient.public_id, patient.display_name, age, level, avatar_colour(patient.public_id), initials
+    )
+
+
+def where(request: Request) -> access.Where:
+    client = Client.of(request)
+    route = request.scope.get("route")
+    return access.Where(
+        route=getattr(route, "name", None), client_address=client.address, request_id=client.request_id
+    )
+
+
+async def open_chart_or_404(
+    request: Request,
+    area: Area,
+    load: Callable[[Session, Patient, Decision], T | None],
+    *,
+    action: str = "view",
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+) -> OpenChart:
+    """The chart named in the URL, its data, banner and switcher; 404 if this person may not see it."""
+    person = require_person(request)
+    settings: Settings = request.app.state.settings
+    patient_public_id = request.path_params["patient"]
+    today, rules = settings.today(), rules_of(settings)
+
+    def unit_of_work(session: Session) -> OpenChart | None:
+        chart = access.open_chart(
+            session,
+            person,
+            patient_public_id,
+            area,
+            load,
+            action=action,
+            today=today,
+            rules=rules,
+            where=where(request),
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )
+        if chart is None:
+            return None
+        others = (
+            access.patients_for(session, person, today=today, rules=rules)
+            if person.staff_role is None
+            else []
+        )
+        level = chart.decision.level or Level.STAFF
+        return OpenChart(
+            chart.patient,
+            chart.decision,
+            chart.data,
+            describe(chart.patient, level, settings),
+            [describe(patient, lvl, settings) for patient, lvl in others],
+        )
+
+    opened = await run_db(request, unit_of_work)
+    if opened is None:
+        raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
+    return opened
+
+
+def chart_context(chart: OpenChart, **context: Any) -> dict[str, Any]:
+    """What every chart page's template needs besides its own data."""
+    return {
+        "chart": chart,
+        "patient_id": chart.patient.public_id,
+        "chart_sections": CHART_SECTIONS,
+        **context,
+    }
+
+
+async def switcher_page(request: Request) -> Response:
+    """Everyone the person can act for, as a page: the switcher's no-JavaScript, any-page fallback."""
+    person: Person = require_person(request)
+    settings: Settings = request.app.state.settings
+
+    def load(session: Session) -> list[Switchable]:
+        found = access.patients_for(session, person, today=settings.today(), rules=rules_of(settings))
+        return [describe(patient, level, settings) for patient, level in found]
+
+    switchable = await run_db(request, load)
+    if len(switchable) == 1:
+        return RedirectResponse(
+            request.url_for("chart_home", patient=switchable[0].public_id), status_code=303
+        )
+    return render(request, "chart/switch.html", {"switchable": switchable})
+
+
+async def chart_home(request: Request) -> Response:
+    return RedirectResponse(
+        request.url_for("summary_page", patient=request.path_params["patient"]), status_code=303
+    )
+
+
+async def summary_page(request: Request) -> Response:
+    chart = await open_chart_or_404(
+        request, Area.DEMOGRAPHICS, lambda session, patient, decision: patient, resource_type="Summary"
+    )
+    return render(request, "chart/summary.html", chart_context(chart))
+
+
+routes = [
+    Route("/records", switcher_page, name="switcher_page"),
+    Route("/p/{patient}", chart_home, name="chart_home"),
+    Route("/p/{patient}/summary", summary_page, name="summary_page"),
+]
