@@ -12,7 +12,12 @@ from portal.security.sessions import current_person
 
 
 async def home(request: Request) -> Response:
-    target = "account_page" if current_person(request) is not None else "login_page"
+    """Signed out: the sign-in page. Patients and proxies: their records. Staff: their account."""
+    person = current_person(request)
+    if person is None:
+        target = "login_page"
+    else:
+        target = "account_page" if person.staff_role else "switcher_page"
     return RedirectResponse(request.url_for(target), status_code=303)
 
 
