@@ -147,13 +147,13 @@ async def login_page(request: Request) -> Response:
     next_path = sessions.safe_next(request.query_params.get("next"))
     if sessions.current_person(request) is not None:
         return RedirectResponse(next_path, status_code=303)
-    return render(request, "auth/login.html", {"next": next_path, "message": None})
+    ended = request.query_params.get("ended") == "1"
+    return render(request, "auth/login.html", {"next": next_path, "message": None, "ended": ended})
 
 
 async def login_submit(request: Request) -> Response:
-    return render(
-        request, "auth/login.html", {"next": "/account", "message": NEEDS_JAVASCRIPT}, status_code=400
-    )
+    context = {"next": "/account", "message": NEEDS_JAVASCRIPT, "ended": False}
+    return render(request, "auth/login.html", context, status_code=400)
 
 
 async def login_options(request: Request) -> Response:
