@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from sqlmodel import Session, col, select
+from webauthn.helpers import base64url_to_bytes
 
 from portal.config import Settings
 from portal.models import (
@@ -53,13 +54,15 @@ class Refused:
     """A failed attempt: the message to show (the same for every reason that must not be told apart)."""
 
     message: str
-    retry_at_minutes: int | None = None
+    retry_after_minutes: int | None = None
 
 
 def _refuse_rate_limited(error: ratelimit.RateLimited) -> Refused:
     minutes = sessions.minutes_until(error.until)
     unit = "minute" if minutes == 1 else "minutes"
-    return Refused(f"Too many tries. Please wait {minutes} {unit}, then try again.", retry_at_minutes=minutes)
+    return Refused(
+        f"Too many tries. Please wait {minutes} {unit}, then try again.", retry_after_minutes=minutes
+    )
 
 
 def _audit(session: Session, client: Client | None, **fields: Any) -> None:
@@ -227,7 +230,9 @@ def finish_activation(
     """Store the new passkey, create (or reuse) the person, use up the code and sign them in."""
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="activate")
-        code = session.get(OneTimeCode, challenge.one_time_code_id)
+        code = session.get(
+            OneTimeCode, challenge.one_time_code_id, with_for_update=True
+        )  # one use, even at once
         if code is None or not _live(code) or code.patient_id is None:
             raise PasskeyError("code no longer usable")
         new_key = passkeys.verify_new(session, settings, credential, challenge)
@@ -338,12 +343,23 @@ def finish_sign_in(
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=owner)
         return Refused(PASSKEY_FAILED)
     person = session.get(Person, passkey.person_id)
-    if person is None or person.disabled:
+    if person is None or person.disabled or not _handle_matches(credential, person):
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=passkey.person_id)
         return Refused(PASSKEY_FAILED)
     return _open(
         session, settings, person, method="passkey", client=client, replacing=replacing, verified=True
     )
+
+
+def _handle_matches(credential: dict[str, Any], person: Person) -> bool:
+    """A discoverable credential names its user: it must be the passkey's owner."""
+    handle = credential.get("response", {}).get("userHandle")
+    if not handle:
+        return True
+    try:
+        return base64url_to_bytes(handle) == person.public_id.encode()
+    except (TypeError, ValueError):
+        return False
 
 
 def _open(
@@ -840,7 +856,9 @@ def finish_enrolment(
 ) -> LoginSession | Refused:
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="enrol")
-        code = session.get(OneTimeCode, challenge.one_time_code_id)
+        code = session.get(
+            OneTimeCode, challenge.one_time_code_id, with_for_update=True
+        )  # one use, even at once
         if code is None or not _live(code) or code.person_id is None:
             raise PasskeyError("link no longer usable")
         new_key = passkeys.verify_new(session, settings, credential, challenge)

@@ -50,8 +50,8 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 def refused_json(refusal: Refused) -> JSONResponse:
-    status = 429 if refusal.retry_at_minutes else 400
-    headers = {"Retry-After": str(refusal.retry_at_minutes * 60)} if refusal.retry_at_minutes else None
+    status = 429 if refusal.retry_after_minutes else 400
+    headers = {"Retry-After": str(refusal.retry_after_minutes * 60)} if refusal.retry_after_minutes else None
     return JSONResponse({"error": refusal.message}, status_code=status, headers=headers)
 
 
@@ -203,7 +203,7 @@ async def recovery_submit(request: Request) -> Response:
         replacing=replacing(request),
     )
     if isinstance(login, Refused):
-        status = 429 if login.retry_at_minutes else 400
+        status = 429 if login.retry_after_minutes else 400
         return render(request, "auth/recovery.html", {"message": login.message}, status_code=status)
     return signed_in_redirect(request, login, "/account/passkeys")
 
@@ -228,7 +228,7 @@ async def password_submit(request: Request) -> Response:
         client=Client.of(request),
     )
     if isinstance(result, Refused):
-        status = 429 if result.retry_at_minutes else 400
+        status = 429 if result.retry_after_minutes else 400
         return render(
             request, "auth/password.html", {"message": result.message, "email": email}, status_code=status
         )
@@ -271,7 +271,7 @@ async def mail_code_submit(request: Request) -> Response:
         replacing=replacing(request),
     )
     if isinstance(login, Refused):
-        status = 429 if login.retry_at_minutes else 400
+        status = 429 if login.retry_after_minutes else 400
         return render(request, "auth/mail_code.html", {"message": login.message}, status_code=status)
     response = signed_in_redirect(request, login)
     response.headers.append("set-cookie", f"{PENDING_COOKIE}=; Path=/login; Max-Age=0")
