@@ -452,21 +452,26 @@ def step_up_options(session: Session, settings: Settings, *, person_id: int) -> 
 
 def finish_step_up(
     session: Session, settings: Settings, *, credential: dict[str, Any], login_id: str, client: Client
-) -> bool:
+) -> Refused | None:
+    """Prove the passkey again (for adding or removing one); a refusal says why not."""
     login = session.get(LoginSession, login_id)
     if login is None:
-        return False
+        return Refused(PASSKEY_FAILED)
+    try:
+        ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(login.person_id))
+    except ratelimit.RateLimited as error:
+        return _refuse_rate_limited(error)
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="step-up")
         if challenge.person_id != login.person_id:
             raise PasskeyError("another person's challenge")
         passkeys.verify_assertion(session, settings, credential, challenge)
     except PasskeyError:
-        ratelimit.hit(session, settings, ratelimit.SIGN_IN_ADDRESS, client.address)
+        ratelimit.hit(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(login.person_id))
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=login.person_id)
-        return False
+        return Refused(PASSKEY_FAILED)
     login.verified_at = utcnow()
-    return True
+    return None
 
 
 # ------------------------------------------------------------------------------------------- devices
@@ -761,6 +766,7 @@ def mail_code_sign_in(
     if row is None or row.kind != "mail" or row.person_id is None:
         return Refused(BAD_MAIL_CODE)
     try:
+        ratelimit.check(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.check(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
     except ratelimit.RateLimited as error:
         return _refuse_rate_limited(error)
@@ -769,6 +775,7 @@ def mail_code_sign_in(
     person = session.get(Person, row.person_id)
     if not ok or person is None or person.disabled:
         row.failed_attempts += 1
+        ratelimit.hit(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.hit(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=row.person_id)
         return Refused(BAD_MAIL_CODE)

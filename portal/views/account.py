@@ -113,7 +113,7 @@ async def step_up_options(request: Request) -> Response:
 async def step_up_finish(request: Request) -> Response:
     _, login = _signed_in(request)
     credential = credential_of(await read_json(request))
-    ok = await run_db(
+    refusal = await run_db(
         request,
         identity.finish_step_up,
         _settings(request),
@@ -121,8 +121,8 @@ async def step_up_finish(request: Request) -> Response:
         login_id=login.id,
         client=Client.of(request),
     )
-    if not ok:
-        return refused_json(Refused(identity.PASSKEY_FAILED))
+    if refusal is not None:
+        return refused_json(refusal)
     return JSONResponse({"redirect": str(request.url_for("passkey_list").path)})
 
 
