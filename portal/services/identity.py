@@ -146,6 +146,38 @@ def find_patient(session: Session, fhir_id: str) -> Patient | None:
     return session.exec(select(Patient).where(Patient.fhir_id == fhir_id)).first()
 
 
+SEARCH_LIMIT = 20
+
+
+def search_patients(
+    session: Session, *, family_name: str, birth_date: date, staff: Person, client: Client
+) -> list[Patient]:
+    """Patients with this birth date whose family name starts as given, for the front desk (audited)."""
+    prefix = family_name.strip().lower()
+    if not prefix:
+        return []
+    found = [
+        p
+        for p in session.exec(
+            select(Patient).where(Patient.birth_date == birth_date).order_by(col(Patient.family_name))
+        ).all()
+        if p.family_name.lower().startswith(prefix)
+    ][:SEARCH_LIMIT]
+    for patient in found:
+        _audit(
+            session,
+            client,
+            action="view",
+            actor_person_id=staff.id,
+            actor_role=staff.staff_role,
+            patient_id=patient.id,
+            resource_type="Patient",
+            resource_id=patient.fhir_id,
+            route="front_desk_search",
+        )
+    return found
+
+
 def issue_for_fhir_id(
     session: Session, *, fhir_id: str, staff: Person, client: Client, reset: bool = False
 ) -> tuple[Patient, str] | None:

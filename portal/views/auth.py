@@ -30,7 +30,7 @@ NEEDS_JAVASCRIPT = (
 )
 
 
-def _settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -66,13 +66,13 @@ def signed_in_json(request: Request, login: LoginSession | Refused, next_path: o
         return refused_json(login)
     target = sessions.safe_next(next_path if isinstance(next_path, str) else None)
     response = JSONResponse({"redirect": target})
-    sessions.start_cookies(response, _settings(request), login)
+    sessions.start_cookies(response, app_settings(request), login)
     return response
 
 
 def signed_in_redirect(request: Request, login: LoginSession, next_path: str | None = None) -> Response:
     response = RedirectResponse(sessions.safe_next(next_path), status_code=303)
-    sessions.start_cookies(response, _settings(request), login)
+    sessions.start_cookies(response, app_settings(request), login)
     return response
 
 
@@ -119,7 +119,7 @@ async def activate_options(request: Request) -> Response:
     result = await run_db(
         request,
         identity.activation_options,
-        _settings(request),
+        app_settings(request),
         code=code if isinstance(code, str) else "",
         birth_date=parse_birth_date(data.get("birth_date")),
         client=Client.of(request),
@@ -132,7 +132,7 @@ async def activate_finish(request: Request) -> Response:
     login = await run_db(
         request,
         identity.finish_activation,
-        _settings(request),
+        app_settings(request),
         credential=credential,
         client=Client.of(request),
         replacing=replacing(request),
@@ -157,7 +157,7 @@ async def login_submit(request: Request) -> Response:
 
 
 async def login_options(request: Request) -> Response:
-    return options_json(await run_db(request, identity.sign_in_options, _settings(request)))
+    return options_json(await run_db(request, identity.sign_in_options, app_settings(request)))
 
 
 async def login_finish(request: Request) -> Response:
@@ -165,7 +165,7 @@ async def login_finish(request: Request) -> Response:
     login = await run_db(
         request,
         identity.finish_sign_in,
-        _settings(request),
+        app_settings(request),
         credential=credential_of(data),
         client=Client.of(request),
         replacing=replacing(request),
@@ -180,7 +180,7 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse(request.url_for("login_page"), status_code=303)
     if request.headers.get("hx-request") == "true":
         response.headers["HX-Redirect"] = "/login"
-    sessions.end_cookies(response, _settings(request))
+    sessions.end_cookies(response, app_settings(request))
     return response
 
 
@@ -197,7 +197,7 @@ async def recovery_submit(request: Request) -> Response:
     login = await run_db(
         request,
         identity.recovery_sign_in,
-        _settings(request),
+        app_settings(request),
         code=code,
         client=Client.of(request),
         replacing=replacing(request),
@@ -222,7 +222,7 @@ async def password_submit(request: Request) -> Response:
     result = await run_db(
         request,
         identity.password_sign_in,
-        _settings(request),
+        app_settings(request),
         email=email,
         password=password,
         client=Client.of(request),
@@ -233,8 +233,8 @@ async def password_submit(request: Request) -> Response:
             request, "auth/password.html", {"message": result.message, "email": email}, status_code=status
         )
     response = RedirectResponse(request.url_for("mail_code_page"), status_code=303)
-    token = signing.sign(_settings(request), PENDING_PURPOSE, str(result))
-    secure = "; Secure" if _settings(request).https or _settings(request).rp_id == "localhost" else ""
+    token = signing.sign(app_settings(request), PENDING_PURPOSE, str(result))
+    secure = "; Secure" if app_settings(request).https or app_settings(request).rp_id == "localhost" else ""
     response.headers.append(
         "set-cookie",
         f"{PENDING_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; "
@@ -245,7 +245,7 @@ async def password_submit(request: Request) -> Response:
 
 def _pending_id(request: Request) -> int | None:
     token = request.cookies.get(PENDING_COOKIE, "")
-    value = signing.unsign(_settings(request), PENDING_PURPOSE, token, max_age=PENDING_SECONDS)
+    value = signing.unsign(app_settings(request), PENDING_PURPOSE, token, max_age=PENDING_SECONDS)
     return int(value) if value and value.isdigit() else None
 
 
@@ -264,7 +264,7 @@ async def mail_code_submit(request: Request) -> Response:
     login = await run_db(
         request,
         identity.mail_code_sign_in,
-        _settings(request),
+        app_settings(request),
         pending_id=pending,
         code=code,
         client=Client.of(request),
@@ -289,7 +289,7 @@ async def enrol_options(request: Request) -> Response:
     result = await run_db(
         request,
         identity.enrolment_options,
-        _settings(request),
+        app_settings(request),
         token=request.path_params["token"],
         client=Client.of(request),
     )
@@ -301,7 +301,7 @@ async def enrol_finish(request: Request) -> Response:
     login = await run_db(
         request,
         identity.finish_enrolment,
-        _settings(request),
+        app_settings(request),
         credential=credential,
         client=Client.of(request),
         replacing=replacing(request),
