@@ -338,7 +338,13 @@ def _role(person: Person) -> str:
 # -------------------------------------------------------------------------------------------- sign-in
 
 
-def sign_in_options(session: Session, settings: Settings) -> str:
+def sign_in_options(session: Session, settings: Settings, *, client: Client) -> str | Refused:
+    """Options for a discoverable sign-in; each is a stored challenge, so an address may ask only so often."""
+    try:
+        ratelimit.check(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
+    except ratelimit.RateLimited as error:
+        return _refuse_rate_limited(error)
+    ratelimit.hit(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
     # The sign-in page asks for options on every visit (for autofill): clear out the unanswered ones.
     passkeys.purge_expired(session)
     return passkeys.authentication_options(session, settings, purpose="sign-in")

@@ -157,7 +157,8 @@ async def login_submit(request: Request) -> Response:
 
 
 async def login_options(request: Request) -> Response:
-    return options_json(await run_db(request, identity.sign_in_options, app_settings(request)))
+    result = await run_db(request, identity.sign_in_options, app_settings(request), client=Client.of(request))
+    return options_json(result)
 
 
 async def login_finish(request: Request) -> Response:
