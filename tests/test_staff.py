@@ -239,3 +239,20 @@ def test_front_desk_search_is_for_front_desk_only(client, session) -> None:
     response = form_post(client, "/front-desk/search", {"family": "jem", "birth_date": str(BIRTH)})
 
     assert response.status_code == 403 and "pat-15" not in response.text
+
+
+def test_staff_reset_removes_passkeys_and_prints_a_new_link(client, settings, session) -> None:
+    enrol(client, staff_link(settings))
+
+    result = cli(settings, "staff", "reset", "nurse@clinic.example")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith(f"{ORIGIN}/enrol/")
+    assert client.get("/account", follow_redirects=False).status_code == 303
+    assert session.exec(select(Passkey)).all() == []
+
+
+def test_staff_reset_refuses_an_unknown_email(settings) -> None:
+    result = cli(settings, "staff", "reset", "nobody@clinic.example")
+
+    assert result.exit_code != 0 and "no staff account" in result.output

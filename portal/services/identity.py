@@ -920,11 +920,7 @@ def finish_enrolment(
 def staff_reset(session: Session, *, patient: Patient, staff: Person, client: Client) -> str:
     """Remove every way the patient signs in (passkeys, password, recovery codes, sessions); a new code."""
     if patient.person_id is not None:
-        person_id = patient.person_id
-        for model in (Passkey, RecoveryCode, PasswordLogin):
-            for row in session.exec(select(model).where(model.person_id == person_id)).all():  # type: ignore[attr-defined]
-                session.delete(row)
-        sessions.revoke_all(session, person_id, reason="reset")
+        _remove_sign_in(session, patient.person_id)
     _audit(
         session,
         client,
@@ -936,3 +932,28 @@ def staff_reset(session: Session, *, patient: Patient, staff: Person, client: Cl
         resource_id=patient.fhir_id,
     )
     return issue_activation_code(session, patient=patient, issued_by=staff, client=client)
+
+
+def _remove_sign_in(session: Session, person_id: int) -> None:
+    """Every way the person signs in: passkeys, recovery codes, password, and their live sessions."""
+    for model in (Passkey, RecoveryCode, PasswordLogin):
+        for row in session.exec(select(model).where(model.person_id == person_id)).all():  # type: ignore[attr-defined]
+            session.delete(row)
+    sessions.revoke_all(session, person_id, reason="reset")
+
+
+def reset_staff(session: Session, settings: Settings, *, email: str) -> str:
+    """An administrator's reset of a staff member's sign-in: a new enrolment link (audited)."""
+    person = session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    if person is None or person.staff_role is None or person.id is None:
+        raise IdentityError("no staff account has that email address")
+    _remove_sign_in(session, person.id)
+    _audit(
+        session,
+        None,
+        action="staff-reset",
+        actor_role="system",
+        resource_type="Person",
+        resource_id=person.public_id,
+    )
+    return enrolment_link(session, settings, person=person)
