@@ -329,3 +329,22 @@ def staff_add(email: str, role: str, name: str | None) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
     click.echo(link)
+
+
+@staff.command(name="reset")
+@click.argument("email")
+def staff_reset(email: str) -> None:
+    """Remove a staff member's passkeys and sessions and print a new enrolment link (valid 72 hours)."""
+    from portal.services import identity
+
+    settings = load_settings()
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.transaction(engine) as session:
+            link = identity.reset_staff(session, settings, email=email)
+    except identity.IdentityError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
+    click.echo(link)

@@ -92,3 +92,12 @@ def test_repeated_failed_sign_ins_from_one_address_are_refused(client, session) 
     response = sign_in(client, stranger)
 
     assert response.status_code == 429
+
+
+def test_sign_in_options_are_limited_per_address(client, session) -> None:
+    for _ in range(ratelimit.CHALLENGES_ADDRESS.attempts):
+        json_post(client, "/login/options")
+
+    response = json_post(client, "/login/options")
+
+    assert response.status_code == 429

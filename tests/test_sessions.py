@@ -53,8 +53,14 @@ def test_tampered_cookie_is_refused_and_cleared(client, session) -> None:
 
     response = client.get("/account", follow_redirects=False)
 
-    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/account&ended=1"
     assert f"{sessions.COOKIE}=;" in response.headers["set-cookie"]
+
+
+def test_sign_in_page_says_why_the_person_is_there(client) -> None:
+    response = client.get("/login?next=/account&ended=1")
+
+    assert "You were signed out" in response.text
 
 
 def test_cookie_signed_with_another_key_is_refused(client, session, settings) -> None:

@@ -184,3 +184,13 @@ def test_activation_code_used_again_after_sign_in_is_refused(client, session) ->
 
     assert response.status_code == 400
     assert reload(session, type(patient), patient.id).person_id is not None
+
+
+def test_assertion_naming_another_user_is_refused(client, session) -> None:
+    _, authenticator = activated(client, session)
+    for stored in authenticator.credentials.values():
+        stored["user_handle"] = b"someone-else"
+
+    response = sign_in(client, authenticator)
+
+    assert response.status_code == 400 and passkey_sessions(session) == []

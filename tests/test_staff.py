@@ -206,3 +206,53 @@ def test_after_a_reset_the_new_code_adds_a_passkey_to_the_same_person(client, se
 
     assert response.status_code == 200
     assert reload(session, Patient, patient.id).person_id == person_id
+
+
+def test_front_desk_finds_a_patient_by_family_name_and_birth_date(client, session) -> None:
+    make_patient(session, fhir_id="pat-12", given_name="Mae", family_name="Jemison", birth_date=BIRTH)
+    make_patient(session, fhir_id="pat-13", given_name="Sally", family_name="Ride", birth_date=BIRTH)
+    make_patient(
+        session, fhir_id="pat-14", given_name="Mae", family_name="Jemison", birth_date=date(2001, 1, 1)
+    )
+    staff = make_person(session, staff_role="front_desk", email="desk@clinic.example")
+    log_in(client, session, staff)
+
+    page = form_post(client, "/front-desk/search", {"family": "jem", "birth_date": str(BIRTH)}).text
+
+    assert "pat-12" in page and "pat-13" not in page and "pat-14" not in page
+    views = session.exec(select(AuditEvent).where(AuditEvent.action == "view")).all()
+    assert [(v.actor_person_id, v.resource_id) for v in views] == [(staff.id, "pat-12")]
+
+
+def test_front_desk_search_needs_both_fields(client, session) -> None:
+    log_in(client, session, make_person(session, staff_role="front_desk"))
+
+    response = form_post(client, "/front-desk/search", {"family": "", "birth_date": str(BIRTH)})
+
+    assert response.status_code == 400 and "family name and date of birth" in response.text
+
+
+def test_front_desk_search_is_for_front_desk_only(client, session) -> None:
+    make_patient(session, fhir_id="pat-15", family_name="Jemison", birth_date=BIRTH)
+    log_in(client, session, make_person(session))
+
+    response = form_post(client, "/front-desk/search", {"family": "jem", "birth_date": str(BIRTH)})
+
+    assert response.status_code == 403 and "pat-15" not in response.text
+
+
+def test_staff_reset_removes_passkeys_and_prints_a_new_link(client, settings, session) -> None:
+    enrol(client, staff_link(settings))
+
+    result = cli(settings, "staff", "reset", "nurse@clinic.example")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith(f"{ORIGIN}/enrol/")
+    assert client.get("/account", follow_redirects=False).status_code == 303
+    assert session.exec(select(Passkey)).all() == []
+
+
+def test_staff_reset_refuses_an_unknown_email(settings) -> None:
+    result = cli(settings, "staff", "reset", "nobody@clinic.example")
+
+    assert result.exit_code != 0 and "no staff account" in result.output

@@ -35,6 +35,7 @@ ACTIVATION_ADDRESS = Limit("activation:address", 20, timedelta(hours=1))
 PASSWORD_ADDRESS = Limit("password:address", 20, timedelta(minutes=15))
 PASSWORD_ACCOUNT = Limit("password:account", 5, timedelta(minutes=15))
 MAIL_CODE_ACCOUNT = Limit("mail-code:account", 5, timedelta(minutes=15))
+CHALLENGES_ADDRESS = Limit("challenges:address", 300, timedelta(minutes=15))  # every request, not failures
 RECOVERY_ADDRESS = Limit("recovery:address", 10, timedelta(minutes=15))
 RECOVERY_ACCOUNT = Limit("recovery:account", 5, timedelta(minutes=15))
 

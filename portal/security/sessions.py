@@ -215,6 +215,7 @@ class SessionMiddleware:
             state["login_session"], state["person"] = found
             await self.app(scope, receive, send)
             return
+        state["session_ended"] = True  # the sign-in page then says why the person is there
 
         async def send_clearing(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -264,6 +265,8 @@ def safe_next(value: str | None, default: str = "/account") -> str:
 def _to_sign_in(request: Request) -> NoReturn:
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     target = "/login?next=" + quote(safe_next(path), safe="/")
+    if request.scope.get("state", {}).get("session_ended"):
+        target += "&ended=1"
     if request.headers.get("hx-request") == "true":
         # An XHR would follow a 303 and swap the sign-in page into a table cell: tell htmx to navigate.
         raise HTTPException(401, headers={"HX-Redirect": target})

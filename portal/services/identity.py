@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from sqlmodel import Session, col, select
+from webauthn.helpers import base64url_to_bytes
 
 from portal.config import Settings
 from portal.models import (
@@ -53,13 +54,15 @@ class Refused:
     """A failed attempt: the message to show (the same for every reason that must not be told apart)."""
 
     message: str
-    retry_at_minutes: int | None = None
+    retry_after_minutes: int | None = None
 
 
 def _refuse_rate_limited(error: ratelimit.RateLimited) -> Refused:
     minutes = sessions.minutes_until(error.until)
     unit = "minute" if minutes == 1 else "minutes"
-    return Refused(f"Too many tries. Please wait {minutes} {unit}, then try again.", retry_at_minutes=minutes)
+    return Refused(
+        f"Too many tries. Please wait {minutes} {unit}, then try again.", retry_after_minutes=minutes
+    )
 
 
 def _audit(session: Session, client: Client | None, **fields: Any) -> None:
@@ -141,6 +144,38 @@ BAD_ACTIVATION = (
 
 def find_patient(session: Session, fhir_id: str) -> Patient | None:
     return session.exec(select(Patient).where(Patient.fhir_id == fhir_id)).first()
+
+
+SEARCH_LIMIT = 20
+
+
+def search_patients(
+    session: Session, *, family_name: str, birth_date: date, staff: Person, client: Client
+) -> list[Patient]:
+    """Patients with this birth date whose family name starts as given, for the front desk (audited)."""
+    prefix = family_name.strip().lower()
+    if not prefix:
+        return []
+    found = [
+        p
+        for p in session.exec(
+            select(Patient).where(Patient.birth_date == birth_date).order_by(col(Patient.family_name))
+        ).all()
+        if p.family_name.lower().startswith(prefix)
+    ][:SEARCH_LIMIT]
+    for patient in found:
+        _audit(
+            session,
+            client,
+            action="view",
+            actor_person_id=staff.id,
+            actor_role=staff.staff_role,
+            patient_id=patient.id,
+            resource_type="Patient",
+            resource_id=patient.fhir_id,
+            route="front_desk_search",
+        )
+    return found
 
 
 def issue_for_fhir_id(
@@ -227,7 +262,9 @@ def finish_activation(
     """Store the new passkey, create (or reuse) the person, use up the code and sign them in."""
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="activate")
-        code = session.get(OneTimeCode, challenge.one_time_code_id)
+        code = session.get(
+            OneTimeCode, challenge.one_time_code_id, with_for_update=True
+        )  # one use, even at once
         if code is None or not _live(code) or code.patient_id is None:
             raise PasskeyError("code no longer usable")
         new_key = passkeys.verify_new(session, settings, credential, challenge)
@@ -301,7 +338,13 @@ def _role(person: Person) -> str:
 # -------------------------------------------------------------------------------------------- sign-in
 
 
-def sign_in_options(session: Session, settings: Settings) -> str:
+def sign_in_options(session: Session, settings: Settings, *, client: Client) -> str | Refused:
+    """Options for a discoverable sign-in; each is a stored challenge, so an address may ask only so often."""
+    try:
+        ratelimit.check(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
+    except ratelimit.RateLimited as error:
+        return _refuse_rate_limited(error)
+    ratelimit.hit(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
     # The sign-in page asks for options on every visit (for autofill): clear out the unanswered ones.
     passkeys.purge_expired(session)
     return passkeys.authentication_options(session, settings, purpose="sign-in")
@@ -338,12 +381,23 @@ def finish_sign_in(
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=owner)
         return Refused(PASSKEY_FAILED)
     person = session.get(Person, passkey.person_id)
-    if person is None or person.disabled:
+    if person is None or person.disabled or not _handle_matches(credential, person):
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=passkey.person_id)
         return Refused(PASSKEY_FAILED)
     return _open(
         session, settings, person, method="passkey", client=client, replacing=replacing, verified=True
     )
+
+
+def _handle_matches(credential: dict[str, Any], person: Person) -> bool:
+    """A discoverable credential names its user: it must be the passkey's owner."""
+    handle = credential.get("response", {}).get("userHandle")
+    if not handle:
+        return True
+    try:
+        return base64url_to_bytes(handle) == person.public_id.encode()
+    except (TypeError, ValueError):
+        return False
 
 
 def _open(
@@ -436,21 +490,26 @@ def step_up_options(session: Session, settings: Settings, *, person_id: int) -> 
 
 def finish_step_up(
     session: Session, settings: Settings, *, credential: dict[str, Any], login_id: str, client: Client
-) -> bool:
+) -> Refused | None:
+    """Prove the passkey again (for adding or removing one); a refusal says why not."""
     login = session.get(LoginSession, login_id)
     if login is None:
-        return False
+        return Refused(PASSKEY_FAILED)
+    try:
+        ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(login.person_id))
+    except ratelimit.RateLimited as error:
+        return _refuse_rate_limited(error)
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="step-up")
         if challenge.person_id != login.person_id:
             raise PasskeyError("another person's challenge")
         passkeys.verify_assertion(session, settings, credential, challenge)
     except PasskeyError:
-        ratelimit.hit(session, settings, ratelimit.SIGN_IN_ADDRESS, client.address)
+        ratelimit.hit(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(login.person_id))
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=login.person_id)
-        return False
+        return Refused(PASSKEY_FAILED)
     login.verified_at = utcnow()
-    return True
+    return None
 
 
 # ------------------------------------------------------------------------------------------- devices
@@ -745,6 +804,7 @@ def mail_code_sign_in(
     if row is None or row.kind != "mail" or row.person_id is None:
         return Refused(BAD_MAIL_CODE)
     try:
+        ratelimit.check(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.check(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
     except ratelimit.RateLimited as error:
         return _refuse_rate_limited(error)
@@ -753,6 +813,7 @@ def mail_code_sign_in(
     person = session.get(Person, row.person_id)
     if not ok or person is None or person.disabled:
         row.failed_attempts += 1
+        ratelimit.hit(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.hit(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
         _audit(session, client, action="sign-in-failed", outcome="denied", actor_person_id=row.person_id)
         return Refused(BAD_MAIL_CODE)
@@ -840,7 +901,9 @@ def finish_enrolment(
 ) -> LoginSession | Refused:
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="enrol")
-        code = session.get(OneTimeCode, challenge.one_time_code_id)
+        code = session.get(
+            OneTimeCode, challenge.one_time_code_id, with_for_update=True
+        )  # one use, even at once
         if code is None or not _live(code) or code.person_id is None:
             raise PasskeyError("link no longer usable")
         new_key = passkeys.verify_new(session, settings, credential, challenge)
@@ -857,11 +920,7 @@ def finish_enrolment(
 def staff_reset(session: Session, *, patient: Patient, staff: Person, client: Client) -> str:
     """Remove every way the patient signs in (passkeys, password, recovery codes, sessions); a new code."""
     if patient.person_id is not None:
-        person_id = patient.person_id
-        for model in (Passkey, RecoveryCode, PasswordLogin):
-            for row in session.exec(select(model).where(model.person_id == person_id)).all():  # type: ignore[attr-defined]
-                session.delete(row)
-        sessions.revoke_all(session, person_id, reason="reset")
+        _remove_sign_in(session, patient.person_id)
     _audit(
         session,
         client,
@@ -873,3 +932,28 @@ def staff_reset(session: Session, *, patient: Patient, staff: Person, client: Cl
         resource_id=patient.fhir_id,
     )
     return issue_activation_code(session, patient=patient, issued_by=staff, client=client)
+
+
+def _remove_sign_in(session: Session, person_id: int) -> None:
+    """Every way the person signs in: passkeys, recovery codes, password, and their live sessions."""
+    for model in (Passkey, RecoveryCode, PasswordLogin):
+        for row in session.exec(select(model).where(model.person_id == person_id)).all():  # type: ignore[attr-defined]
+            session.delete(row)
+    sessions.revoke_all(session, person_id, reason="reset")
+
+
+def reset_staff(session: Session, settings: Settings, *, email: str) -> str:
+    """An administrator's reset of a staff member's sign-in: a new enrolment link (audited)."""
+    person = session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    if person is None or person.staff_role is None or person.id is None:
+        raise IdentityError("no staff account has that email address")
+    _remove_sign_in(session, person.id)
+    _audit(
+        session,
+        None,
+        action="staff-reset",
+        actor_role="system",
+        resource_type="Person",
+        resource_id=person.public_id,
+    )
+    return enrolment_link(session, settings, person=person)

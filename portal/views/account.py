@@ -14,7 +14,7 @@ from portal.security.sessions import Client, require_person
 from portal.services import identity
 from portal.services.identity import IdentityError, Refused
 from portal.templating import render
-from portal.views.auth import _settings, credential_of, options_json, read_json, refused_json
+from portal.views.auth import app_settings, credential_of, options_json, read_json, refused_json
 
 
 def _signed_in(request: Request) -> tuple[Person, LoginSession]:
@@ -83,7 +83,7 @@ async def passkey_add_options(request: Request) -> Response:
     if not sessions.is_fresh(login):
         return refused_json(Refused(identity.STEP_UP_NEEDED))
     return options_json(
-        await run_db(request, identity.add_passkey_options, _settings(request), person_id=person.id or 0)
+        await run_db(request, identity.add_passkey_options, app_settings(request), person_id=person.id or 0)
     )
 
 
@@ -93,7 +93,7 @@ async def passkey_add_finish(request: Request) -> Response:
     result = await run_db(
         request,
         identity.finish_add_passkey,
-        _settings(request),
+        app_settings(request),
         credential=credential,
         login_id=login.id,
         client=Client.of(request),
@@ -106,23 +106,23 @@ async def passkey_add_finish(request: Request) -> Response:
 async def step_up_options(request: Request) -> Response:
     person, _ = _signed_in(request)
     return options_json(
-        await run_db(request, identity.step_up_options, _settings(request), person_id=person.id or 0)
+        await run_db(request, identity.step_up_options, app_settings(request), person_id=person.id or 0)
     )
 
 
 async def step_up_finish(request: Request) -> Response:
     _, login = _signed_in(request)
     credential = credential_of(await read_json(request))
-    ok = await run_db(
+    refusal = await run_db(
         request,
         identity.finish_step_up,
-        _settings(request),
+        app_settings(request),
         credential=credential,
         login_id=login.id,
         client=Client.of(request),
     )
-    if not ok:
-        return refused_json(Refused(identity.PASSKEY_FAILED))
+    if refusal is not None:
+        return refused_json(refusal)
     return JSONResponse({"redirect": str(request.url_for("passkey_list").path)})
 
 
@@ -164,7 +164,7 @@ async def sign_out_everywhere_or_here(request: Request, *, everywhere: bool) -> 
     else:
         await run_db(request, identity.sign_out, login_id=login.id, client=client)
     response = RedirectResponse(request.url_for("login_page"), status_code=303)
-    sessions.end_cookies(response, _settings(request))
+    sessions.end_cookies(response, app_settings(request))
     return response
 
 

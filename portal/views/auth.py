@@ -31,7 +31,7 @@ NEEDS_JAVASCRIPT = (
 )
 
 
-def _settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -51,8 +51,8 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 def refused_json(refusal: Refused) -> JSONResponse:
-    status = 429 if refusal.retry_at_minutes else 400
-    headers = {"Retry-After": str(refusal.retry_at_minutes * 60)} if refusal.retry_at_minutes else None
+    status = 429 if refusal.retry_after_minutes else 400
+    headers = {"Retry-After": str(refusal.retry_after_minutes * 60)} if refusal.retry_after_minutes else None
     return JSONResponse({"error": refusal.message}, status_code=status, headers=headers)
 
 
@@ -67,13 +67,13 @@ def signed_in_json(request: Request, login: LoginSession | Refused, next_path: o
         return refused_json(login)
     target = sessions.safe_next(next_path if isinstance(next_path, str) else None)
     response = JSONResponse({"redirect": target})
-    sessions.start_cookies(response, _settings(request), login)
+    sessions.start_cookies(response, app_settings(request), login)
     return response
 
 
 def signed_in_redirect(request: Request, login: LoginSession, next_path: str | None = None) -> Response:
     response = RedirectResponse(sessions.safe_next(next_path), status_code=303)
-    sessions.start_cookies(response, _settings(request), login)
+    sessions.start_cookies(response, app_settings(request), login)
     return response
 
 
@@ -120,7 +120,7 @@ async def activate_options(request: Request) -> Response:
     result = await run_db(
         request,
         identity.activation_options,
-        _settings(request),
+        app_settings(request),
         code=code if isinstance(code, str) else "",
         birth_date=parse_birth_date(data.get("birth_date")),
         client=Client.of(request),
@@ -133,7 +133,7 @@ async def activate_finish(request: Request) -> Response:
     login = await run_db(
         request,
         identity.finish_activation,
-        _settings(request),
+        app_settings(request),
         credential=credential,
         client=Client.of(request),
         replacing=replacing(request),
@@ -148,17 +148,19 @@ async def login_page(request: Request) -> Response:
     next_path = sessions.safe_next(request.query_params.get("next"))
     if sessions.current_person(request) is not None:
         return RedirectResponse(next_path, status_code=303)
-    return revalidated(request, render(request, "auth/login.html", {"next": next_path, "message": None}))
+    ended = request.query_params.get("ended") == "1"
+    page = render(request, "auth/login.html", {"next": next_path, "message": None, "ended": ended})
+    return revalidated(request, page)
 
 
 async def login_submit(request: Request) -> Response:
-    return render(
-        request, "auth/login.html", {"next": "/account", "message": NEEDS_JAVASCRIPT}, status_code=400
-    )
+    context = {"next": "/account", "message": NEEDS_JAVASCRIPT, "ended": False}
+    return render(request, "auth/login.html", context, status_code=400)
 
 
 async def login_options(request: Request) -> Response:
-    return options_json(await run_db(request, identity.sign_in_options, _settings(request)))
+    result = await run_db(request, identity.sign_in_options, app_settings(request), client=Client.of(request))
+    return options_json(result)
 
 
 async def login_finish(request: Request) -> Response:
@@ -166,7 +168,7 @@ async def login_finish(request: Request) -> Response:
     login = await run_db(
         request,
         identity.finish_sign_in,
-        _settings(request),
+        app_settings(request),
         credential=credential_of(data),
         client=Client.of(request),
         replacing=replacing(request),
@@ -181,7 +183,7 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse(request.url_for("login_page"), status_code=303)
     if request.headers.get("hx-request") == "true":
         response.headers["HX-Redirect"] = "/login"
-    sessions.end_cookies(response, _settings(request))
+    sessions.end_cookies(response, app_settings(request))
     return response
 
 
@@ -198,13 +200,13 @@ async def recovery_submit(request: Request) -> Response:
     login = await run_db(
         request,
         identity.recovery_sign_in,
-        _settings(request),
+        app_settings(request),
         code=code,
         client=Client.of(request),
         replacing=replacing(request),
     )
     if isinstance(login, Refused):
-        status = 429 if login.retry_at_minutes else 400
+        status = 429 if login.retry_after_minutes else 400
         return render(request, "auth/recovery.html", {"message": login.message}, status_code=status)
     return signed_in_redirect(request, login, "/account/passkeys")
 
@@ -223,19 +225,19 @@ async def password_submit(request: Request) -> Response:
     result = await run_db(
         request,
         identity.password_sign_in,
-        _settings(request),
+        app_settings(request),
         email=email,
         password=password,
         client=Client.of(request),
     )
     if isinstance(result, Refused):
-        status = 429 if result.retry_at_minutes else 400
+        status = 429 if result.retry_after_minutes else 400
         return render(
             request, "auth/password.html", {"message": result.message, "email": email}, status_code=status
         )
     response = RedirectResponse(request.url_for("mail_code_page"), status_code=303)
-    token = signing.sign(_settings(request), PENDING_PURPOSE, str(result))
-    secure = "; Secure" if _settings(request).https or _settings(request).rp_id == "localhost" else ""
+    token = signing.sign(app_settings(request), PENDING_PURPOSE, str(result))
+    secure = "; Secure" if app_settings(request).https or app_settings(request).rp_id == "localhost" else ""
     response.headers.append(
         "set-cookie",
         f"{PENDING_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; "
@@ -246,7 +248,7 @@ async def password_submit(request: Request) -> Response:
 
 def _pending_id(request: Request) -> int | None:
     token = request.cookies.get(PENDING_COOKIE, "")
-    value = signing.unsign(_settings(request), PENDING_PURPOSE, token, max_age=PENDING_SECONDS)
+    value = signing.unsign(app_settings(request), PENDING_PURPOSE, token, max_age=PENDING_SECONDS)
     return int(value) if value and value.isdigit() else None
 
 
@@ -265,14 +267,14 @@ async def mail_code_submit(request: Request) -> Response:
     login = await run_db(
         request,
         identity.mail_code_sign_in,
-        _settings(request),
+        app_settings(request),
         pending_id=pending,
         code=code,
         client=Client.of(request),
         replacing=replacing(request),
     )
     if isinstance(login, Refused):
-        status = 429 if login.retry_at_minutes else 400
+        status = 429 if login.retry_after_minutes else 400
         return render(request, "auth/mail_code.html", {"message": login.message}, status_code=status)
     response = signed_in_redirect(request, login)
     response.headers.append("set-cookie", f"{PENDING_COOKIE}=; Path=/login; Max-Age=0")
@@ -290,7 +292,7 @@ async def enrol_options(request: Request) -> Response:
     result = await run_db(
         request,
         identity.enrolment_options,
-        _settings(request),
+        app_settings(request),
         token=request.path_params["token"],
         client=Client.of(request),
     )
@@ -302,7 +304,7 @@ async def enrol_finish(request: Request) -> Response:
     login = await run_db(
         request,
         identity.finish_enrolment,
-        _settings(request),
+        app_settings(request),
         credential=credential,
         client=Client.of(request),
         replacing=replacing(request),

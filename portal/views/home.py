@@ -14,10 +14,7 @@ from portal.security.sessions import current_person
 async def home(request: Request) -> Response:
     """Signed out: the sign-in page. Patients and proxies: their records. Staff: their account."""
     person = current_person(request)
-    if person is None:
-        target = "login_page"
-    else:
-        target = "account_page" if person.staff_role else "switcher_page"
+    target = "login_page" if person is None else "account_page" if person.staff_role else "switcher_page"
     return RedirectResponse(request.url_for(target), status_code=303)
 
 

@@ -71,3 +71,24 @@ def fill_activation(page: Page, live_server, code: str, birth_date: date = BIRTH
     page.get_by_label("Activation code").fill(code)
     page.get_by_label("Date of birth").fill(birth_date.isoformat())
     page.get_by_role("button", name="passkey").click()
+
+
+def cli_staff_link(live_server, email: str, role: str) -> str:
+    """`portal staff add EMAIL --role ROLE` against the live server; the link is the last line."""
+    settings = live_server.settings
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": settings.database_url,
+        "PORTAL_DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": str(settings.secret_key),
+        "PORTAL_ORIGIN": settings.origin,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", "staff", "add", email, "--role", role],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
