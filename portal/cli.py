@@ -338,13 +338,10 @@ def staff_reset(email: str) -> None:
     from portal.services import identity
 
     settings = load_settings()
-    engine = db.make_engine(settings.database_url)
     try:
-        with db.transaction(engine) as session:
+        with open_engine(settings) as engine, db.transaction(engine) as session:
             link = identity.reset_staff(session, settings, email=email)
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
-    finally:
-        engine.dispose()
     click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
     click.echo(link)

@@ -31,6 +31,9 @@ def make_templates() -> Jinja2Templates:
         i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
     )
     env.filters.update(i18n.FILTERS)
+    # A message chosen in Python (marked with N_) translated when shown; unlike `_()` in a template it
+    # stays ordinary text, so autoescaping still applies to it.
+    env.filters["translated"] = i18n.gettext
     return Jinja2Templates(env=env, context_processors=[language_context])
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from webauthn.helpers import base64url_to_bytes
 
 from portal.config import Settings
+from portal.i18n import N_, gettext, ngettext
 from portal.models import (
     LoginSession,
     OneTimeCode,
@@ -59,10 +60,12 @@ class Refused:
 
 def _refuse_rate_limited(error: ratelimit.RateLimited) -> Refused:
     minutes = sessions.minutes_until(error.until)
-    unit = "minute" if minutes == 1 else "minutes"
-    return Refused(
-        f"Too many tries. Please wait {minutes} {unit}, then try again.", retry_after_minutes=minutes
-    )
+    message = ngettext(
+        "Too many tries. Please wait %(num)d minute, then try again.",
+        "Too many tries. Please wait %(num)d minutes, then try again.",
+        minutes,
+    ) % {"num": minutes}
+    return Refused(message, retry_after_minutes=minutes)
 
 
 def _audit(session: Session, client: Client | None, **fields: Any) -> None:
@@ -136,7 +139,7 @@ def _expire_codes(
 
 # ----------------------------------------------------------------------------------------- activation
 
-BAD_ACTIVATION = (
+BAD_ACTIVATION = N_(
     "That activation code and date of birth don't match a code we can use. Check both and try again. "
     "Codes work once, for 30 days, and stop after five wrong tries: the front desk can give you a new one."
 )
@@ -295,7 +298,7 @@ def finish_activation(
     return login
 
 
-PASSKEY_FAILED = "We couldn't check that passkey. Please try again, or ask the clinic for help."
+PASSKEY_FAILED = N_("We couldn't check that passkey. Please try again, or ask the clinic for help.")
 
 
 def _add_passkey_and_sign_in(
@@ -564,7 +567,7 @@ def finish_add_passkey(
     return new_key
 
 
-STEP_UP_NEEDED = "Please confirm it's you with your passkey first, then try again."
+STEP_UP_NEEDED = N_("Please confirm it's you with your passkey first, then try again.")
 
 
 def rename_passkey(session: Session, *, person_id: int, public_id: str, name: str) -> Passkey | None:
@@ -575,7 +578,7 @@ def rename_passkey(session: Session, *, person_id: int, public_id: str, name: st
         return None
     cleaned = " ".join(name.split())[:60]
     if not cleaned:
-        raise IdentityError("Please give the passkey a name.")
+        raise IdentityError(gettext("Please give the passkey a name."))
     passkey.name = cleaned
     return passkey
 
@@ -590,11 +593,13 @@ def remove_passkey(
     keys = list_passkeys(session, person_id)
     passkey = next((k for k in keys if k.public_id == public_id), None)
     if passkey is None:
-        return Refused("That passkey is not on your account.")
+        return Refused(N_("That passkey is not on your account."))
     if len(keys) == 1 and unused_recovery_codes(session, person_id) == 0:
         return Refused(
-            "This is your only passkey. Make recovery codes first, or add another passkey, so you can "
-            "still sign in."
+            N_(
+                "This is your only passkey. Make recovery codes first, or add another passkey, so you can "
+                "still sign in."
+            )
         )
     session.delete(passkey)
     _audit(
@@ -639,7 +644,7 @@ def unused_recovery_codes(session: Session, person_id: int) -> int:
     )
 
 
-BAD_RECOVERY = "That recovery code didn't work. Check it and try again; each code works only once."
+BAD_RECOVERY = N_("That recovery code didn't work. Check it and try again; each code works only once.")
 
 
 def recovery_sign_in(
@@ -692,12 +697,12 @@ COMMON_PASSWORDS = _common_passwords()
 def password_problem(password: str) -> str | None:
     """Why a new password is not good enough, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Please use at least {MIN_PASSWORD_LENGTH} characters."
+        return gettext("Please use at least %(num)d characters.") % {"num": MIN_PASSWORD_LENGTH}
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Please use at most {MAX_PASSWORD_LENGTH} characters."
+        return gettext("Please use at most %(num)d characters.") % {"num": MAX_PASSWORD_LENGTH}
     lowered = password.lower()
     if lowered in COMMON_PASSWORDS or len(set(lowered)) < 4:
-        return "That password is too common or too easy to guess. Please choose another."
+        return gettext("That password is too common or too easy to guess. Please choose another.")
     return None
 
 
@@ -708,10 +713,10 @@ def set_password(session: Session, *, person_id: int, email: str, password: str,
         raise IdentityError(problem)
     address = email.strip().lower()
     if "@" not in address or len(address) > 320 or " " in address:
-        raise IdentityError("Please enter a valid email address.")
+        raise IdentityError(gettext("Please enter a valid email address."))
     taken = session.exec(select(Person).where(Person.email == address, Person.id != person_id)).first()
     if taken is not None:
-        raise IdentityError("That email address can't be used. Please use another.")
+        raise IdentityError(gettext("That email address can't be used. Please use another."))
     person = session.get(Person, person_id)
     assert person is not None
     person.email = address
@@ -729,7 +734,7 @@ def has_password(session: Session, person_id: int) -> bool:
     )
 
 
-BAD_PASSWORD = "That email address and password don't match. Please try again."
+BAD_PASSWORD = N_("That email address and password don't match. Please try again.")
 
 
 def password_sign_in(
@@ -788,7 +793,7 @@ def password_sign_in(
     return code.id
 
 
-BAD_MAIL_CODE = "That code didn't work. Check the latest email from us and try again."
+BAD_MAIL_CODE = N_("That code didn't work. Check the latest email from us and try again.")
 
 
 def mail_code_sign_in(
@@ -864,7 +869,7 @@ def enrolment_link(session: Session, settings: Settings, *, person: Person) -> s
     return f"{settings.origin}/enrol/{token}"
 
 
-BAD_ENROLMENT = (
+BAD_ENROLMENT = N_(
     "This enrolment link can't be used: it may be old or already used. Ask an administrator for a new one."
 )
 

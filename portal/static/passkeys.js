@@ -7,6 +7,9 @@
   const enc = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   const ids = (list) => (list || []).map((c) => ({ ...c, id: dec(c.id) }));
 
+  // The page renders these in the reader's language; the English ones are only a fallback.
+  const words = (key, fallback) => document.getElementById("passkey-messages")?.dataset[key] || fallback;
+
   function say(text) {
     const alerts = document.getElementById("alerts");
     const box = document.createElement("div");
@@ -27,7 +30,7 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { /* not JSON: use the default message */ }
-    if (!response.ok) throw new Error(data.error || "Something went wrong. Please try again.");
+    if (!response.ok) throw new Error(data.error || words("failed", "Something went wrong. Please try again."));
     return data;
   }
 
@@ -72,14 +75,14 @@
 
   function explain(error) {
     if (error.name === "AbortError") return;
-    if (error.name === "NotAllowedError") say("The passkey request was cancelled or timed out. Please try again.");
-    else if (error.name === "InvalidStateError") say("This device already has a passkey for your account.");
+    if (error.name === "NotAllowedError") say(words("cancelled", "The passkey request was cancelled or timed out. Please try again."));
+    else if (error.name === "InvalidStateError") say(words("exists", "This device already has a passkey for your account."));
     else say(error.message);
   }
 
   function setUp(form) {
     if (!window.PublicKeyCredential) {
-      say("This browser can't use passkeys. Sign in with a password and an emailed code instead.");
+      say(words("unsupported", "This browser can't use passkeys. Sign in with a password and an emailed code instead."));
       return;
     }
     let waiting = null; // the autofill request, cancelled when the button is pressed

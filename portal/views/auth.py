@@ -14,6 +14,7 @@ from starlette.routing import Route
 from portal.conditional import revalidated
 from portal.config import Settings
 from portal.db import run_db
+from portal.i18n import N_, gettext
 from portal.models import LoginSession
 from portal.security import sessions, signing
 from portal.security.sessions import Client
@@ -25,7 +26,7 @@ MAX_JSON_BYTES = 64 * 1024
 PENDING_COOKIE = "portal_pending"  # the emailed code's id between the password and the code steps
 PENDING_PURPOSE = "pending-login"
 PENDING_SECONDS = identity.MAIL_CODE_MINUTES * 60
-NEEDS_JAVASCRIPT = (
+NEEDS_JAVASCRIPT = N_(
     "Passkeys need JavaScript, which is turned off or not available in this browser. Turn it on and try "
     "again, or sign in with a password and a code we email you."
 )
@@ -53,7 +54,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 def refused_json(refusal: Refused) -> JSONResponse:
     status = 429 if refusal.retry_after_minutes else 400
     headers = {"Retry-After": str(refusal.retry_after_minutes * 60)} if refusal.retry_after_minutes else None
-    return JSONResponse({"error": refusal.message}, status_code=status, headers=headers)
+    return JSONResponse({"error": gettext(refusal.message)}, status_code=status, headers=headers)
 
 
 def options_json(result: str | Refused) -> Response:
