@@ -407,7 +407,11 @@ FOCUSED = """() => {
 
 
 def keyboard_problems(page: Page) -> list[str]:
-    """Tab through the page: every interactive element must get focus, and show it."""
+    """Tab through the page: every interactive element must get focus, and show it.
+
+    Disclosures (<details>, such as the record switcher) are opened first: their contents are reached by
+    keyboard after pressing Enter on the summary, which is itself checked like any other control."""
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
     elements: list[str] = page.evaluate(FOCUSABLE)
     reached: list[str] = []
     problems = []
