@@ -90,6 +90,7 @@ def patient_routes(routes) -> dict[str, Route]:
 
 ROUTES = patient_routes(route for module in VIEW_MODULES for route in module.routes)
 CHECKED = sorted(name for name in ROUTES if name in PAGES)
+ITEM_PAGES = [name for name in CHECKED if set(ROUTES[name].param_convertors) - {"patient"}]
 VISITS = [(name, viewer) for name in CHECKED for viewer in PAGES[name].viewers]
 
 
@@ -119,7 +120,8 @@ def world(app, session):
     return {"patient": patient, "people": people}
 
 
-def url_of(app, session: Session, name: str, patient: Patient) -> str:
+def url_of(app, session: Session, name: str, patient: Patient, *, items_of: Patient | None = None) -> str:
+    """The page's URL for `patient`, showing an item of `items_of` (the same patient unless given)."""
     route, page = ROUTES[name], PAGES[name]
     others = [param for param in route.param_convertors if param != "patient"]
     params: dict[str, str] = {}
@@ -127,7 +129,7 @@ def url_of(app, session: Session, name: str, patient: Patient) -> str:
         assert page.item is not None, (
             f"{route.path} shows one item: give PAGES[{name!r}] an item finder, e.g. item=first(Observation)"
         )
-        found = page.item(session, patient)
+        found = page.item(session, items_of or patient)
         params = found if isinstance(found, dict) else {others[0]: found}
     session.commit()  # end the read before the app takes SQLite's lock
     return app.url_path_for(name, patient=patient.public_id, **params)
@@ -210,4 +212,39 @@ def test_a_denied_visit_writes_one_denied_event(app, client, session, world, nam
     written = events_after(session, before)
     assert [(e.patient_id, e.actor_person_id, e.route, e.outcome) for e in written] == [
         (patient.id, stranger.id, name, "denied")
+    ]
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_an_htmx_request_for_a_page_writes_one_event_too(app, client, session, world, name) -> None:
+    patient, person = world["patient"], world["people"][PAGES[name].viewers[0]]
+    url = url_of(app, session, name, patient)
+    log_in(client, session, person)
+    before = event_count(session)
+
+    response = client.get(url, headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert [(e.patient_id, e.route) for e in events_after(session, before)] == [(patient.id, name)]
+
+
+@pytest.mark.parametrize("name", ITEM_PAGES)
+def test_an_item_of_another_patient_answers_404_and_is_recorded_as_denied(
+    app, client, session, world, name
+) -> None:
+    other_person = Person(display_name="Other patient")
+    session.add(other_person)
+    session.flush()
+    other = Patient(fhir_id="other-patient", given_name="Otto", person_id=other_person.id)
+    session.add(other)
+    session.commit()
+    url = url_of(app, session, name, other, items_of=world["patient"])
+    log_in(client, session, other_person)
+    before = event_count(session)
+
+    response = client.get(url)
+
+    assert response.status_code == 404, f"{name} showed another patient's item"
+    assert [(e.patient_id, e.actor_person_id, e.outcome) for e in events_after(session, before)] == [
+        (other.id, other_person.id, "denied")
     ]
