@@ -7,6 +7,7 @@ NOT_PATIENT_DATA saying why it shows none. A new page with neither fails here, s
 
 Adding a page is one line, for example:
 
+    "result_page": Page("Observation", item=first(Observation)),
     "document_page": Page("DocumentReference", viewers=("patient", "parent", "clinician", "front_desk"),
                           item=first(ClinicalDocument)),
 """
