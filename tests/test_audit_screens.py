@@ -359,7 +359,7 @@ def test_the_patient_sees_staff_and_proxies_by_name_and_role_newest_first(
 
     assert response.status_code == 200
     assert looks(response.text) == [
-        "Carl Carer (Parent, guardian or caregiver) Downloaded: Your whole record Mar 2, 2026, 10:00:00 AM",
+        "Carl Carer (Parent, guardian or caregiver) Downloaded: Your record Mar 2, 2026, 10:00:00 AM",
         "Nora Nurse (Doctor or nurse) Looked at: Test results Mar 1, 2026, 10:00:00 AM",
     ]
 

@@ -152,7 +152,7 @@ VIEWINGS_PER_PAGE = 25
 # What was looked at, in plain words: by the event's resource type, else by the page's route name.
 RESOURCE_WORDS = {
     "Summary": N_("Summary"),
-    "Patient": N_("Personal details"),
+    "Patient": N_("Your record"),
     "Observation": N_("Test results"),
     "DiagnosticReport": N_("Test results"),
     "Encounter": N_("Visit summary"),
@@ -169,9 +169,13 @@ RESOURCE_WORDS = {
     "Communication": N_("Messages"),
     "Message": N_("Messages"),
     "Invoice": N_("Bills and payments"),
-    "Bundle": N_("Your whole record"),
+    "Bundle": N_("Your record"),
+    "RecordSummary": N_("Record summary"),
+    "ImmunizationRecord": N_("Vaccine record"),
+    "Documents": N_("Printable summaries"),
     "audit_event": N_("Who viewed your record"),
-    "ProxyGrant": N_("Who has access to your record"),
+    "proxy_grant": N_("Who has access to your record"),
+    "proxy_invitation": N_("Who has access to your record"),
 }
 ROUTE_WORDS = {
     "result": N_("Test results"),
@@ -187,6 +191,8 @@ ROUTE_WORDS = {
     "appointment": N_("Appointments"),
     "message": N_("Messages"),
     "bill": N_("Bills and payments"),
+    "print": N_("Printable summaries"),
+    "access": N_("Who has access to your record"),
 }
 ANYTHING = N_("Your record")
 ACTION_WORDS = {
