@@ -371,7 +371,7 @@ def test_what_was_seen_is_named_by_the_page_when_the_type_is_unknown(app, client
 
     [look] = looks(viewed(client, people["patient"]).text)
 
-    assert "Looked at: Visit summary" in look
+    assert "Looked at: Visits" in look
 
 
 def test_the_patients_own_looks_and_other_patients_are_left_out(app, client, session, people) -> None:
@@ -410,7 +410,7 @@ def test_the_page_is_in_spanish_for_a_spanish_reader(app, client, session, peopl
     response = client.get(f"/p/{people['patient'].public_id}/viewed", headers={"Accept-Language": "es"})
 
     [look] = looks(response.text)
-    assert "Vacunas" in look and "Looked at" not in look
+    assert "Vio: Vacunas" in look and "Looked at" not in look
     assert "Quién ha visto su expediente" in response.text
 
 
