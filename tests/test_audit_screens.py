@@ -243,6 +243,15 @@ def test_a_page_turn_by_htmx_gets_just_the_table(app, as_admin) -> None:
     assert "<tbody>" in response.text and "<html" not in response.text
 
 
+def test_a_page_past_the_end_links_back_to_the_last_one(app, as_admin) -> None:
+    write(app.state.engine, action="print")
+
+    response = as_admin.get("/admin/audit", params={"action": "print", "page": "7"})
+
+    assert "No events match on this page" in response.text
+    assert 'href="/admin/audit?action=print&amp;page=1"' in response.text
+
+
 def test_a_nonsense_page_number_shows_the_first_page(app, as_admin) -> None:
     write(app.state.engine, action="view")
 
@@ -342,6 +351,22 @@ def viewed(client, patient: Patient, **params):
 def looks(page: str) -> list[str]:
     body = page.split('<ul class="card-list">', 1)[1].split("</ul>", 1)[0] if "card-list" in page else ""
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip() for item in body.split("</li>")[:-1]]
+
+
+def test_a_page_past_the_end_links_back_to_the_last_page(app, client, session, people) -> None:
+    for _ in range(30):
+        write(
+            app.state.engine,
+            action="view",
+            actor_person_id=people["nurse"].id,
+            patient_id=people["patient"].id,
+        )
+    log_in(client, session, people["own"])
+
+    response = viewed(client, people["patient"], page="9")
+
+    assert "There is nothing more to show." in response.text
+    assert f'href="/p/{people["patient"].public_id}/viewed?page=2"' in response.text
 
 
 def test_the_patient_sees_staff_and_proxies_by_name_and_role_newest_first(

@@ -94,7 +94,7 @@ def screen_context(request: Request, form: SearchForm, screen: audit.Screen | No
         "actions": sorted(audit.ACTIONS),
         "zone": settings.clinic_timezone,
         "results": page,
-        "previous_url": form.url(path, page.page - 1) if page and page.page > 1 else None,
+        "previous_url": form.url(path, min(page.page - 1, page.pages)) if page and page.page > 1 else None,
         "next_url": form.url(path, page.page + 1) if page and page.page < page.pages else None,
     }
 
@@ -251,6 +251,7 @@ async def viewed_page(request: Request) -> Response:
     viewings: audit.ViewingPage = chart.data
     path = request.url_for("viewed_page", patient=chart.patient.public_id).path
     more = page * VIEWINGS_PER_PAGE < viewings.total
+    last = max(1, -(-viewings.total // VIEWINGS_PER_PAGE))
     context = chart_context(
         chart,
         section="viewed",
@@ -258,7 +259,7 @@ async def viewed_page(request: Request) -> Response:
         total=viewings.total,
         page=page,
         zone=settings.clinic_timezone,
-        newer_url=f"{path}?page={page - 1}" if page > 1 else None,
+        newer_url=f"{path}?page={min(page - 1, last)}" if page > 1 else None,
         older_url=f"{path}?page={page + 1}" if more else None,
     )
     return render(request, "chart/viewed.html", context)
