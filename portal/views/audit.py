@@ -55,9 +55,10 @@ def day_in(text: str, problems: dict[str, str], field: str) -> date | None:
         day = date.fromisoformat(text) if ISO_DAY.fullmatch(text) else None
     except ValueError:
         day = None
-    if day is None or day >= date.max:
+    if day is None or day == date.max:  # the last day has no next day to end at
         problems[field] = "Enter a date as YYYY-MM-DD, for example 2026-03-01."
-    return day if field not in problems else None
+        return None
+    return day
 
 
 def read_form(params: Mapping[str, str], zone: ZoneInfo) -> SearchForm:
@@ -88,7 +89,6 @@ def screen_context(request: Request, form: SearchForm, screen: audit.Screen | No
     page = screen.page if screen else None
     path = request.url_for("audit_search").path
     return {
-        "form": form,
         "values": form.values,
         "problems": {**form.problems, **(screen.problems if screen else {})},
         "actions": sorted(audit.ACTIONS),
