@@ -2,11 +2,13 @@
 
     python bench/audit_cost.py [--requests N] [--database-url URL]
 
-Without --database-url it runs on a fresh SQLite file (the embedded default). Four figures:
+Without --database-url it runs on a fresh SQLite file (the embedded default). Five figures:
 1. one transaction that reads a Patient row, with and without `audit.record()` in it;
 2. the same through the whole ASGI stack (a route that calls run_db and answers), p50 / p95;
-3. record() throughput, one event per transaction and a hundred per transaction;
-4. transactions per second with several threads at once, with and without the audit event;
+3. a real page: a signed-in patient's chart summary, with its audit event and with `audit.record`
+   swapped for a no-op (so everything else the page does, sign-in check, access decision, template, stays);
+4. record() throughput, one event per transaction and a hundred per transaction;
+5. transactions per second with several threads at once, with and without the audit event;
 plus how long `verify` takes per event.
 """
 
@@ -31,7 +33,8 @@ from starlette.testclient import TestClient
 from portal import db
 from portal.app import create_app
 from portal.config import Settings
-from portal.models import Patient
+from portal.models import Patient, Person
+from portal.security import sessions
 from portal.services import audit
 
 
@@ -97,6 +100,50 @@ def add_bench_routes(app, patient_id: int) -> None:
     app.router.routes.append(Route("/bench/audited", audited, name="bench_audited"))
 
 
+def no_record(session: Session, **fields: object) -> None:
+    """audit.record's stand-in: the page does everything else, writes no event."""
+
+
+def chart_page_timings(
+    client: TestClient, settings: Settings, engine: Engine, n: int
+) -> tuple[list[float], ...]:
+    """A signed-in patient's summary page, with its audit event and with audit.record as a no-op."""
+    with db.transaction(engine) as session:
+        person = Person(display_name="Bench Patient")
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        patient = Patient(fhir_id="bench-own", given_name="Bench", family_name="Own", person_id=person.id)
+        session.add(patient)
+        login = sessions.open_session(session, person_id=person.id, method="test", settings=settings)
+        url, token = f"/p/{patient.public_id}/summary", sessions.sign(settings, login.id)
+    client.cookies.set(sessions.COOKIE, token)
+    assert client.get(url).status_code == 200
+    real_record = audit.record
+
+    def unaudited_get() -> object:
+        audit.record = no_record  # type: ignore[assignment]
+        try:
+            return client.get(url)
+        finally:
+            audit.record = real_record
+
+    def audited_get() -> object:
+        return client.get(url)
+
+    # One of each in turn, so that a busy machine or a growing table weighs on both alike.
+    unaudited: list[float] = []
+    audited: list[float] = []
+    for index in range(n + min(50, n)):
+        for get, out in ((unaudited_get, unaudited), (audited_get, audited)):
+            start = time.perf_counter()
+            get()
+            if index >= min(50, n):  # after a short warm-up
+                out.append((time.perf_counter() - start) * 1000)
+    client.cookies.delete(sessions.COOKIE)
+    return unaudited, audited
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -141,6 +188,13 @@ def main() -> None:
     print(summary("request (ASGI, run_db) with audit", page_audited))
     extra = statistics.fmean(page_audited) - statistics.fmean(page_plain)
     print(f"{'cost of auditing one request':<44} {extra:+.3f} ms mean")
+
+    with TestClient(app, base_url=settings.origin) as client:
+        page_plain, page_audited = chart_page_timings(client, settings, engine, n)
+    print(summary("signed-in chart page, audit.record a no-op", page_plain))
+    print(summary("signed-in chart page, audited", page_audited))
+    extra = statistics.fmean(page_audited) - statistics.fmean(page_plain)
+    print(f"{'cost of auditing one chart page':<44} {extra:+.3f} ms mean")
 
     for threads in (4, 16):
         plain_rate = concurrent_rate(engine, read_patient, patient_id, threads, n)

@@ -20,19 +20,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine, delete, func, text, true
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from portal.models.audit import AuditCheckpoint, AuditEvent
 from portal.models.base import utcnow
 from portal.models.people import Patient, Person
+
+if TYPE_CHECKING:
+    from portal.services.access import Where
 
 ACTIONS = frozenset(
     {
@@ -457,6 +462,7 @@ class AuditRow:
     event: AuditEvent
     actor_name: str | None
     patient_fhir_id: str | None
+    on_behalf_of_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -532,16 +538,21 @@ def search(
         raise ValueError("page must be at least 1 and per_page between 1 and 500")
     conditions = filtered(patient_id=patient_id, person_id=person_id, action=action, since=since, until=until)
     total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
+    on_behalf = aliased(Person)
     statement = (
-        select(AuditEvent, Person.display_name, Patient.fhir_id)
+        select(AuditEvent, Person.display_name, Patient.fhir_id, on_behalf.display_name)
         .outerjoin(Person, col(Person.id) == col(AuditEvent.actor_person_id))
         .outerjoin(Patient, col(Patient.id) == col(AuditEvent.patient_id))
+        .outerjoin(on_behalf, col(on_behalf.id) == col(AuditEvent.on_behalf_of_person_id))
         .where(*conditions)
         .order_by(col(AuditEvent.seq).desc())
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    rows = [AuditRow(event, name, fhir_id) for event, name, fhir_id in session.exec(statement)]
+    rows = [
+        AuditRow(event, name, fhir_id, behalf_name)
+        for event, name, fhir_id, behalf_name in session.exec(statement)
+    ]
     return AuditPage(rows, total, page, per_page)
 
 
@@ -559,6 +570,8 @@ def export_rows(
     session: Session,
     *,
     patient_id: int | None = None,
+    person_id: int | None = None,
+    action: str | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
     after_seq: int = 0,
@@ -566,7 +579,7 @@ def export_rows(
     limit: int | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """(seq, cells) for each matching event, oldest first, optionally from one stretch of the chain."""
-    conditions = filtered(patient_id=patient_id, person_id=None, action=None, since=since, until=until)
+    conditions = filtered(patient_id=patient_id, person_id=person_id, action=action, since=since, until=until)
     conditions.append(col(AuditEvent.seq) > after_seq)
     if through_seq is not None:
         conditions.append(col(AuditEvent.seq) <= through_seq)
@@ -594,13 +607,18 @@ def export_csv(
     out: TextIO,
     *,
     patient_id: int | None = None,
+    person_id: int | None = None,
+    action: str | None = None,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> int:
     """Write the matching events to `out` as CSV, in the caller's transaction; returns how many."""
     writer = csv_writer(out)
     count = 0
-    for _, cells in export_rows(session, patient_id=patient_id, since=since, until=until):
+    rows = export_rows(
+        session, patient_id=patient_id, person_id=person_id, action=action, since=since, until=until
+    )
+    for _, cells in rows:
         writer.writerow(cells)
         count += 1
     return count
@@ -652,6 +670,7 @@ class Viewing:
     resource_type: str | None
     resource_id: str | None
     on_behalf: bool  # a proxy acting for the patient
+    route: str | None = None  # the page's route name
 
 
 @dataclass(frozen=True)
@@ -696,7 +715,141 @@ def who_viewed(session: Session, patient_id: int, *, page: int = 1, per_page: in
             resource_type=event.resource_type,
             resource_id=event.resource_id,
             on_behalf=event.on_behalf_of_person_id is not None,
+            route=event.route,
         )
         for event, name in session.exec(statement)
     ]
     return ViewingPage(rows, total, page, per_page)
+
+
+# -- the admin's screen: search and download, each of them audited -----------------------------------
+
+EXPORT_LIMIT = 100_000  # events one download from the screen may hold; `portal audit export` has no limit
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What an admin asked the log for: a patient and a person as typed, an action, a span of time."""
+
+    patient: str = ""  # a patient's FHIR id
+    person: str = ""  # someone's email, or their name or part of it
+    action: str | None = None
+    since: datetime | None = None  # included
+    until: datetime | None = None  # excluded
+
+
+@dataclass(frozen=True)
+class Found:
+    """The filters resolved to rows, or what is wrong with them (by form field)."""
+
+    patient_id: int | None
+    person_id: int | None
+    problems: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Screen:
+    page: AuditPage | None  # None when the filters name someone the portal does not know
+    problems: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Download:
+    csv: str | None  # None when refused: see problems
+    count: int
+    problems: dict[str, str]
+
+
+def people_matching(session: Session, text: str, *, limit: int = 2) -> list[int]:
+    """Ids of the people with this email, else this exact name, else a name containing it (case ignored)."""
+    text = text.strip()
+    if not text:
+        return []
+    if "@" in text:
+        query = select(Person.id).where(func.lower(col(Person.email)) == text.lower())
+        return [found for found in session.exec(query.limit(limit)) if found is not None]
+    exact = select(Person.id).where(func.lower(col(Person.display_name)) == text.lower())
+    found = [found for found in session.exec(exact.limit(limit)) if found is not None]
+    if found:
+        return found
+    partial = select(Person.id).where(col(Person.display_name).icontains(text, autoescape=True))
+    return [found for found in session.exec(partial.limit(limit)) if found is not None]
+
+
+def resolve(session: Session, filters: Filters) -> Found:
+    problems: dict[str, str] = {}
+    patient_id = person_id = None
+    if filters.patient:
+        patient_id = session.exec(select(Patient.id).where(col(Patient.fhir_id) == filters.patient)).first()
+        if patient_id is None:
+            problems["patient"] = "No patient has that FHIR id."
+    if filters.person:
+        people = people_matching(session, filters.person)
+        if not people:
+            problems["person"] = "No one has that email or name."
+        elif len(people) > 1:
+            problems["person"] = "More than one person matches: enter their email instead."
+        else:
+            person_id = people[0]
+    return Found(patient_id, person_id, problems)
+
+
+def record_look(session: Session, action: str, found: Found, *, actor: Person, where: Where) -> None:
+    """The admin's own look at the log, as one event: on the patient searched for, if any."""
+    record(
+        session,
+        action=action,
+        actor_person_id=actor.id,
+        actor_role=actor.staff_role,
+        patient_id=found.patient_id,
+        resource_type="audit_event",
+        route=where.route,
+        client_address=where.client_address,
+        request_id=where.request_id,
+    )
+
+
+def screen_search(
+    session: Session, filters: Filters, *, page: int, per_page: int, actor: Person, where: Where
+) -> Screen:
+    """One page of the log for the admin's screen; the search itself is recorded (action "view")."""
+    found = resolve(session, filters)
+    result = None
+    if not found.problems:
+        result = search(
+            session,
+            patient_id=found.patient_id,
+            person_id=found.person_id,
+            action=filters.action,
+            since=filters.since,
+            until=filters.until,
+            page=page,
+            per_page=per_page,
+        )
+    record_look(session, "view", found, actor=actor, where=where)
+    return Screen(result, found.problems)
+
+
+def screen_export(session: Session, filters: Filters, *, actor: Person, where: Where) -> Download:
+    """The events the screen's filters select, as CSV text, recorded (action "export") before any row."""
+    found = resolve(session, filters)
+    if found.problems:
+        return Download(None, 0, found.problems)
+    selected: dict[str, Any] = {
+        "patient_id": found.patient_id,
+        "person_id": found.person_id,
+        "action": filters.action,
+        "since": filters.since,
+        "until": filters.until,
+    }
+    count = session.exec(select(func.count()).select_from(AuditEvent).where(*filtered(**selected))).one()
+    if count >= EXPORT_LIMIT:
+        problem = (
+            f"{count} events match: a download holds fewer than {EXPORT_LIMIT}. "
+            "Narrow the dates, or use `portal audit export` on the server."
+        )
+        return Download(None, count, {"download": problem})
+    record_look(session, "export", found, actor=actor, where=where)
+    out = io.StringIO()
+    written = export_csv(session, out, **selected)
+    return Download(out.getvalue(), written, {})

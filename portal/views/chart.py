@@ -32,7 +32,13 @@ from portal.templating import render
 T = TypeVar("T")
 
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
-CHART_SECTIONS: list[tuple[str, str]] = [("summary", N_("Summary"))]
+CHART_SECTIONS: list[tuple[str, str]] = [
+    ("summary", N_("Summary")),
+    ("viewed", N_("Who viewed my record")),
+]
+# A section named here is shown only to viewers at one of these levels (every other section: to anyone
+# who can open the chart; the page itself still checks access).
+SECTION_LEVELS: dict[str, frozenset[Level]] = {"viewed": frozenset({Level.SELF})}
 
 # Avatar colours: each carries white text at 4.5:1 or better, and a patient always gets the same one.
 AVATAR_COLOURS = ("#1d6b57", "#8a3b12", "#5b3f99", "#1c5d99", "#8c2155", "#4d5b14", "#6b4e16", "#2f5f6b")
@@ -136,12 +142,21 @@ async def open_chart_or_404(
     return opened
 
 
+def sections_for(level: Level | None) -> list[tuple[str, str]]:
+    """The sections a viewer at this level is shown in the chart's navigation."""
+    return [
+        (name, label)
+        for name, label in CHART_SECTIONS
+        if name not in SECTION_LEVELS or level in SECTION_LEVELS[name]
+    ]
+
+
 def chart_context(chart: OpenChart, **context: Any) -> dict[str, Any]:
     """What every chart page's template needs besides its own data."""
     return {
         "chart": chart,
         "patient_id": chart.patient.public_id,
-        "chart_sections": CHART_SECTIONS,
+        "chart_sections": sections_for(chart.decision.level),
         **context,
     }
 

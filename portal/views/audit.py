@@ -1,0 +1,272 @@
+"""The audit log on screen: the admin's search and download; "Who has viewed my record" for the patient."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.config import Settings
+from portal.db import run_db
+from portal.i18n import N_
+from portal.models.base import utcnow
+from portal.models.people import Patient
+from portal.security.sessions import require_staff
+from portal.services import audit
+from portal.services.access import Area, Decision
+from portal.templating import render
+from portal.views.chart import chart_context, open_chart_or_404, where
+
+# -- the admin's screen ------------------------------------------------------------------------------
+
+FIELDS = ("patient", "person", "action", "since", "until")
+FIELD_LENGTH = {"patient": 64, "person": 320, "action": 40, "since": 10, "until": 10}
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+PER_PAGE = 50
+MAX_PAGE = 100_000
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """The screen's filters as typed (to show back), as parsed, and what is wrong with them."""
+
+    values: dict[str, str]
+    filters: audit.Filters
+    problems: dict[str, str]
+    page: int
+
+    def url(self, path: str, page: int) -> str:
+        query = {name: value for name, value in self.values.items() if value}
+        return f"{path}?{urlencode({**query, 'page': page})}"
+
+
+def day_in(text: str, problems: dict[str, str], field: str) -> date | None:
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text) if ISO_DAY.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None or day == date.max:  # the last day has no next day to end at
+        problems[field] = "Enter a date as YYYY-MM-DD, for example 2026-03-01."
+        return None
+    return day
+
+
+def read_form(params: Mapping[str, str], zone: ZoneInfo) -> SearchForm:
+    """Parse the filters; days are the clinic's days, both ends included."""
+    values = {name: str(params.get(name, "")).strip()[: FIELD_LENGTH[name]] for name in FIELDS}
+    problems: dict[str, str] = {}
+    action = values["action"] or None
+    if action is not None and action not in audit.ACTIONS:
+        problems["action"] = "Choose an action from the list."
+    since_day = day_in(values["since"], problems, "since")
+    until_day = day_in(values["until"], problems, "until")
+    if since_day and until_day and until_day < since_day:
+        problems["until"] = "The end date is before the start date."
+    page_text = str(params.get("page", "1"))
+    page = min(int(page_text), MAX_PAGE) if page_text.isdigit() and len(page_text) <= 6 else 1
+    filters = audit.Filters(
+        patient=values["patient"],
+        person=values["person"],
+        action=action,
+        since=datetime.combine(since_day, time.min, tzinfo=zone) if since_day else None,
+        until=datetime.combine(until_day + timedelta(days=1), time.min, tzinfo=zone) if until_day else None,
+    )
+    return SearchForm(values, filters, problems, max(page, 1))
+
+
+def screen_context(request: Request, form: SearchForm, screen: audit.Screen | None) -> dict[str, object]:
+    settings: Settings = request.app.state.settings
+    page = screen.page if screen else None
+    path = request.url_for("audit_search").path
+    return {
+        "values": form.values,
+        "problems": {**form.problems, **(screen.problems if screen else {})},
+        "actions": sorted(audit.ACTIONS),
+        "zone": settings.clinic_timezone,
+        "results": page,
+        "previous_url": form.url(path, min(page.page - 1, page.pages)) if page and page.page > 1 else None,
+        "next_url": form.url(path, page.page + 1) if page and page.page < page.pages else None,
+    }
+
+
+async def audit_search(request: Request) -> Response:
+    """Search the log by patient, person, action and dates, a page at a time; the search is audited."""
+    admin = require_staff(request, "admin")
+    settings: Settings = request.app.state.settings
+    form = read_form(request.query_params, settings.timezone)
+    if form.problems:
+        context = screen_context(request, form, None)
+        return render(request, "audit/search.html", context, fragment="audit/_results.html", status_code=400)
+    screen = await run_db(
+        request,
+        audit.screen_search,
+        form.filters,
+        page=form.page,
+        per_page=PER_PAGE,
+        actor=admin,
+        where=where(request),
+    )
+    status = 400 if screen.problems else 200
+    context = screen_context(request, form, screen)
+    return render(request, "audit/search.html", context, fragment="audit/_results.html", status_code=status)
+
+
+async def audit_export(request: Request) -> Response:
+    """The events the screen's filters select, as a CSV download; the download is audited as an export."""
+    admin = require_staff(request, "admin")
+    settings: Settings = request.app.state.settings
+    async with request.form(max_fields=20) as data:
+        form = read_form({name: str(data.get(name, "")) for name in FIELDS}, settings.timezone)
+    download = None
+    if not form.problems:
+        download = await run_db(request, audit.screen_export, form.filters, actor=admin, where=where(request))
+    if download is None or download.csv is None:
+        context = screen_context(request, form, None)
+        context["problems"] = {**form.problems, **(download.problems if download else {})}
+        return render(request, "audit/search.html", context, status_code=400)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")  # names the file only: no patient, no person
+    return Response(
+        download.csv,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-log-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# -- "Who has viewed my record" ------------------------------------------------------------------
+
+VIEWINGS_PER_PAGE = 25
+
+# What was looked at, in plain words: by the event's resource type, else by the page's route name.
+RESOURCE_WORDS = {
+    "Summary": N_("Summary"),
+    "Patient": N_("Your record"),
+    "Bundle": N_("Your record"),
+    "Observation": N_("Test results"),
+    "DiagnosticReport": N_("Test results"),
+    "Encounter": N_("Visits"),
+    "DocumentReference": N_("Notes"),
+    "ClinicalDocument": N_("Notes"),
+    "MedicationRequest": N_("Medications"),
+    "MedicationStatement": N_("Medications"),
+    "Immunization": N_("Immunizations"),
+    "ImmunizationRecord": N_("Immunizations"),
+    "AllergyIntolerance": N_("Allergies"),
+    "Condition": N_("Health issues"),
+    "Procedure": N_("Procedures"),
+    "Growth": N_("Growth"),
+    "RecordSummary": N_("Record summary"),
+    "Documents": N_("Printable summaries"),
+    "Appointment": N_("Appointments"),
+    "Communication": N_("Messages"),
+    "Message": N_("Messages"),
+    "Invoice": N_("Bills and payments"),
+    "audit_event": N_("Who viewed your record"),
+    "proxy_grant": N_("Who has access to your record"),
+    "proxy_invitation": N_("Who has access to your record"),
+}
+ROUTE_WORDS = {
+    "result": N_("Test results"),
+    "report": N_("Test results"),
+    "visit": N_("Visits"),
+    "encounter": N_("Visits"),
+    "document": N_("Notes"),
+    "medication": N_("Medications"),
+    "immunization": N_("Immunizations"),
+    "vaccine": N_("Immunizations"),
+    "allerg": N_("Allergies"),
+    "problem": N_("Health issues"),
+    "growth": N_("Growth"),
+    "appointment": N_("Appointments"),
+    "message": N_("Messages"),
+    "bill": N_("Bills and payments"),
+    "print": N_("Printable summaries"),
+    "access": N_("Who has access to your record"),
+}
+ANYTHING = N_("Your record")
+ACTION_WORDS = {
+    "view": N_("Looked at"),
+    "download": N_("Downloaded"),
+    "print": N_("Printed a copy"),
+    "export": N_("Copied out"),
+}
+ROLE_WORDS = {
+    "clinician": N_("Doctor or nurse"),
+    "front_desk": N_("Front desk"),
+    "billing": N_("Billing office"),
+    "admin": N_("Clinic administrator"),
+    "proxy": N_("Parent, guardian or caregiver"),
+}
+SOMEONE = N_("Clinic staff")
+
+
+@dataclass(frozen=True)
+class Look:
+    """One row of "Who has viewed my record", as message ids the template translates."""
+
+    name: str
+    role: str
+    action: str
+    what: str
+    at: datetime
+
+
+def in_words(viewing: audit.Viewing) -> Look:
+    what = RESOURCE_WORDS.get(viewing.resource_type or "")
+    if what is None:
+        what = next((words for part, words in ROUTE_WORDS.items() if part in (viewing.route or "")), ANYTHING)
+    return Look(
+        name=viewing.actor_name,
+        role=ROLE_WORDS.get(viewing.actor_role or "", SOMEONE),
+        action=ACTION_WORDS.get(viewing.action, ACTION_WORDS["view"]),
+        what=what,
+        at=viewing.occurred_at,
+    )
+
+
+async def viewed_page(request: Request) -> Response:
+    """Staff and proxies who looked at this record, what and when, newest first: for the patient."""
+    settings: Settings = request.app.state.settings
+    page_text = request.query_params.get("page", "1")
+    page = min(int(page_text), MAX_PAGE) if page_text.isdigit() and len(page_text) <= 6 else 1
+    page = max(page, 1)
+
+    def load(session: Session, patient: Patient, decision: Decision) -> audit.ViewingPage:
+        assert patient.id is not None
+        return audit.who_viewed(session, patient.id, page=page, per_page=VIEWINGS_PER_PAGE)
+
+    chart = await open_chart_or_404(request, Area.AUDIT, load, resource_type="audit_event")
+    viewings: audit.ViewingPage = chart.data
+    path = request.url_for("viewed_page", patient=chart.patient.public_id).path
+    more = page * VIEWINGS_PER_PAGE < viewings.total
+    last = max(1, -(-viewings.total // VIEWINGS_PER_PAGE))
+    context = chart_context(
+        chart,
+        section="viewed",
+        looks=[in_words(viewing) for viewing in viewings.rows],
+        total=viewings.total,
+        page=page,
+        zone=settings.clinic_timezone,
+        newer_url=f"{path}?page={min(page - 1, last)}" if page > 1 else None,
+        older_url=f"{path}?page={page + 1}" if more else None,
+    )
+    return render(request, "chart/viewed.html", context)
+
+
+routes = [
+    Route("/admin/audit", audit_search, name="audit_search"),
+    Route("/admin/audit/export", audit_export, methods=["POST"], name="audit_export"),
+    Route("/p/{patient}/viewed", viewed_page, name="viewed_page"),
+]
