@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from portal import cli
-from portal.models import AuditEvent, OutboxMail, Patient, Person, ProxyGrant
+from portal.models import AuditEvent, OutboxMail, Person, ProxyGrant
 from tests.conftest import form_post, log_in, make_patient, make_person
 
 
