@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-
-from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -77,7 +76,7 @@ class DemoFamily:
         names = ", ".join(child.display_name for child in self.children)
         yield f"Demo family: {self.parent.display_name} ({PARENT_EMAIL}) acts for {names}"
         if self.teen is not None and self.confidential_result is not None:
-            yield f"  {self.teen.display_name} has a confidential result: hidden from the parent, shown to the teen"
+            yield f"  {self.teen.display_name} has a confidential result: hidden from the parent, shown to them"
         for label, link in self.links.items():
             yield f"Enrolment link for {label}: {link}"
         for label, code in self.codes.items():
