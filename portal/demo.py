@@ -76,7 +76,7 @@ class DemoFamily:
         names = ", ".join(child.display_name for child in self.children)
         yield f"Demo family: {self.parent.display_name} ({PARENT_EMAIL}) acts for {names}"
         if self.teen is not None and self.confidential_result is not None:
-            yield f"  {self.teen.display_name} has a confidential result: hidden from the parent, shown to them"
+            yield f"  {self.teen.display_name} has a confidential result, hidden from the parent"
         for label, link in self.links.items():
             yield f"Enrolment link for {label}: {link}"
         for label, code in self.codes.items():

@@ -36,7 +36,7 @@ def years_ago(today: date, years: int, days: int = 40) -> date:
 
 
 def make_family(live_server) -> Family:
-    """A parent (with an enrolment link, as the front desk makes them) of an infant, a child of 8 and a teen."""
+    """A parent (with an enrolment link, as the front desk makes them) of an infant, a child and a teen."""
     settings = live_server.settings
     today = settings.today()
     surname = "Fam" + secrets.token_hex(3)  # the live server's database is shared by the session's tests
