@@ -316,3 +316,54 @@ def test_a_proxy_cannot_see_who_else_holds_access(client, session, adult) -> Non
     page = client.get(f"/p/{adult.public_id}/access")
 
     assert page.status_code == 404
+
+
+# ------------------------------------------------------------------------------------------- demo
+
+
+@pytest.fixture
+def sample_family(settings, app, tmp_path):
+    """Four imported patients, aged 0, 8, 15 and 40 at the clinic today, with visits and results."""
+    import random
+
+    from portal.fhir import importer
+    from tests.fhir_bundles import patient_resources, write_bundle
+
+    today = settings.today()
+    rng = random.Random(7)
+    for years in (0, 8, 15, 40):
+        resources = patient_resources(rng, visits=3)
+        [patient] = [r for r in resources if r["resourceType"] == "Patient"]
+        patient["birthDate"] = date(today.year - years, 1, 1).isoformat() if years else today.isoformat()
+        write_bundle(tmp_path / f"patient-{years}.json", resources)
+    summary = importer.import_paths(app.state.engine, [tmp_path])
+    assert not summary.failed
+
+
+def test_the_demo_makes_a_parent_of_three_children_with_a_confidential_teen_result(
+    settings, app, session, sample_family
+) -> None:
+    from portal import demo
+    from portal.models import Observation
+
+    family = demo.create_family(settings, app.state.engine)
+    lines = list(family.lines())
+
+    assert len(rows(session, ProxyGrant, ProxyGrant.proxy_person_id == family.parent.id)) == 3
+    assert [
+        rows(session, Observation, Observation.public_id == family.confidential_result)[0].confidential
+    ] == [True]
+    assert any(line.startswith("Enrolment link for the parent: ") for line in lines)
+    assert any(line.startswith("Activation code for the teen") for line in lines)
+    assert sum(line.startswith("Enrolment link for staff") for line in lines) == 4
+
+
+def test_running_the_demo_again_duplicates_nobody(settings, app, session, sample_family) -> None:
+    from portal import demo
+
+    demo.create_family(settings, app.state.engine)
+
+    family = demo.create_family(settings, app.state.engine)
+
+    assert len(rows(session, ProxyGrant, ProxyGrant.proxy_person_id == family.parent.id)) == 3
+    assert len(rows(session, Person, Person.staff_role.is_not(None))) == 4
