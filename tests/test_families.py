@@ -367,3 +367,45 @@ def test_running_the_demo_again_duplicates_nobody(settings, app, session, sample
 
     assert len(rows(session, ProxyGrant, ProxyGrant.proxy_person_id == family.parent.id)) == 3
     assert len(rows(session, Person, Person.staff_role.is_not(None))) == 4
+
+
+# ------------------------------------------------------------------------- changes by the wrong people
+
+
+def test_a_proxy_cannot_revoke_another_helpers_access(client, session, adult) -> None:
+    first, second = make_person(session, display_name="First"), make_person(session, display_name="Second")
+    grant = grant_for(session, first, adult)
+    grant_for(session, second, adult)
+    log_in(client, session, second)
+
+    response = form_post(client, f"/p/{adult.public_id}/access/{grant.public_id}/revoke")
+
+    assert response.status_code == 404
+    assert rows(session, ProxyGrant, ProxyGrant.id == grant.id)[0].revoked_at is None
+
+
+def test_billing_staff_cannot_grant_access(client, session, child) -> None:
+    billing = make_person(session, display_name="Billing", staff_role="billing")
+    log_in(client, session, billing)
+
+    response = form_post(
+        client,
+        f"/front-desk/patients/{child.public_id}/proxies",
+        {"email": "x@example.test", "relationship": "parent", "identity_checked": "yes"},
+    )
+
+    assert response.status_code == 404
+    assert rows(session, ProxyGrant) == []
+
+
+def test_a_patient_cannot_grant_access_through_the_front_desk_screen(client, session, adult) -> None:
+    log_in(client, session, session.get(Person, adult.person_id))
+
+    response = form_post(
+        client,
+        f"/front-desk/patients/{adult.public_id}/proxies",
+        {"email": "x@example.test", "relationship": "caregiver", "identity_checked": "yes"},
+    )
+
+    assert response.status_code == 404
+    assert rows(session, ProxyGrant) == []
