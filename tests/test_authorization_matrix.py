@@ -9,16 +9,17 @@ and the younger child's 12th, and the day before each.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.routing import Route
 
 from portal.config import Settings
-from portal.models import Patient, Person, ProxyGrant
+from portal.models import FhirResource, Observation, Patient, Person, ProxyGrant
 from tests.conftest import log_in
 
 # The family. Ages on 1 July 2026: infant 0, child 8, teen 15.
@@ -109,9 +110,10 @@ PAGE_RULES: dict[str, Rule] = {
 }
 
 
-# Route name -> how to find the other path parameters of a page about one item of the patient, from the
-# patient's own data: fn(session, patient) -> {parameter: value}, or None when the patient has no such item.
-ITEM_FINDERS: dict[str, Callable[[Session, Patient], dict[str, str] | None]] = {}
+# Path parameter -> the record table whose public id it names, for pages about one item of the patient.
+# Every patient of the family has one ordinary result; the teen's page is asked for with a confidential one.
+ITEM_TABLES: dict[str, type] = {"result": Observation, "observation": Observation}
+CONFIDENTIAL_MARKER = "Private teen result 7f3a"  # the display text of the teen's confidential result
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,16 @@ def patient_routes(app) -> list[PatientRoute]:
 
 
 def checkable(app) -> list[PatientRoute]:
-    return [
-        route for route in patient_routes(app) if not route.other_parameters or route.name in ITEM_FINDERS
-    ]
+    return [route for route in patient_routes(app) if set(route.other_parameters) <= set(ITEM_TABLES)]
+
+
+def sees_confidential(viewer: str, patient: str, today: date) -> bool:
+    """The patient, clinicians and a proxy at full level see confidential items; nobody else does."""
+    return (
+        own_patient(viewer) == patient
+        or viewer == "clinician"
+        or (viewer == "parent" and parent_level(patient, today) == "full")
+    )
 
 
 @pytest.fixture
@@ -173,32 +182,64 @@ def family(session: Session) -> dict[str, object]:
         grant("parent", child)
     grant("revoked proxy", "child", revoked_at=datetime(2026, 3, 1, tzinfo=UTC))
     grant("expired proxy", "child", relationship="caregiver", ends_on=date(2026, 3, 1))
+    for name, patient in patients.items():
+        add_result(session, patient, f"Ordinary result of {name}", confidential=False)
+    add_result(session, patients["teen"], CONFIDENTIAL_MARKER, confidential=True)
     session.commit()
     return {"people": people, "patients": patients}
 
 
-def url_of(session: Session, route: PatientRoute, patient: Patient, owner: Patient) -> str | None:
+def add_result(session: Session, patient: Patient, display: str, *, confidential: bool) -> None:
+    resource = FhirResource(
+        resource_type="Observation",
+        fhir_id=f"obs-{secrets.token_hex(6)}",
+        patient_id=patient.id,
+        content_hash="0" * 64,
+        resource_json="{}",
+    )
+    session.add(resource)
+    session.flush()
+    session.add(
+        Observation(
+            resource_id=resource.id,
+            patient_id=patient.id,
+            fhir_id=resource.fhir_id,
+            status="final",
+            category="laboratory",
+            display=display,
+            value=1.0,
+            effective_at=datetime(2026, 1, 20, tzinfo=UTC),
+            confidential=confidential,
+        )
+    )
+
+
+def item_of(session: Session, table: type, owner: Patient, *, confidential: bool) -> str:
+    row = session.exec(
+        select(table).where(table.patient_id == owner.id, table.confidential.is_(confidential))  # type: ignore[attr-defined]
+    ).first()
+    session.commit()
+    return row.public_id
+
+
+def url_of(
+    session: Session, route: PatientRoute, patient: Patient, owner: Patient, *, confidential: bool
+) -> str:
     """The route's URL for `patient`, naming an item of `owner` (the same patient, or another)."""
     url = route.path.replace("{patient}", patient.public_id)
-    if route.other_parameters:
-        params = ITEM_FINDERS[route.name](session, owner)
-        session.commit()
-        if params is None:
-            return None
-        for name, value in params.items():
-            url = url.replace("{" + name + "}", value)
+    for name in route.other_parameters:
+        url = url.replace(
+            "{" + name + "}", item_of(session, ITEM_TABLES[name], owner, confidential=confidential)
+        )
     return url
 
 
-def request_as(client, session: Session, route: PatientRoute, patient: Patient) -> str:
-    url = url_of(session, route, patient, patient)
-    if url is None:
-        return "no item"
+def answer(client, url: str) -> tuple[str, str]:
     response = client.get(url)
     if response.url.path == "/login":
-        return "sign-in"
-    assert response.status_code in (200, 404), f"{route.name} answered {response.status_code}"
-    return "allow" if response.status_code == 200 else "deny"
+        return "sign-in", ""
+    assert response.status_code in (200, 404), f"{url} answered {response.status_code}"
+    return ("allow" if response.status_code == 200 else "deny"), response.text
 
 
 @pytest.mark.parametrize("day", list(DAYS), ids=list(DAYS))
@@ -210,22 +251,59 @@ def test_every_patient_page_answers_exactly_as_the_rules_say(
     monkeypatch.setattr(Settings, "today", lambda self: today)
     if viewer != "signed out":
         log_in(client, session, family["people"][viewer])
+    patients: dict[str, Patient] = family["patients"]
     routes = checkable(app)
+    # Item pages about the teen name the teen's confidential result: only those who see it may open it.
+    cases = [
+        (route, patient, bool(route.other_parameters) and patient == "teen")
+        for route in routes
+        for patient in PATIENTS
+    ]
     expected = {
         (route.name, patient): "sign-in"
         if viewer == "signed out"
-        else ("allow" if route.rule(viewer, patient, today) else "deny")
-        for route in routes
-        for patient in PATIENTS
+        else (
+            "allow"
+            if route.rule(viewer, patient, today)
+            and (not confidential or sees_confidential(viewer, patient, today))
+            else "deny"
+        )
+        for route, patient, confidential in cases
     }
 
-    actual = {
-        (route.name, patient): request_as(client, session, route, family["patients"][patient])
-        for route in routes
-        for patient in PATIENTS
+    pages = {
+        (route.name, patient): answer(
+            client, url_of(session, route, patients[patient], patients[patient], confidential=confidential)
+        )
+        for route, patient, confidential in cases
     }
 
-    assert actual == expected
+    assert {case: outcome for case, (outcome, _) in pages.items()} == expected
+    if viewer not in ("signed out", "clinician") and not sees_confidential(viewer, "teen", today):
+        leaked = [case for case, (_, text) in pages.items() if CONFIDENTIAL_MARKER in text]
+        assert leaked == [], "a confidential result of the teen was shown"
+
+
+@pytest.mark.parametrize("viewer", ["parent", "teen", "clinician"])
+def test_an_item_of_another_patient_answers_like_a_missing_one(
+    app, client, session, family, monkeypatch, viewer: str
+) -> None:
+    monkeypatch.setattr(Settings, "today", lambda self: DAYS["ordinary day"])
+    log_in(client, session, family["people"][viewer])
+    patients: dict[str, Patient] = family["patients"]
+    item_routes = [route for route in checkable(app) if route.other_parameters]
+    if not item_routes:
+        pytest.skip("no page about one item of a record yet")
+
+    answers = {
+        (route.name, patient): answer(
+            client, url_of(session, route, patients[patient], patients["other"], confidential=False)
+        )[0]
+        for route in item_routes
+        for patient in ("infant", "child", "teen")
+    }
+
+    assert set(answers.values()) == {"deny"}
 
 
 def test_the_matrix_covers_the_chart_and_the_proxy_pages(app) -> None:
@@ -235,13 +313,7 @@ def test_the_matrix_covers_the_chart_and_the_proxy_pages(app) -> None:
 
 
 def test_pages_about_one_item_have_a_way_to_find_an_item(app) -> None:
-    missing = [
-        route.path
-        for route in patient_routes(app)
-        if route.name not in ITEM_FINDERS and route.other_parameters
-    ]
+    missing = [route.path for route in patient_routes(app) if route not in checkable(app)]
 
     if missing:
-        pytest.skip(
-            f"not in the matrix until ITEM_FINDERS names how to find their item: {', '.join(missing)}"
-        )
+        pytest.skip(f"not in the matrix until ITEM_TABLES names their parameters: {', '.join(missing)}")
