@@ -7,6 +7,7 @@ page, and anyone else gets the same 404 as for a missing patient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -79,7 +80,7 @@ async def patient_search_submit(request: Request) -> Response:
     return render(request, "front_desk/patients.html", {"matches": matches, "message": None})
 
 
-def _staff_holders(settings: Settings) -> Any:
+def _staff_holders(settings: Settings) -> Callable[[Session, Patient, Decision], list[proxies.Holder] | None]:
     def load(session: Session, patient: Patient, decision: Decision) -> list[proxies.Holder] | None:
         if decision.level is not Level.STAFF:
             return None  # the patient's own page is /p/{patient}/access
@@ -88,7 +89,9 @@ def _staff_holders(settings: Settings) -> Any:
     return load
 
 
-async def _proxies_screen(request: Request, *, message: str | None = None, done: Any = None) -> Response:
+async def _proxies_screen(
+    request: Request, *, message: str | None = None, done: str | None = None
+) -> Response:
     chart = await open_chart_or_404(
         request, Area.PROXIES, _staff_holders(_settings(request)), resource_type="proxy_grant"
     )
@@ -172,7 +175,7 @@ async def proxy_grant_end(request: Request) -> Response:
 # ------------------------------------------------------------------------ the patient's own page
 
 
-def _own_access(settings: Settings) -> Any:
+def _own_access(settings: Settings) -> Callable[[Session, Patient, Decision], dict[str, Any] | None]:
     def load(session: Session, patient: Patient, decision: Decision) -> dict[str, Any] | None:
         if decision.level is not Level.SELF:
             return None
