@@ -345,3 +345,88 @@ def staff_reset(email: str) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
     click.echo(link)
+
+
+# ------------------------------------------------------------------------------------- proxy access
+
+
+@main.group()
+def proxy() -> None:
+    """Proxy access: who may act for which patient."""
+
+
+@proxy.command(name="add")
+@click.argument("email")
+@click.argument("patient")
+@click.option("--relationship", required=True, type=click.Choice(["parent", "guardian", "caregiver"]))
+@click.option("--level", default="full", show_default=True, type=click.Choice(["full", "limited"]))
+@click.option("--name", default=None, help="The proxy's name, if they have no account yet.")
+@click.option("--starts", default=None, help="First day of access (YYYY-MM-DD; default: today).")
+@click.option("--ends", default=None, help="Access ends at the start of this day (YYYY-MM-DD).")
+@click.option(
+    "--guardian-beyond-18", is_flag=True, help="A guardian grant that continues past the age of 18."
+)
+def proxy_add(
+    email: str,
+    patient: str,
+    relationship: str,
+    level: str,
+    name: str | None,
+    starts: str | None,
+    ends: str | None,
+    guardian_beyond_18: bool,
+) -> None:
+    """Let the account with EMAIL act for PATIENT (the patient's FHIR id), making the account if needed."""
+    from portal.services import families, proxies
+    from portal.services.access import AgeRules, Where
+
+    settings = load_settings()
+    today = settings.today()
+    rules = AgeRules(full_proxy_until_age=settings.full_proxy_until_age, adult_at_age=settings.adult_at_age)
+    starts_on = parse_day(starts, "--starts") or today
+    ends_on = parse_day(ends, "--ends")
+    try:
+        with open_engine(settings) as engine, db.transaction(engine) as session:
+            found = session.exec(select(Patient).where(Patient.fhir_id == patient)).first()
+            if found is None:
+                raise click.ClickException("no patient has that FHIR id")
+            granted = families.grant_by_email(
+                session,
+                settings,
+                patient=found,
+                email=email,
+                name=name or "",
+                relationship=relationship,
+                level=level,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                beyond_majority=guardian_beyond_18,
+                granted_by=None,
+                today=today,
+                rules=rules,
+                where=Where(route="cli:proxy_add"),
+            )
+            grant_id = granted.grant.public_id
+    except proxies.GrantRefused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Proxy access granted: {grant_id}")
+    if granted.enrolment_link:
+        click.echo("A new account was made. Enrolment link (works once, also mailed to them):")
+        click.echo(granted.enrolment_link)
+
+
+@proxy.command(name="end")
+@click.argument("grant")
+def proxy_end(grant: str) -> None:
+    """End the proxy grant GRANT (its id, as `portal proxy add` printed it) now."""
+    from portal.models.access import ProxyGrant
+    from portal.services import proxies
+    from portal.services.access import Where
+
+    with open_engine(load_settings()) as engine, db.transaction(engine) as session:
+        found = session.exec(select(ProxyGrant).where(ProxyGrant.public_id == grant)).first()
+        patient = session.get(Patient, found.patient_id) if found else None
+        if found is None or patient is None:
+            raise click.ClickException("no proxy grant has that id")
+        proxies.end_grant(session, found, patient=patient, ended_by=None, where=Where(route="cli:proxy_end"))
+    click.echo("Proxy access ended.")

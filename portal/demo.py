@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 import portal
+from portal import db
 from portal.config import Settings
 from portal.fhir import dates, importer
+from portal.models.access import ProxyGrant
+from portal.models.people import Patient, Person
+from portal.models.records import Observation
+from portal.services import identity, proxies
+from portal.services.access import AgeRules, age_on
 
 PROJECT_ROOT = Path(portal.__file__).resolve().parents[1]
 SHARED_FHIR = PROJECT_ROOT.parent / "shared" / "fhir" / "synthea"  # the Synthea sample patients, if present
@@ -21,7 +29,8 @@ def create(settings: Settings, engine: Engine) -> Iterator[str]:
     """Fill the database with the demo clinic, yielding lines that tell the operator how to sign in."""
     yield f"Demo clinic: {settings.clinic_name}"
     yield f"Database: {engine.url.render_as_string(hide_password=True)}"
-    yield import_sample_records(engine)
+    yield import_sample_records(engine, today=settings.today())
+    yield from create_family(settings, engine).lines()
     yield f"Open {settings.origin}/login in a browser (use localhost, not 127.0.0.1: passkeys need a name)."
 
 
@@ -44,3 +53,121 @@ def import_sample_records(engine: Engine, *, today: date | None = None) -> str:
     if summary.failed:
         line += f" ({len(summary.failed)} files refused)"
     return line
+
+
+SAMPLE_INFANT = "97ee3c8a-7b47-5931-8347-d7917044d7f8"  # the project's own sample: a baby with growth data
+PARENT_EMAIL = "parent@demo.test"
+STAFF_EMAILS = {role: f"{role.replace('_', '-')}@demo.test" for role in identity.STAFF_ROLES}
+
+
+@dataclass
+class DemoFamily:
+    """Who the demo made, and how each of them signs in."""
+
+    parent: Person
+    children: list[Patient]
+    teen: Patient | None
+    adult: Patient | None
+    confidential_result: str | None  # the public id of the teen's restricted result
+    links: dict[str, str] = field(default_factory=dict)  # label -> enrolment link
+    codes: dict[str, str] = field(default_factory=dict)  # label -> activation code
+
+    def lines(self) -> Iterator[str]:
+        names = ", ".join(child.display_name for child in self.children)
+        yield f"Demo family: {self.parent.display_name} ({PARENT_EMAIL}) acts for {names}"
+        if self.teen is not None and self.confidential_result is not None:
+            yield f"  {self.teen.display_name} has a confidential result, hidden from the parent"
+        for label, link in self.links.items():
+            yield f"Enrolment link for {label}: {link}"
+        for label, code in self.codes.items():
+            yield f"Activation code for {label} (with their date of birth): {code}"
+
+
+def pick(patients: list[Patient], today: date, low: int, high: int, prefer: int) -> Patient | None:
+    """The patient aged low..high (inclusive) nearest to `prefer` years, if any."""
+    aged = [(age_on(p.birth_date, today), p) for p in patients if p.birth_date is not None and not p.deceased]
+    fitting = [(abs(age - prefer), p.fhir_id, p) for age, p in aged if low <= age <= high]
+    return min(fitting, key=lambda row: row[:2])[2] if fitting else None
+
+
+def create_family(settings: Settings, engine: Engine) -> DemoFamily:
+    """A parent with an infant, a young child and a teen from the sample records, an adult patient, and staff
+    of each role; running it again hands out fresh links and codes instead of duplicating anyone."""
+    today = settings.today()
+    rules = AgeRules(full_proxy_until_age=settings.full_proxy_until_age, adult_at_age=settings.adult_at_age)
+    with db.transaction(engine) as session:
+        patients = list(session.exec(select(Patient).order_by(col(Patient.fhir_id))).all())
+        infant = next((p for p in patients if p.fhir_id == SAMPLE_INFANT), None) or pick(
+            patients, today, 0, 1, 0
+        )
+        child = pick(patients, today, 3, rules.full_proxy_until_age - 1, 8)
+        teen = pick(patients, today, rules.full_proxy_until_age, rules.adult_at_age - 1, 15)
+        adult = pick(patients, today, 25, 65, 40)
+        children = [kid for kid in (infant, child, teen) if kid is not None]
+        parent, parent_link = person_with_link(session, settings, PARENT_EMAIL, "Pat Parent (demo)")
+        for kid in children:
+            grant_once(session, parent, kid, today=today, rules=rules)
+        family = DemoFamily(parent, children, teen, adult, mark_confidential(session, teen))
+        family.links["the parent"] = parent_link
+        for role, email in STAFF_EMAILS.items():
+            _, link = person_with_link(session, settings, email, f"Demo {role.replace('_', ' ')}", role)
+            family.links[f"staff ({role.replace('_', ' ')})"] = link
+        for label, patient in (("the teen", teen), ("an adult patient", adult)):
+            if patient is not None:
+                family.codes[f"{label}, {patient.display_name}, born {patient.birth_date}"] = (
+                    identity.issue_activation_code(session, patient=patient)
+                )
+    return family
+
+
+def person_with_link(
+    session: Session, settings: Settings, email: str, name: str, role: str | None = None
+) -> tuple[Person, str]:
+    existing = session.exec(select(Person).where(Person.email == email)).first()
+    if existing is not None:
+        return existing, identity.enrolment_link(session, settings, person=existing)
+    return identity.add_person(session, settings, email=email, display_name=name, staff_role=role)
+
+
+def grant_once(session: Session, parent: Person, child: Patient, *, today: date, rules: AgeRules) -> None:
+    held = session.exec(
+        select(ProxyGrant.id).where(
+            ProxyGrant.proxy_person_id == parent.id,
+            ProxyGrant.patient_id == child.id,
+            col(ProxyGrant.revoked_at).is_(None),
+        )
+    ).first()
+    if held is None and child.birth_date is not None:
+        proxies.add_grant(
+            session,
+            proxy=parent,
+            patient=child,
+            relationship="parent",
+            starts_on=child.birth_date,
+            granted_by=None,
+            today=today,
+            rules=rules,
+        )
+
+
+def mark_confidential(session: Session, teen: Patient | None) -> str | None:
+    """The teen's restricted result (as if the EHR sent meta.security R): an existing one, or the newest
+    laboratory result marked so."""
+    if teen is None:
+        return None
+    query = select(Observation).where(Observation.patient_id == teen.id)
+    found = session.exec(query.where(col(Observation.confidential).is_(True))).first()
+    if found is None:
+        found = (
+            session.exec(
+                query.where(Observation.category == "laboratory").order_by(
+                    col(Observation.effective_at).desc()
+                )
+            ).first()
+            or session.exec(query).first()
+        )
+        if found is None:
+            return None
+        found.confidential = True
+        session.add(found)
+    return found.public_id

@@ -72,6 +72,8 @@ def first(model: type[SQLModel]) -> ItemFinder:
 PAGES: dict[str, Page] = {
     "summary_page": Page("Summary"),
     "viewed_page": Page("audit_event", viewers=("patient", "admin")),
+    "access_page": Page("proxy_grant", viewers=("patient",)),
+    "patient_proxies_page": Page("proxy_grant", viewers=("front_desk", "admin")),
 }
 
 # Routes under /p/{patient} that show no patient data, and why.

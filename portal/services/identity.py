@@ -108,6 +108,21 @@ def _new_one_time_code(session: Session, *, kind: str, length: int, lifetime: ti
     return code
 
 
+def issue_code(
+    session: Session, *, kind: str, length: int, lifetime: timedelta, replace: bool = False, **links: Any
+) -> str:
+    """A single-use code of `kind` (stored hashed) linked to a patient, person or issuer; `replace` first
+    ends the person's earlier live codes of the same kind."""
+    if replace and links.get("person_id") is not None:
+        _expire_codes(session, kind=kind, person_id=links["person_id"])
+    return _new_one_time_code(session, kind=kind, length=length, lifetime=lifetime, **links)
+
+
+def find_code(session: Session, *, kind: str, typed: str) -> OneTimeCode | None:
+    """The live code of `kind` matching what was typed or followed, or None."""
+    return _find_code(session, kind=kind, typed=typed)
+
+
 def _live(code: OneTimeCode) -> bool:
     return code.used_at is None and utcnow() < code.expires_at and code.failed_attempts < MAX_WRONG_TRIES
 
@@ -837,12 +852,39 @@ def add_staff(
     """Create a staff account and return its single-use enrolment link."""
     if role not in STAFF_ROLES:
         raise IdentityError(f"role must be one of {', '.join(STAFF_ROLES)}")
+    _, link = add_person(session, settings, email=email, display_name=display_name, staff_role=role)
+    return link
+
+
+def clean_email(email: str) -> str:
     address = email.strip().lower()
-    if "@" not in address or " " in address:
+    if "@" not in address or " " in address or len(address) > 320:
         raise IdentityError("that is not an email address")
+    return address
+
+
+def add_person(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    display_name: str | None = None,
+    staff_role: str | None = None,
+) -> tuple[Person, str]:
+    """Create an account (staff, or someone who will act for patients) and its single-use enrolment link."""
+    person = create_person(session, email=email, display_name=display_name, staff_role=staff_role)
+    return person, enrolment_link(session, settings, person=person)
+
+
+def create_person(
+    session: Session, *, email: str, display_name: str | None = None, staff_role: str | None = None
+) -> Person:
+    """A new account with no way to sign in yet: an enrolment link or an invitation gives it a passkey."""
+    address = clean_email(email)
     if session.exec(select(Person).where(Person.email == address)).first():
         raise IdentityError("an account with that email address already exists")
-    person = Person(display_name=display_name or address.split("@")[0], email=address, staff_role=role)
+    name = (display_name or "").strip()[:200] or address.split("@")[0]
+    person = Person(display_name=name, email=address, staff_role=staff_role)
     session.add(person)
     session.flush()
     _audit(
@@ -853,7 +895,7 @@ def add_staff(
         resource_type="Person",
         resource_id=person.public_id,
     )
-    return enrolment_link(session, settings, person=person)
+    return person
 
 
 def enrolment_link(session: Session, settings: Settings, *, person: Person) -> str:
@@ -870,7 +912,7 @@ def enrolment_link(session: Session, settings: Settings, *, person: Person) -> s
 
 
 BAD_ENROLMENT = N_(
-    "This enrolment link can't be used: it may be old or already used. Ask an administrator for a new one."
+    "This enrolment link can't be used: it may be old or already used. Ask the clinic for a new one."
 )
 
 

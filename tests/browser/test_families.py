@@ -1,0 +1,118 @@
+"""A parent with three children in a real Chromium: enrol with a passkey, switch between the children in the
+header, and see each child's banner; the teen signs in to their own record."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import Session
+
+from portal.models import Patient
+from portal.services import identity, proxies
+from portal.services.access import AgeRules
+from tests.browser.passkey_helpers import add_virtual_authenticator, cli_activation_code, fill_activation
+
+
+@pytest.fixture
+def authenticator(context, page):
+    return add_virtual_authenticator(context, page)
+
+
+@dataclass
+class Family:
+    parent_link: str
+    infant: Patient
+    child: Patient
+    teen: Patient
+
+
+def years_ago(today: date, years: int, days: int = 40) -> date:
+    return date(today.year - years, 1, 1) if years else date.fromordinal(today.toordinal() - days)
+
+
+def make_family(live_server) -> Family:
+    """A parent (with an enrolment link, as the front desk makes them) of an infant, a child and a teen."""
+    settings = live_server.settings
+    today = settings.today()
+    surname = "Fam" + secrets.token_hex(3)  # the live server's database is shared by the session's tests
+    kids = {
+        "infant": Patient(
+            fhir_id=f"fam-{surname}-i", given_name="Ivy", family_name=surname, birth_date=years_ago(today, 0)
+        ),
+        "child": Patient(
+            fhir_id=f"fam-{surname}-c", given_name="Cal", family_name=surname, birth_date=years_ago(today, 8)
+        ),
+        "teen": Patient(
+            fhir_id=f"fam-{surname}-t",
+            given_name="Tess",
+            family_name=surname,
+            birth_date=date(today.year - 15, 1, 1),
+        ),
+    }
+    with Session(live_server.engine, expire_on_commit=False) as session, session.begin():
+        session.add_all(kids.values())
+        session.flush()
+        parent, link = identity.add_person(
+            session, settings, email=f"{surname}@example.test", display_name="Parent"
+        )
+        for kid in kids.values():
+            proxies.add_grant(
+                session,
+                proxy=parent,
+                patient=kid,
+                relationship="parent",
+                starts_on=kid.birth_date,
+                granted_by=None,
+                today=today,
+                rules=AgeRules(),
+            )
+    return Family(link, kids["infant"], kids["child"], kids["teen"])
+
+
+def banner(page):
+    return page.get_by_role("region", name="Whose record this is")
+
+
+def switch_to(page, patient: Patient) -> None:
+    page.get_by_text("Switch record").click()
+    page.get_by_role("link", name=re.compile(patient.display_name)).click()
+
+
+def test_a_parent_switches_between_the_children_and_sees_each_banner(
+    live_server, page, authenticator
+) -> None:
+    family = make_family(live_server)
+
+    page.goto(family.parent_link)
+    page.get_by_role("button", name="Create your passkey").click()
+    page.wait_for_url("**/account")
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Records").click()
+    page.get_by_role("link", name=re.compile(family.infant.display_name)).click()
+    expect(banner(page)).to_contain_text(family.infant.display_name)
+    switch_to(page, family.child)
+    expect(banner(page)).to_contain_text(family.child.display_name)
+    expect(banner(page)).to_contain_text("8 years old")
+    switch_to(page, family.teen)
+
+    expect(banner(page)).to_contain_text(family.teen.display_name)
+    expect(banner(page)).to_contain_text("15 years old")
+    expect(banner(page)).to_contain_text("private to this teen")
+    assert f"/p/{family.teen.public_id}/" in page.url
+
+
+def test_the_teen_signs_in_to_their_own_record(live_server, page, authenticator) -> None:
+    family = make_family(live_server)
+    code = cli_activation_code(live_server, family.teen.fhir_id)
+
+    fill_activation(page, live_server, code, birth_date=family.teen.birth_date)
+    page.wait_for_url("**/account")
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Records").click()
+
+    expect(banner(page)).to_contain_text("Your record")
+    expect(banner(page)).to_contain_text(family.teen.display_name)
+    expect(banner(page)).not_to_contain_text("private to this teen")
