@@ -178,10 +178,14 @@ def result_line(observation: Observation) -> ResultLine:
     else:
         span = None
     found = results.flag(observation.value, low, high, observation.interpretation)
-    return ResultLine(observation.display or observation.code or "", value, span, found.value if found else None)
+    return ResultLine(
+        observation.display or observation.code or "", value, span, found.value if found else None
+    )
 
 
-def _medicines(session: Session, patient_id: int, encounter: Encounter, linked: list[MedicationRequest]) -> list[Medicine]:
+def _medicines(
+    session: Session, patient_id: int, encounter: Encounter, linked: list[MedicationRequest]
+) -> list[Medicine]:
     """Prescriptions written at this visit: new ones, changes to an earlier prescription, and stops."""
     earlier_codes = set()
     if encounter.start_at is not None:
@@ -278,7 +282,9 @@ def immunization_record(
     session: Session, settings: Settings, patient: Patient, *, include_confidential: bool
 ) -> ImmunizationRecord:
     assert patient.id is not None
-    return ImmunizationRecord(patient, _vaccines(session, patient.id, include_confidential, settings.timezone))
+    return ImmunizationRecord(
+        patient, _vaccines(session, patient.id, include_confidential, settings.timezone)
+    )
 
 
 def record_summary(
@@ -287,7 +293,9 @@ def record_summary(
     """Problems, medicines, allergies, vaccines, recent results and, for a child, growth centiles."""
     assert patient.id is not None
     confidential = include_confidential
-    problems = [c.display for c in records.conditions(session, patient.id, include_confidential=confidential).current]
+    problems = [
+        c.display for c in records.conditions(session, patient.id, include_confidential=confidential).current
+    ]
     medicines = [
         Medicine(m.display, m.dosage, "current")
         for m in records.medications(session, patient.id, include_confidential=confidential).current
@@ -355,9 +363,9 @@ def _encounters_on(session: Session, day: date, zone: ZoneInfo, practitioner_fhi
         .where(col(Encounter.start_at) >= start, col(Encounter.start_at) < end)
     )
     if practitioner_fhir_id is not None:
-        query = query.join(FhirResource, col(FhirResource.id) == col(Encounter.practitioner_resource_id)).where(
-            col(FhirResource.fhir_id) == practitioner_fhir_id
-        )
+        query = query.join(
+            FhirResource, col(FhirResource.id) == col(Encounter.practitioner_resource_id)
+        ).where(col(FhirResource.fhir_id) == practitioner_fhir_id)
     return query.order_by(col(Encounter.start_at), col(Encounter.id))
 
 
@@ -437,7 +445,9 @@ def print_visit(
         if not decision.allowed:
             return None
         include_confidential = decision.sees_confidential
-    summary = visit_summary(session, settings, patient, encounter_public_id, include_confidential=include_confidential)
+    summary = visit_summary(
+        session, settings, patient, encounter_public_id, include_confidential=include_confidential
+    )
     if summary is None:
         return None
     summary = with_activation(session, settings, summary, issued_by=printed_by)

@@ -32,7 +32,10 @@ from portal.templating import render
 T = TypeVar("T")
 
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
-CHART_SECTIONS: list[tuple[str, str]] = [("summary", N_("Summary"))]
+CHART_SECTIONS: list[tuple[str, str]] = [
+    ("summary", N_("Summary")),
+    ("print", N_("Print or download")),
+]
 
 # Avatar colours: each carries white text at 4.5:1 or better, and a patient always gets the same one.
 AVATAR_COLOURS = ("#1d6b57", "#8a3b12", "#5b3f99", "#1c5d99", "#8c2155", "#4d5b14", "#6b4e16", "#2f5f6b")
