@@ -284,7 +284,7 @@ def export_fhir(patient: str) -> None:
 @click.option("--once", is_flag=True, help="Send what is waiting, then stop.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
 def worker(once: bool, interval: float) -> None:
-    """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it)."""
+    """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it) and run print jobs."""
     from portal.services import mail
 
     settings = load_settings()

@@ -445,3 +445,61 @@ def test_the_migration_links_visits_imported_before_it(app, session, infant) -> 
     linked = session.exec(select(Encounter.practitioner_resource_id)).all()
     session.commit()
     assert len(linked) == 4 and None not in linked
+
+
+# Large batches: a job the worker prints --------------------------------------------------------------
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    from portal.services import printing
+
+    monkeypatch.setattr(printing, "BATCH_IN_REQUEST", 2)
+
+
+def test_a_large_day_becomes_a_job_with_a_progress_page(
+    client, session, day_of_visits, small_batches
+) -> None:
+    log_in(client, session, staff_member(session, "clinician"))
+
+    response = form_post(client, "/staff/print/day", {"date": VISIT_DAY}, follow_redirects=False)
+    page = client.get(response.headers["location"])
+
+    assert response.status_code == 303 and "/staff/print/jobs/" in response.headers["location"]
+    assert '<meta http-equiv="refresh"' in page.text and "<progress" in page.text
+    assert events(session, "print") == []  # nothing printed until the worker runs
+
+
+def test_the_worker_prints_the_job_and_staff_download_it(
+    app, client, session, tmp_path, day_of_visits, small_batches
+) -> None:
+    from portal.services import mail
+
+    staff = staff_member(session, "front_desk")
+    log_in(client, session, staff)
+    job_url = form_post(client, "/staff/print/day", {"date": VISIT_DAY}, follow_redirects=False).headers[
+        "location"
+    ]
+
+    mail.run_worker(app.state.engine, app.state.settings, once=True)
+    page = client.get(job_url)
+    pdf = client.get(job_url + "/pdf")
+
+    assert "Download the PDF" in page.text and "refresh" not in page.text
+    headers = [p.strip().splitlines()[0] for p in pages_of(tmp_path, pdf.content)]
+    assert all(sum(name in h for name in day_of_visits) == 1 for h in headers)
+    prints = events(session, "print")
+    assert len(prints) == 3 and {e.route for e in prints} == {"worker:print_day"}
+    assert {e.actor_person_id for e in prints} == {staff.id}
+
+
+def test_a_job_is_only_for_the_staff_member_who_asked(client, session, day_of_visits, small_batches) -> None:
+    log_in(client, session, staff_member(session, "clinician"))
+    job_url = form_post(client, "/staff/print/day", {"date": VISIT_DAY}, follow_redirects=False).headers[
+        "location"
+    ]
+    log_in(client, session, make_person(session, display_name="Other", staff_role="clinician"))
+
+    response = client.get(job_url)
+
+    assert response.status_code == 404

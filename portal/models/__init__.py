@@ -27,6 +27,7 @@ from portal.models.records import (
     ObservationComponent,
     Procedure,
 )
+from portal.models.printing import PrintJob
 from portal.models.results import ResultHold
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "PasswordLogin",
     "Patient",
     "Person",
+    "PrintJob",
     "Procedure",
     "ProxyGrant",
     "RateLimitBucket",

@@ -8,6 +8,7 @@ is CPU work: `render_pdf` runs in a worker thread or the CLI, never on the event
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,13 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from portal import i18n
+from portal import db, i18n
 from portal.config import Settings
 from portal.models.base import utcnow
 from portal.models.people import Patient, Person
+from portal.models.printing import PrintJob
 from portal.models.records import Encounter, FhirResource, MedicationRequest, Observation
 from portal.pdf.render import render_document, write_pdf
 from portal.services import access, audit, growth, identity, records, results
@@ -381,6 +383,14 @@ def practitioners_on(session: Session, settings: Settings, day: date) -> list[tu
     return sorted(((fhir_id, label or fhir_id) for fhir_id, label in rows), key=lambda row: row[1].lower())
 
 
+def visits_on(
+    session: Session, settings: Settings, day: date, practitioner_fhir_id: str | None = None
+) -> list[tuple[Encounter, Patient]]:
+    """The day's visits (the clinic's day), or one provider's, in the order they began."""
+    rows = session.execute(_encounters_on(session, day, settings.timezone, practitioner_fhir_id)).all()
+    return [(encounter, patient) for encounter, patient in rows]
+
+
 def visit_summaries_for_day(
     session: Session,
     settings: Settings,
@@ -394,9 +404,7 @@ def visit_summaries_for_day(
     """Every visit that day (the clinic's day), or one provider's, as summaries ready to print; each
     print is audited ("print", one event per visit), and patients without an account get a code."""
     found = []
-    for encounter, patient in session.execute(
-        _encounters_on(session, day, settings.timezone, practitioner_fhir_id)
-    ).all():
+    for encounter, patient in visits_on(session, settings, day, practitioner_fhir_id):
         summary = print_visit(
             session,
             settings,
@@ -465,6 +473,105 @@ def print_visit(
     return summary
 
 
+# Large batches: a job for the worker ----------------------------------------------------------------
+
+BATCH_IN_REQUEST = 5  # a day with more visits than this is printed by the worker, with a progress page
+log = logging.getLogger("portal.printing")
+
+
+def print_or_queue_day(
+    session: Session,
+    settings: Settings,
+    day: date,
+    practitioner_fhir_id: str | None,
+    *,
+    staff: Person,
+    route: str | None = None,
+    client_address: str | None = None,
+) -> list[VisitSummary] | PrintJob:
+    """A small day's summaries at once; a large day as a queued job (nothing printed or audited yet)."""
+    visits = visits_on(session, settings, day, practitioner_fhir_id)
+    if len(visits) <= BATCH_IN_REQUEST:
+        return visit_summaries_for_day(
+            session,
+            settings,
+            day,
+            practitioner_fhir_id,
+            printed_by=staff,
+            route=route,
+            client_address=client_address,
+        )
+    assert staff.id is not None
+    job = PrintJob(
+        owner_person_id=staff.id, day=day, practitioner_fhir_id=practitioner_fhir_id, total=len(visits)
+    )
+    session.add(job)
+    session.flush()
+    log.info("print job queued id=%s visits=%s", job.id, job.total)
+    return job
+
+
+def job_of(session: Session, public_id: str, *, owner_person_id: int) -> PrintJob | None:
+    """A print job, for the member of staff who asked for it only."""
+    job = session.scalars(select(PrintJob).where(col(PrintJob.public_id) == public_id)).first()
+    return job if job is not None and job.owner_person_id == owner_person_id else None
+
+
+def run_print_jobs(engine: Engine, settings: Settings) -> int:
+    """Print every queued job (the worker calls this each round); how many were finished."""
+    finished = 0
+    while True:
+        with db.transaction(engine) as session:
+            job = session.scalars(
+                select(PrintJob).where(col(PrintJob.status) == "queued").order_by(col(PrintJob.id)).limit(1)
+            ).first()
+            if job is None:
+                return finished
+            job.status = "running"
+        try:
+            pdf = _print_job(engine, settings, job)
+        except Exception as error:  # a failed job is reported on its page; the worker carries on
+            log.error("print job failed id=%s error=%s", job.id, type(error).__name__)
+            with db.transaction(engine) as session:
+                stored = session.get(PrintJob, job.id)
+                assert stored is not None
+                stored.status, stored.error, stored.finished_at = "failed", type(error).__name__, utcnow()
+            continue
+        with db.transaction(engine) as session:
+            stored = session.get(PrintJob, job.id)
+            assert stored is not None
+            stored.status, stored.pdf, stored.finished_at = "done", pdf, utcnow()
+        log.info("print job done id=%s", job.id)
+        finished += 1
+
+
+def _print_job(engine: Engine, settings: Settings, job: PrintJob) -> bytes:
+    from portal.templating import make_templates
+
+    env = make_templates().env
+    with db.transaction(engine) as session:
+        owner = session.get(Person, job.owner_person_id)
+        visits = [
+            (e.public_id, p.id) for e, p in visits_on(session, settings, job.day, job.practitioner_fhir_id)
+        ]
+    assert owner is not None
+    documents = []
+    for done, (encounter_public_id, patient_id) in enumerate(visits, 1):
+        # One visit per transaction: the code, the audit event and the progress commit together.
+        with db.transaction(engine) as session:
+            patient = session.get(Patient, patient_id)
+            assert patient is not None
+            summary = print_visit(
+                session, settings, patient, encounter_public_id, printed_by=owner, route="worker:print_day"
+            )
+            stored = session.get(PrintJob, job.id)
+            assert stored is not None
+            stored.done, stored.total = done, len(visits)
+        if summary is not None:
+            documents.append(lay_out(env, settings, summary))
+    return write_pdf(documents)
+
+
 # Rendering ------------------------------------------------------------------------------------------
 
 TEMPLATES = {
@@ -479,6 +586,27 @@ def patient_line(patient: Patient) -> str:
     return f"{patient.display_name} · {i18n.gettext('Date of birth')}: {born}"
 
 
+def lay_out(
+    env: Environment,
+    settings: Settings,
+    document: VisitSummary | RecordSummary | ImmunizationRecord,
+    *,
+    lang: str | None = None,
+) -> Any:
+    """One summary laid out on its own pages (a weasyprint Document)."""
+    with i18n.using(lang) as chosen:
+        context = {
+            "summary": document,
+            "patient": document.patient,
+            "patient_line": patient_line(document.patient),
+            "clinic": {"name": settings.clinic_name, "phone": settings.clinic_phone},
+            "printed_on": i18n.format_date(settings.today(), "long"),
+            "lang": chosen,
+            "timezone": settings.timezone,
+        }
+        return render_document(env, TEMPLATES[type(document)], context, paper_size=settings.paper_size)
+
+
 def render_pdf(
     env: Environment,
     settings: Settings,
@@ -487,24 +615,4 @@ def render_pdf(
     lang: str | None = None,
 ) -> bytes:
     """One PDF of one or more summaries, each laid out on its own (its own pages and page numbers)."""
-    clinic = {"name": settings.clinic_name, "phone": settings.clinic_phone}
-    with i18n.using(lang) as chosen:
-        printed_on = i18n.format_date(settings.today(), "long")
-        laid_out = [
-            render_document(
-                env,
-                TEMPLATES[type(document)],
-                {
-                    "summary": document,
-                    "patient": document.patient,
-                    "patient_line": patient_line(document.patient),
-                    "clinic": clinic,
-                    "printed_on": printed_on,
-                    "lang": chosen,
-                    "timezone": settings.timezone,
-                },
-                paper_size=settings.paper_size,
-            )
-            for document in documents
-        ]
-        return write_pdf(laid_out)
+    return write_pdf([lay_out(env, settings, document, lang=lang) for document in documents])

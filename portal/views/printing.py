@@ -8,13 +8,15 @@ from typing import Any
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
 from portal.models.people import Patient
+from portal.models.printing import PrintJob
 from portal.security.sessions import Client, require_staff
 from portal.services import printing, records
 from portal.services.access import Area, Decision
@@ -148,14 +150,16 @@ async def staff_print_day(request: Request) -> Response:
     client = Client.of(request)
     summaries = await run_db(
         request,
-        printing.visit_summaries_for_day,
+        printing.print_or_queue_day,
         settings,
         day,
         provider,
-        printed_by=staff,
+        staff=staff,
         route="staff_print_day",
         client_address=client.address,
     )
+    if isinstance(summaries, PrintJob):
+        return RedirectResponse(request.url_for("print_job_page", job=summaries.public_id), status_code=303)
     if not summaries:
         providers = await run_db(request, printing.practitioners_on, settings, day)
         return staff_form(request, day, providers, "No visits to print for that day.", status_code=404)
@@ -193,6 +197,28 @@ async def staff_print_visit(request: Request) -> Response:
     return pdf_response(await render_pdf(request, [summary]), "visit-summary.pdf")
 
 
+async def _own_job(request: Request) -> PrintJob:
+    staff = require_staff(request, *STAFF_ROLES)
+    assert staff.id is not None
+    job = await run_db(request, printing.job_of, request.path_params["job"], owner_person_id=staff.id)
+    if job is None:
+        raise HTTPException(404)
+    return job
+
+
+async def print_job_page(request: Request) -> Response:
+    """A large batch's progress; the page reloads itself until the PDF is ready (no JavaScript)."""
+    job = await _own_job(request)
+    return render(request, "staff/print_job.html", {"job": job}, headers={"Cache-Control": "no-store"})
+
+
+async def print_job_download(request: Request) -> Response:
+    job = await _own_job(request)
+    if job.status != "done" or job.pdf is None:
+        raise HTTPException(404)
+    return pdf_response(job.pdf, "visit-summaries.pdf")
+
+
 routes = [
     Route("/p/{patient}/print", print_page, name="print_page"),
     Route("/p/{patient}/print/summary", record_summary_download, name="record_summary_download"),
@@ -203,4 +229,6 @@ routes = [
     Route("/staff/print", staff_print_page, name="staff_print_page"),
     Route("/staff/print/day", staff_print_day, methods=["POST"], name="staff_print_day"),
     Route("/staff/print/visit", staff_print_visit, methods=["POST"], name="staff_print_visit"),
+    Route("/staff/print/jobs/{job}", print_job_page, name="print_job_page"),
+    Route("/staff/print/jobs/{job}/pdf", print_job_download, name="print_job_download"),
 ]

@@ -1,4 +1,4 @@
-"""printing: an encounter's practitioner as a link, so a provider's day can be found by FHIR id
+"""printing: an encounter's practitioner as a link (a provider's day by FHIR id), and print jobs
 
 Revision ID: 0008_printing
 Revises: 0006_results
@@ -11,8 +11,11 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 from alembic import op
 from sqlmodel import Session
+
+import portal.models.base
 
 revision = "0008_printing"
 down_revision = "0006_results"
@@ -30,6 +33,27 @@ def upgrade() -> None:
             "fk_encounter_practitioner_resource_id", "fhir_resource", ["practitioner_resource_id"], ["id"]
         )
     backfill(op.get_bind())
+    op.create_table(
+        "print_job",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("owner_person_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("practitioner_fhir_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=True),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("created_at", portal.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", portal.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["owner_person_id"], ["person.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("print_job") as batch:
+        batch.create_index("ix_print_job_owner_person_id", ["owner_person_id"], unique=False)
+        batch.create_index("ix_print_job_public_id", ["public_id"], unique=True)
+        batch.create_index("ix_print_job_status", ["status"], unique=False)
 
 
 def participant_references(resource_json: str) -> list[str]:
@@ -76,6 +100,7 @@ def backfill(bind: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("print_job")
     with op.batch_alter_table("encounter") as batch:
         batch.drop_constraint("fk_encounter_practitioner_resource_id", type_="foreignkey")
         batch.drop_index("ix_encounter_practitioner_resource_id")
