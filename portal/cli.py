@@ -353,7 +353,7 @@ def _write_summaries(settings: Settings, summaries: list[Any], output: Path) -> 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def print_visit_summary(encounter: str, output: Path) -> None:
     """Print the summary of ENCOUNTER (the Encounter's FHIR id) into a PDF file."""
-    from portal.services import printing
+    from portal.services import access, printing
 
     settings = load_settings()
     with open_engine(settings) as engine, db.transaction(engine) as session:
@@ -362,7 +362,7 @@ def print_visit_summary(encounter: str, output: Path) -> None:
             raise click.ClickException("no visit has that FHIR id")
         visit, patient = found
         summary = printing.print_visit(
-            session, settings, patient, visit.public_id, route="cli:print_visit_summary"
+            session, settings, patient, visit.public_id, where=access.Where(route="cli:print_visit_summary")
         )
         if summary is None:
             raise click.ClickException("no visit has that FHIR id")
@@ -377,14 +377,14 @@ def print_visit_summary(encounter: str, output: Path) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def print_day(day: str, provider: str | None, output: Path) -> None:
     """Print every visit summary of a day (or one provider's) into one PDF, one patient per page."""
-    from portal.services import printing
+    from portal.services import access, printing
 
     settings = load_settings()
     parsed = parse_day(day, "--date")
     assert parsed is not None
     with open_engine(settings) as engine, db.transaction(engine) as session:
         summaries = printing.visit_summaries_for_day(
-            session, settings, parsed, provider, route="cli:print_day"
+            session, settings, parsed, provider, where=access.Where(route="cli:print_day")
         )
     if not summaries:
         raise click.ClickException("no visits to print for that day" + (" and provider" if provider else ""))

@@ -503,3 +503,24 @@ def test_a_job_is_only_for_the_staff_member_who_asked(client, session, day_of_vi
     response = client.get(job_url)
 
     assert response.status_code == 404
+
+
+def test_a_visit_summary_lists_the_patients_next_visits(
+    app, client, session, tmp_path, infant, first_visit
+) -> None:
+    upcoming = {
+        "resourceType": "Encounter",
+        "id": "upcoming-visit",
+        "status": "planned",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [_concept("http://snomed.info/sct", "410620009", "Well child visit")],
+        "subject": {"reference": "Patient/97ee3c8a-7b47-5931-8347-d7917044d7f8"},
+        "period": {"start": "2099-01-05T09:00:00-05:00"},
+    }
+    importer.import_paths(app.state.engine, [write_bundle(tmp_path / "next.json", [upcoming])])
+    log_in(client, session, parent_of(session, infant))
+
+    pages = pages_of(tmp_path, client.get(f"/p/{infant.public_id}/print/visit/{first_visit}").content)
+
+    text_ = "".join(pages)
+    assert "Your next visits:" in text_ and "January 5, 2099" in text_

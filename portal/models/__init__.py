@@ -13,6 +13,7 @@ from portal.models.identity import (
     WebAuthnChallenge,
 )
 from portal.models.people import Patient, Person
+from portal.models.printing import PrintJob
 from portal.models.records import (
     Allergy,
     ClinicalDocument,
@@ -27,7 +28,6 @@ from portal.models.records import (
     ObservationComponent,
     Procedure,
 )
-from portal.models.printing import PrintJob
 from portal.models.results import ResultHold
 
 __all__ = [

@@ -398,8 +398,7 @@ def visit_summaries_for_day(
     practitioner_fhir_id: str | None = None,
     *,
     printed_by: Person | None = None,
-    route: str | None = None,
-    client_address: str | None = None,
+    where: access.Where | None = None,
 ) -> list[VisitSummary]:
     """Every visit that day (the clinic's day), or one provider's, as summaries ready to print; each
     print is audited ("print", one event per visit), and patients without an account get a code."""
@@ -411,8 +410,7 @@ def visit_summaries_for_day(
             patient,
             encounter.public_id,
             printed_by=printed_by,
-            route=route,
-            client_address=client_address,
+            where=where,
         )
         if summary is not None:
             found.append(summary)
@@ -435,8 +433,7 @@ def print_visit(
     encounter_public_id: str,
     *,
     printed_by: Person | None = None,
-    route: str | None = None,
-    client_address: str | None = None,
+    where: access.Where | None = None,
 ) -> VisitSummary | None:
     """A staff (or operator) print of one visit summary: what the printer may see, a fresh activation
     code when the patient has no account, and a "print" audit event."""
@@ -459,6 +456,7 @@ def print_visit(
     if summary is None:
         return None
     summary = with_activation(session, settings, summary, issued_by=printed_by)
+    w = where or access.Where()
     audit.record(
         session,
         action="print",
@@ -467,14 +465,16 @@ def print_visit(
         patient_id=patient.id,
         resource_type="Encounter",
         resource_id=encounter_public_id,
-        route=route,
-        client_address=client_address,
+        route=w.route,
+        client_address=w.client_address,
+        request_id=w.request_id,
     )
     return summary
 
 
 # Large batches: a job for the worker ----------------------------------------------------------------
 
+WORKER = access.Where(route="worker:print_day")
 BATCH_IN_REQUEST = 5  # a day with more visits than this is printed by the worker, with a progress page
 log = logging.getLogger("portal.printing")
 
@@ -486,8 +486,7 @@ def print_or_queue_day(
     practitioner_fhir_id: str | None,
     *,
     staff: Person,
-    route: str | None = None,
-    client_address: str | None = None,
+    where: access.Where | None = None,
 ) -> list[VisitSummary] | PrintJob:
     """A small day's summaries at once; a large day as a queued job (nothing printed or audited yet)."""
     visits = visits_on(session, settings, day, practitioner_fhir_id)
@@ -498,8 +497,7 @@ def print_or_queue_day(
             day,
             practitioner_fhir_id,
             printed_by=staff,
-            route=route,
-            client_address=client_address,
+            where=where,
         )
     assert staff.id is not None
     job = PrintJob(
@@ -562,7 +560,7 @@ def _print_job(engine: Engine, settings: Settings, job: PrintJob) -> bytes:
             patient = session.get(Patient, patient_id)
             assert patient is not None
             summary = print_visit(
-                session, settings, patient, encounter_public_id, printed_by=owner, route="worker:print_day"
+                session, settings, patient, encounter_public_id, printed_by=owner, where=WORKER
             )
             stored = session.get(PrintJob, job.id)
             assert stored is not None

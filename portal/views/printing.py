@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
@@ -17,11 +17,11 @@ from portal.config import Settings
 from portal.db import run_db
 from portal.models.people import Patient
 from portal.models.printing import PrintJob
-from portal.security.sessions import Client, require_staff
+from portal.security.sessions import require_staff
 from portal.services import printing, records
 from portal.services.access import Area, Decision
 from portal.templating import render
-from portal.views.chart import chart_context, open_chart_or_404
+from portal.views.chart import chart_context, open_chart_or_404, where
 
 STAFF_ROLES = ("front_desk", "clinician")
 
@@ -147,7 +147,6 @@ async def staff_print_day(request: Request) -> Response:
         provider = str(form.get("provider", "")).strip()[:64] or None
     if day is None:
         return staff_form(request, settings.today(), [], "Enter the date as YYYY-MM-DD.", status_code=400)
-    client = Client.of(request)
     summaries = await run_db(
         request,
         printing.print_or_queue_day,
@@ -155,8 +154,7 @@ async def staff_print_day(request: Request) -> Response:
         day,
         provider,
         staff=staff,
-        route="staff_print_day",
-        client_address=client.address,
+        where=where(request),
     )
     if isinstance(summaries, PrintJob):
         return RedirectResponse(request.url_for("print_job_page", job=summaries.public_id), status_code=303)
@@ -172,7 +170,7 @@ async def staff_print_visit(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=10) as form:
         encounter_fhir_id = str(form.get("encounter", "")).strip()[:64]
-    client = Client.of(request)
+    place = where(request)
 
     def unit_of_work(session: Session) -> printing.VisitSummary | None:
         found = printing.find_encounter(session, encounter_fhir_id)
@@ -185,8 +183,7 @@ async def staff_print_visit(request: Request) -> Response:
             patient,
             encounter.public_id,
             printed_by=staff,
-            route="staff_print_visit",
-            client_address=client.address,
+            where=place,
         )
 
     summary = await run_db(request, unit_of_work) if encounter_fhir_id else None
