@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import random
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -524,3 +525,15 @@ def test_a_visit_summary_lists_the_patients_next_visits(
 
     text_ = "".join(pages)
     assert "Your next visits:" in text_ and "January 5, 2099" in text_
+
+
+def test_a_blood_pressure_prints_as_systolic_over_diastolic(app, client, session, tmp_path) -> None:
+    resources = same_day_patient(tmp_path, "Pressure")
+    importer.import_paths(app.state.engine, [tmp_path / "Pressure.json"])
+    visit = next(r["id"] for r in resources if r["resourceType"] == "Encounter")
+    log_in(client, session, staff_member(session, "clinician"))
+
+    response = form_post(client, "/staff/print/visit", {"encounter": visit})
+
+    text_ = "".join(pages_of(tmp_path, response.content))
+    assert re.search(r"Blood pressure panel\s+\d{2,3}/\d{2} mmHg", text_)

@@ -30,6 +30,7 @@ from portal.pdf.render import render_document, write_pdf
 from portal.services import access, audit, growth, identity, records, results
 
 STOPPED_MEDICATION = frozenset({"stopped", "cancelled", "completed"})
+NOT_HAPPENING = frozenset({"cancelled", "entered-in-error"})
 RECENT_RESULT_GROUPS = 5
 
 # UCUM units as a reader writes them; anything else is printed as the EHR sent it.
@@ -233,7 +234,9 @@ def visit_summary(
     now = utcnow()
     later = records.encounters(session, patient.id, include_confidential=include_confidential, limit=20)
     next_visits = sorted(
-        e.start_at.astimezone(zone) for e in later if e.start_at is not None and e.start_at > max(now, start)
+        e.start_at.astimezone(zone)
+        for e in later
+        if e.start_at is not None and e.start_at > max(now, start) and e.status not in NOT_HAPPENING
     )
     diagnoses = [c.display for c in detail.diagnoses if c.display]
     if not diagnoses and encounter.diagnoses:
