@@ -21,11 +21,22 @@ from portal.security.headers import SecurityHeaders
 from portal.security.sessions import SessionMiddleware
 from portal.services import audit
 from portal.templating import make_templates
-from portal.views import account, auth, chart, errors, families, front_desk, health, home, language
+from portal.views import (
+    account,
+    auth,
+    chart,
+    errors,
+    families,
+    front_desk,
+    health,
+    home,
+    language,
+    printing,
+)
 from portal.views import audit as audit_views
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
-VIEW_MODULES = [health, home, language, auth, account, front_desk, chart, audit_views, families]
+VIEW_MODULES = [health, home, language, auth, account, front_desk, chart, audit_views, families, printing]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
 

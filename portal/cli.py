@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from sqlalchemy import Engine
@@ -284,7 +284,7 @@ def export_fhir(patient: str) -> None:
 @click.option("--once", is_flag=True, help="Send what is waiting, then stop.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
 def worker(once: bool, interval: float) -> None:
-    """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it)."""
+    """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it) and run print jobs."""
     from portal.services import mail
 
     settings = load_settings()
@@ -430,3 +430,63 @@ def proxy_end(grant: str) -> None:
             raise click.ClickException("no proxy grant has that id")
         proxies.end_grant(session, found, patient=patient, ended_by=None, where=Where(route="cli:proxy_end"))
     click.echo("Proxy access ended.")
+
+
+# -------------------------------------------------------------------------------------------- printing
+
+
+@main.group(name="print")
+def print_group() -> None:
+    """Print visit summaries as PDF (audited; a patient without an account gets an activation code)."""
+
+
+def _write_summaries(settings: Settings, summaries: list[Any], output: Path) -> None:
+    from portal.services import printing
+    from portal.templating import make_templates
+
+    pdf = printing.render_pdf(make_templates().env, settings, summaries)
+    output.write_bytes(pdf)
+    click.echo(f"wrote {len(summaries)} visit summaries to {output}", err=True)
+
+
+@print_group.command(name="visit-summary")
+@click.argument("encounter")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def print_visit_summary(encounter: str, output: Path) -> None:
+    """Print the summary of ENCOUNTER (the Encounter's FHIR id) into a PDF file."""
+    from portal.services import access, printing
+
+    settings = load_settings()
+    with open_engine(settings) as engine, db.transaction(engine) as session:
+        found = printing.find_encounter(session, encounter)
+        if found is None:
+            raise click.ClickException("no visit has that FHIR id")
+        visit, patient = found
+        summary = printing.print_visit(
+            session, settings, patient, visit.public_id, where=access.Where(route="cli:print_visit_summary")
+        )
+        if summary is None:
+            raise click.ClickException("no visit has that FHIR id")
+    _write_summaries(settings, [summary], output)
+
+
+@print_group.command(name="day")
+@click.option("--date", "day", required=True, help="The clinic's day, YYYY-MM-DD.")
+@click.option(
+    "--provider", default=None, help="Only this practitioner's visits (the Practitioner's FHIR id)."
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def print_day(day: str, provider: str | None, output: Path) -> None:
+    """Print every visit summary of a day (or one provider's) into one PDF, one patient per page."""
+    from portal.services import access, printing
+
+    settings = load_settings()
+    parsed = parse_day(day, "--date")
+    assert parsed is not None
+    with open_engine(settings) as engine, db.transaction(engine) as session:
+        summaries = printing.visit_summaries_for_day(
+            session, settings, parsed, provider, where=access.Where(route="cli:print_day")
+        )
+    if not summaries:
+        raise click.ClickException("no visits to print for that day" + (" and provider" if provider else ""))
+    _write_summaries(settings, summaries, output)

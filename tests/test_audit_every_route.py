@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from portal.app import VIEW_MODULES
 from portal.fhir.importer import import_paths
-from portal.models import AuditEvent, Patient, Person, ProxyGrant
+from portal.models import AuditEvent, Encounter, Patient, Person, ProxyGrant
 from tests.conftest import log_in
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "fhir" / "sample-infant.json"
@@ -69,11 +69,20 @@ def first(model: type[SQLModel]) -> ItemFinder:
     return find
 
 
+# Summaries and PDFs (Area.DOCUMENTS): the patient, a proxy, and the staff who print them.
+DOCUMENT_VIEWERS = ("patient", "parent", "clinician", "front_desk")
+
 PAGES: dict[str, Page] = {
     "summary_page": Page("Summary"),
     "viewed_page": Page("audit_event", viewers=("patient", "admin")),
     "access_page": Page("proxy_grant", viewers=("patient",)),
     "patient_proxies_page": Page("proxy_grant", viewers=("front_desk", "admin")),
+    "print_page": Page("Documents", viewers=DOCUMENT_VIEWERS),
+    "record_summary_download": Page("RecordSummary", viewers=DOCUMENT_VIEWERS, action="download"),
+    "immunization_record_download": Page("ImmunizationRecord", viewers=DOCUMENT_VIEWERS, action="download"),
+    "visit_summary_download": Page(
+        "Encounter", viewers=DOCUMENT_VIEWERS, action="download", item=first(Encounter)
+    ),
 }
 
 # Routes under /p/{patient} that show no patient data, and why.

@@ -100,6 +100,11 @@ def who_viewed_page(viewer: str, patient: str, today: date) -> bool:
     return own_patient(viewer) == patient or viewer == "admin"
 
 
+def documents_page(viewer: str, patient: str, today: date) -> bool:
+    """Summaries and PDFs: the patient, a proxy in force, clinicians and the front desk (who print them)."""
+    return record_page(viewer, patient, today) or viewer == "front_desk"
+
+
 def front_desk_proxies_page(viewer: str, patient: str, today: date) -> bool:
     """The staff screen for a patient's grants: front desk and admins."""
     return viewer in ("front_desk", "admin")
@@ -112,6 +117,10 @@ PAGE_RULES: dict[str, Rule] = {
     "summary_page": demographics_page,
     "access_page": own_access_page,
     "viewed_page": who_viewed_page,
+    "print_page": documents_page,
+    "record_summary_download": documents_page,
+    "immunization_record_download": documents_page,
+    "visit_summary_download": documents_page,
     "patient_proxies_page": front_desk_proxies_page,
 }
 

@@ -142,6 +142,7 @@ def encounter(model: Any, links: Links) -> dict[str, Any]:
         "start_at": period_start(model.period),
         "end_at": period_end(model.period),
         "practitioner": reference_names(participants, links),
+        "practitioner_resource_id": next(filter(None, (links.row_id(p) for p in participants)), None),
         "location": reference_names(locations, links),
         "organization": links.name(model.serviceProvider) if model.serviceProvider else None,
         "diagnoses": reference_names([d.condition for d in model.diagnosis or []], links),

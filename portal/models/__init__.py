@@ -13,6 +13,7 @@ from portal.models.identity import (
     WebAuthnChallenge,
 )
 from portal.models.people import Patient, Person
+from portal.models.printing import PrintJob
 from portal.models.records import (
     Allergy,
     ClinicalDocument,
@@ -50,6 +51,7 @@ __all__ = [
     "PasswordLogin",
     "Patient",
     "Person",
+    "PrintJob",
     "Procedure",
     "ProxyGrant",
     "RateLimitBucket",

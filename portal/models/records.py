@@ -70,6 +70,8 @@ class Encounter(RecordItem, table=True):
     start_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     practitioner: str | None = Field(default=None, sa_type=Text)
+    # The first participant the importer could resolve: lets staff pick a provider's day by FHIR id.
+    practitioner_resource_id: int | None = Field(default=None, foreign_key="fhir_resource.id", index=True)
     location: str | None = Field(default=None, sa_type=Text)
     organization: str | None = Field(default=None, sa_type=Text)
     diagnoses: str | None = Field(default=None, sa_type=Text)

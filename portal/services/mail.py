@@ -105,8 +105,12 @@ def send_pending(engine: Engine, settings: Settings) -> int:
 
 
 def run_worker(engine: Engine, settings: Settings, *, once: bool = False, interval: float = 5.0) -> None:
+    """Each round: send the mail, then run the queued batch jobs (large print runs)."""
+    from portal.services import printing  # it sends no mail, but imports what does
+
     while True:
         send_pending(engine, settings)
+        printing.run_print_jobs(engine, settings)
         if once:
             return
         time.sleep(interval)

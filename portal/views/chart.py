@@ -34,6 +34,7 @@ T = TypeVar("T")
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
 CHART_SECTIONS: list[tuple[str, str]] = [
     ("summary", N_("Summary")),
+    ("print", N_("Print or download")),
     ("viewed", N_("Who viewed my record")),
 ]
 # A section named here is shown only to viewers at one of these levels (every other section: to anyone

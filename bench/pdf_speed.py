@@ -1,0 +1,93 @@
+"""Print how long visit summaries take to print: one summary (warm) and a 30-visit day in one PDF.
+
+The sample data (data/fhir and ../shared/fhir/synthea) is imported into a temporary SQLite database; the
+day is 30 visits chosen across the patients (the newest visit of each, then the next newest), printed the
+way `portal print day` prints: data, activation codes and audit events, then one PDF.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from portal import db
+from portal.config import Settings
+from portal.fhir import importer
+from portal.models import Encounter, Patient
+from portal.services import audit, printing
+from portal.templating import make_templates
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [ROOT / "data" / "fhir", ROOT.parent / "shared" / "fhir" / "synthea"]
+SECRET = "benchmark-secret-key-0123456789-abcdefghij"
+SUMMARY_BUDGET = 0.5
+DAY_BUDGET = 15.0
+DAY_SIZE = 30
+
+
+def pick_visits(engine: object) -> list[tuple[Patient, str]]:
+    """30 visits, spread over the patients: each one's newest visit first, then their next, and so on."""
+    with db.transaction(engine) as session:  # type: ignore[arg-type]
+        rows = session.execute(
+            select(Encounter.public_id, Encounter.patient_id, Patient)
+            .join(Patient, col(Patient.id) == col(Encounter.patient_id))
+            .order_by(col(Encounter.start_at).desc())
+        ).all()
+    by_patient: dict[int, list[tuple[Patient, str]]] = {}
+    for public_id, patient_id, patient in rows:
+        by_patient.setdefault(patient_id, []).append((patient, public_id))
+    picked: list[tuple[Patient, str]] = []
+    round_ = 0
+    while len(picked) < DAY_SIZE and any(len(v) > round_ for v in by_patient.values()):
+        picked += [visits[round_] for visits in by_patient.values() if len(visits) > round_]
+        round_ += 1
+    return picked[:DAY_SIZE]
+
+
+def print_visits(engine: object, settings: Settings, env: object, visits: list[tuple[Patient, str]]) -> bytes:
+    with db.transaction(engine) as session:  # type: ignore[arg-type]
+        summaries = [
+            printing.print_visit(session, settings, patient, public_id, route="bench:pdf_speed")
+            for patient, public_id in visits
+        ]
+    return printing.render_pdf(env, settings, [s for s in summaries if s is not None])  # type: ignore[arg-type]
+
+
+def main() -> None:
+    sources = [folder for folder in SOURCES if folder.is_dir()]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{tmp}/bench.db", data_dir=Path(tmp))  # type: ignore[arg-type]
+        engine = db.make_engine(settings.database_url)
+        audit.use_chain_key(engine, SECRET)
+        db.upgrade(engine)
+        importer.import_paths(engine, sources)
+        env = make_templates().env
+        visits = pick_visits(engine)
+        print_visits(engine, settings, env, visits[:1])  # warm: fonts, templates, caches
+        singles = []
+        for visit in visits[:5]:
+            started = time.perf_counter()
+            pdf = print_visits(engine, settings, env, [visit])
+            singles.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        day = print_visits(engine, settings, env, visits)
+        day_seconds = time.perf_counter() - started
+        engine.dispose()
+    single = statistics.median(singles)
+    print(
+        f"visit summary (warm, median of {len(singles)}): {single:.3f} s, {len(pdf) / 1024:.0f} KB  "
+        f"{'within' if single <= SUMMARY_BUDGET else 'OVER'} the {SUMMARY_BUDGET} s budget"
+    )
+    print(
+        f"day of {len(visits)} visits in one PDF: {day_seconds:.2f} s, {len(day) / 1024:.0f} KB  "
+        f"{'within' if day_seconds <= DAY_BUDGET else 'OVER'} the {DAY_BUDGET:.0f} s budget"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Summaries as PDF: patients (and proxies) download theirs; staff print a visit or a provider's day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal import i18n
+from portal.config import Settings
+from portal.db import run_db
+from portal.models.people import Patient
+from portal.models.printing import PrintJob
+from portal.security.sessions import require_staff
+from portal.services import printing, records
+from portal.services.access import Area, Decision
+from portal.templating import render
+from portal.views.chart import chart_context, open_chart_or_404, where
+
+STAFF_ROLES = ("front_desk", "clinician")
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    """A download that names no one (no name or birth date in the file name) and is never cached."""
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def render_pdf(request: Request, documents: list[Any]) -> bytes:
+    """Lay the documents out in a worker thread: WeasyPrint never runs on the event loop."""
+    settings: Settings = request.app.state.settings
+    env = request.app.state.templates.env
+    return await run_in_threadpool(printing.render_pdf, env, settings, documents, lang=i18n.current_locale())
+
+
+# Patients and proxies ------------------------------------------------------------------------------
+
+
+async def print_page(request: Request) -> Response:
+    """The patient's documents to download: the health summary, the vaccine record, each visit."""
+
+    def load(session: Session, patient: Patient, decision: Decision) -> list[Any]:
+        assert patient.id is not None
+        return records.encounters(session, patient.id, include_confidential=decision.sees_confidential)
+
+    settings: Settings = request.app.state.settings
+    chart = await open_chart_or_404(request, Area.DOCUMENTS, load, resource_type="Documents")
+    context = chart_context(chart, section="print", visits=chart.data, timezone=settings.timezone)
+    return render(request, "chart/print.html", context)
+
+
+async def visit_summary_download(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    encounter = request.path_params["encounter"]
+
+    def load(session: Session, patient: Patient, decision: Decision) -> printing.VisitSummary | None:
+        return printing.visit_summary(
+            session, settings, patient, encounter, include_confidential=decision.sees_confidential
+        )
+
+    chart = await open_chart_or_404(
+        request, Area.DOCUMENTS, load, action="download", resource_type="Encounter", resource_id=encounter
+    )
+    return pdf_response(await render_pdf(request, [chart.data]), "visit-summary.pdf")
+
+
+async def record_summary_download(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+
+    def load(session: Session, patient: Patient, decision: Decision) -> printing.RecordSummary:
+        return printing.record_summary(
+            session, settings, patient, include_confidential=decision.sees_confidential
+        )
+
+    chart = await open_chart_or_404(
+        request, Area.DOCUMENTS, load, action="download", resource_type="RecordSummary"
+    )
+    return pdf_response(await render_pdf(request, [chart.data]), "health-summary.pdf")
+
+
+async def immunization_record_download(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+
+    def load(session: Session, patient: Patient, decision: Decision) -> printing.ImmunizationRecord:
+        return printing.immunization_record(
+            session, settings, patient, include_confidential=decision.sees_confidential
+        )
+
+    chart = await open_chart_or_404(
+        request, Area.DOCUMENTS, load, action="download", resource_type="ImmunizationRecord"
+    )
+    return pdf_response(await render_pdf(request, [chart.data]), "immunization-record.pdf")
+
+
+# Staff ---------------------------------------------------------------------------------------------
+
+
+def parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+async def staff_print_page(request: Request) -> Response:
+    """Pick a day and a provider; the providers listed are those with visits that day."""
+    require_staff(request, *STAFF_ROLES)
+    settings: Settings = request.app.state.settings
+    asked = request.query_params.get("date")
+    day = parse_date(asked) if asked else settings.today()
+    if day is None:
+        return staff_form(request, settings.today(), [], "Enter the date as YYYY-MM-DD.", status_code=400)
+    providers = await run_db(request, printing.practitioners_on, settings, day)
+    return staff_form(request, day, providers, None)
+
+
+def staff_form(
+    request: Request,
+    day: date,
+    providers: list[tuple[str, str]],
+    message: str | None,
+    *,
+    status_code: int = 200,
+) -> Response:
+    context = {"day": day, "providers": providers, "message": message}
+    return render(request, "staff/print.html", context, status_code=status_code)
+
+
+async def staff_print_day(request: Request) -> Response:
+    """All the day's visit summaries (or one provider's) as one PDF, one patient per page."""
+    staff = require_staff(request, *STAFF_ROLES)
+    settings: Settings = request.app.state.settings
+    async with request.form(max_fields=10) as form:
+        day = parse_date(str(form.get("date", ""))[:20])
+        provider = str(form.get("provider", "")).strip()[:64] or None
+    if day is None:
+        return staff_form(request, settings.today(), [], "Enter the date as YYYY-MM-DD.", status_code=400)
+    summaries = await run_db(
+        request,
+        printing.print_or_queue_day,
+        settings,
+        day,
+        provider,
+        staff=staff,
+        where=where(request),
+    )
+    if isinstance(summaries, PrintJob):
+        return RedirectResponse(request.url_for("print_job_page", job=summaries.public_id), status_code=303)
+    if not summaries:
+        providers = await run_db(request, printing.practitioners_on, settings, day)
+        return staff_form(request, day, providers, "No visits to print for that day.", status_code=404)
+    return pdf_response(await render_pdf(request, summaries), "visit-summaries.pdf")
+
+
+async def staff_print_visit(request: Request) -> Response:
+    """One visit's summary, by the encounter's id in the EHR."""
+    staff = require_staff(request, *STAFF_ROLES)
+    settings: Settings = request.app.state.settings
+    async with request.form(max_fields=10) as form:
+        encounter_fhir_id = str(form.get("encounter", "")).strip()[:64]
+    place = where(request)
+
+    def unit_of_work(session: Session) -> printing.VisitSummary | None:
+        found = printing.find_encounter(session, encounter_fhir_id)
+        if found is None:
+            return None
+        encounter, patient = found
+        return printing.print_visit(
+            session,
+            settings,
+            patient,
+            encounter.public_id,
+            printed_by=staff,
+            where=place,
+        )
+
+    summary = await run_db(request, unit_of_work) if encounter_fhir_id else None
+    if summary is None:
+        return staff_form(
+            request, settings.today(), [], "No visit has that ID. Check it in the EHR.", status_code=404
+        )
+    return pdf_response(await render_pdf(request, [summary]), "visit-summary.pdf")
+
+
+async def _own_job(request: Request) -> PrintJob:
+    staff = require_staff(request, *STAFF_ROLES)
+    assert staff.id is not None
+    job = await run_db(request, printing.job_of, request.path_params["job"], owner_person_id=staff.id)
+    if job is None:
+        raise HTTPException(404)
+    return job
+
+
+async def print_job_page(request: Request) -> Response:
+    """A large batch's progress; the page reloads itself until the PDF is ready (no JavaScript)."""
+    job = await _own_job(request)
+    return render(request, "staff/print_job.html", {"job": job}, headers={"Cache-Control": "no-store"})
+
+
+async def print_job_download(request: Request) -> Response:
+    job = await _own_job(request)
+    if job.status != "done" or job.pdf is None:
+        raise HTTPException(404)
+    return pdf_response(job.pdf, "visit-summaries.pdf")
+
+
+routes = [
+    Route("/p/{patient}/print", print_page, name="print_page"),
+    Route("/p/{patient}/print/summary", record_summary_download, name="record_summary_download"),
+    Route(
+        "/p/{patient}/print/immunizations", immunization_record_download, name="immunization_record_download"
+    ),
+    Route("/p/{patient}/print/visit/{encounter}", visit_summary_download, name="visit_summary_download"),
+    Route("/staff/print", staff_print_page, name="staff_print_page"),
+    Route("/staff/print/day", staff_print_day, methods=["POST"], name="staff_print_day"),
+    Route("/staff/print/visit", staff_print_visit, methods=["POST"], name="staff_print_visit"),
+    Route("/staff/print/jobs/{job}", print_job_page, name="print_job_page"),
+    Route("/staff/print/jobs/{job}/pdf", print_job_download, name="print_job_download"),
+]
