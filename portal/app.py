@@ -21,10 +21,10 @@ from portal.security.headers import SecurityHeaders
 from portal.security.sessions import SessionMiddleware
 from portal.services import audit
 from portal.templating import make_templates
-from portal.views import account, auth, chart, errors, front_desk, health, home, language
+from portal.views import account, auth, chart, errors, front_desk, health, home, language, records
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
-VIEW_MODULES = [health, home, language, auth, account, front_desk, chart]
+VIEW_MODULES = [health, home, language, auth, account, front_desk, chart, records]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
 
