@@ -359,3 +359,58 @@ def test_a_limited_proxy_cannot_download_the_whole_record(client, session, infan
 
     assert "Download my record" not in summary
     assert response.status_code == 404
+
+
+# --- release holds screen ---------------------------------------------------------------------
+
+
+def test_a_clinician_holds_a_category_with_a_reason_and_it_is_audited(client, session) -> None:
+    doctor = clinician(session)
+    log_in(client, session, doctor)
+
+    response = form_post(
+        client,
+        "/clinic/result-holds",
+        {"category": "pathology", "hours": "24", "reason": "Discuss results in person"},
+    )
+
+    assert response.status_code == 200 and "Discuss results in person" in response.text
+    holds = results.holds(session)
+    session.commit()
+    assert holds["pathology"].hold_hours == 24
+    (event,) = [e for e in audit_events(session) if e.route == "result_hold_update"]
+    assert (event.action, event.resource_type, event.resource_id) == ("update", "ResultHold", "pathology")
+
+
+def test_a_hold_without_a_reason_is_refused_and_changes_nothing(client, session) -> None:
+    log_in(client, session, clinician(session))
+
+    response = form_post(
+        client, "/clinic/result-holds", {"category": "pathology", "hours": "24", "reason": ""}
+    )
+
+    assert response.status_code == 400 and "reason" in response.text
+    assert results.holds(session) == {}
+    session.commit()
+
+
+def test_a_clinician_ends_a_hold(client, session) -> None:
+    results.set_hold(
+        session, category="pathology", hold_hours=5, reason="Discuss results in person", set_by_person_id=None
+    )
+    session.commit()
+    log_in(client, session, clinician(session))
+
+    response = form_post(client, "/clinic/result-holds/clear", {"category": "pathology"})
+
+    assert response.status_code == 200
+    assert results.holds(session) == {}
+    session.commit()
+
+
+def test_only_clinicians_reach_the_holds_screen(client, session, infant) -> None:
+    log_in(client, session, infant["parent"])
+
+    response = client.get("/clinic/result-holds")
+
+    assert response.status_code == 403

@@ -14,10 +14,10 @@ from typing import Any
 from sqlmodel import Session
 
 from portal.fhir import export
-from portal.models.people import Patient
+from portal.models.people import Patient, Person
 from portal.models.records import DiagnosticReport, Observation
 from portal.models.results import ResultHold
-from portal.services import growth, records, results
+from portal.services import audit, growth, records, results
 from portal.services.access import Decision, Level, age_on
 from portal.services.results import Flag
 
@@ -269,3 +269,52 @@ def growth_page(
 def shows_growth(birth_date: date | None, today: date) -> bool:
     """Growth charts are for anyone under 20."""
     return birth_date is not None and age_on(birth_date, today) < growth.GROWTH_CHART_MAX_AGE
+
+
+# Release holds (clinicians) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldsScreen:
+    holds: list[ResultHold]
+    categories: list[str]  # the result and report categories the portal holds records for
+
+
+def holds_screen(session: Session) -> HoldsScreen:
+    held = sorted(results.holds(session).values(), key=lambda hold: hold.category)
+    return HoldsScreen(held, records.result_categories(session))
+
+
+def hold_category(
+    session: Session, *, category: str, hold_hours: int, reason: str, person: Person, route: str | None
+) -> ResultHold:
+    """Hold a category of results, with its reason, and audit the change. ValueError for bad input."""
+    hold = results.set_hold(
+        session, category=category, hold_hours=hold_hours, reason=reason, set_by_person_id=person.id
+    )
+    audit.record(
+        session,
+        action="update",
+        actor_person_id=person.id,
+        actor_role=person.staff_role,
+        resource_type="ResultHold",
+        resource_id=hold.category,
+        route=route,
+    )
+    return hold
+
+
+def release_category(session: Session, *, category: str, person: Person, route: str | None) -> bool:
+    """End a category's hold (its held results show at once), audited; False if it was not held."""
+    cleared = results.clear_hold(session, category)
+    if cleared:
+        audit.record(
+            session,
+            action="delete",
+            actor_person_id=person.id,
+            actor_role=person.staff_role,
+            resource_type="ResultHold",
+            resource_id=category,
+            route=route,
+        )
+    return cleared

@@ -232,6 +232,17 @@ def reports_by_resource_id(
     return {row.resource_id: row for row in rows}
 
 
+def result_categories(session: Session) -> list[str]:
+    """Every category code results and reports carry (laboratory, LAB, ...), for setting release holds."""
+    found: set[str] = set()
+    for table in (Observation, DiagnosticReport):
+        category = col(table.category)
+        found.update(
+            c for c in session.scalars(select(category).where(category.is_not(None)).distinct()) if c
+        )
+    return sorted(found)
+
+
 # Medications, immunizations, allergies, problems ---------------------------------------------------
 
 

@@ -21,12 +21,13 @@ from portal import i18n
 from portal.config import Settings
 from portal.models.base import utcnow
 from portal.models.people import Patient
-from portal.security.sessions import require_person
+from portal.db import run_db
+from portal.security.sessions import require_person, require_staff
 from portal.services import access, education, record_pages, records
 from portal.services.access import Area, Decision
 from portal.services.record_pages import Viewer
 from portal.templating import render
-from portal.views.chart import OpenChart, chart_context, open_chart_or_404, rules_of
+from portal.views.chart import OpenChart, chart_context, open_chart_or_404, rules_of, where
 
 Load = Callable[[Session, Patient, Decision], Any]
 
@@ -231,6 +232,67 @@ async def record_download(request: Request) -> Response:
     )
 
 
+# Release holds: clinicians only ---------------------------------------------------------------------
+
+
+def render_holds(
+    request: Request,
+    screen: record_pages.HoldsScreen,
+    *,
+    message: str | None = None,
+    done: str | None = None,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    context = {"screen": screen, "message": message, "done": done, "tz": settings.clinic_timezone}
+    return render(request, "clinician/result_holds.html", context, status_code=400 if message else 200)
+
+
+async def result_holds_page(request: Request) -> Response:
+    require_staff(request, "clinician")
+    return render_holds(request, await run_db(request, record_pages.holds_screen))
+
+
+async def result_hold_update(request: Request) -> Response:
+    """Set (or change) a category's hold; a bad form changes nothing and says why."""
+    person = require_staff(request, "clinician")
+    async with request.form(max_fields=10) as form:
+        category = str(form.get("category", "")).strip()[:64]
+        reason = str(form.get("reason", "")).strip()[:2000]
+        hours = str(form.get("hours", "")).strip()
+    route = where(request).route
+
+    def change(session: Session) -> tuple[str | None, record_pages.HoldsScreen]:
+        try:
+            hold_hours = int(hours)
+            record_pages.hold_category(
+                session, category=category, hold_hours=hold_hours, reason=reason, person=person, route=route
+            )
+        except ValueError as problem:
+            # set_hold checks its input before it writes anything, so there is nothing to undo
+            message = str(problem) if hours.isdigit() else "give the hold's length in whole hours"
+            return message, record_pages.holds_screen(session)
+        return None, record_pages.holds_screen(session)
+
+    message, screen = await run_db(request, change)
+    return render_holds(request, screen, message=message, done=None if message else f"{category} is held.")
+
+
+async def result_hold_delete(request: Request) -> Response:
+    person = require_staff(request, "clinician")
+    async with request.form(max_fields=10) as form:
+        category = str(form.get("category", "")).strip()[:64]
+    route = where(request).route
+
+    def change(session: Session) -> tuple[bool, record_pages.HoldsScreen]:
+        cleared = record_pages.release_category(session, category=category, person=person, route=route)
+        return cleared, record_pages.holds_screen(session)
+
+    cleared, screen = await run_db(request, change)
+    if not cleared:
+        return render_holds(request, screen, message="That category was not held.")
+    return render_holds(request, screen, done=f"{category}: results are released as soon as they are issued.")
+
+
 routes = [
     Route("/p/{patient}/summary", summary_page, name="summary_page"),
     Route("/p/{patient}/results", results_page, name="results_page"),
@@ -246,4 +308,7 @@ routes = [
     Route("/p/{patient}/documents/{document}", document_page, name="document_page"),
     Route("/p/{patient}/growth", growth_page, name="growth_page"),
     Route("/p/{patient}/download", record_download, methods=["POST"], name="record_download"),
+    Route("/clinic/result-holds", result_holds_page, name="result_holds_page"),
+    Route("/clinic/result-holds", result_hold_update, methods=["POST"], name="result_hold_update"),
+    Route("/clinic/result-holds/clear", result_hold_delete, methods=["POST"], name="result_hold_delete"),
 ]
