@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -82,7 +82,7 @@ async def load(base: str, path: str, tokens: list[str], total: int) -> list[floa
     async def client(token: str) -> None:
         nonlocal remaining
         cookies = {sessions.COOKIE: token}
-        async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=300) as http:
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()

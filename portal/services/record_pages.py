@@ -21,7 +21,7 @@ from portal.services import audit, growth, records, results
 from portal.services.access import Decision, Level, age_on
 from portal.services.results import Flag
 
-GROUPS_PER_PAGE = 10
+GROUPS_PER_PAGE = 5
 SUMMARY_RESULTS = 5
 
 
