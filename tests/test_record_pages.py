@@ -178,14 +178,18 @@ def test_medications_are_split_into_current_and_past(client, session, infant) ->
 
 
 def test_problems_medications_and_tests_link_to_medlineplus_by_code(client, session, infant) -> None:
+    bilirubin = next(o for o in of(session, Observation, infant["patient"]) if o.code == "1975-2")
     log_in(client, session, infant["parent"])
+    base = f"/p/{infant['patient'].public_id}"
 
-    summary = client.get(f"/p/{infant['patient'].public_id}/summary").text
-    problems = client.get(f"/p/{infant['patient'].public_id}/problems").text
+    problems = client.get(f"{base}/problems").text
+    medications = client.get(f"{base}/medications").text
+    test = client.get(f"{base}/results/{bilirubin.public_id}").text
 
-    assert "connect.medlineplus.gov" in problems and "2.16.840.1.113883.6.96" in problems  # SNOMED
-    assert "2.16.840.1.113883.6.1&amp;" in summary  # LOINC, for a test
-    assert 'rel="noopener noreferrer external"' in summary
+    assert "connect.medlineplus.gov" in problems and "v.cs=2.16.840.1.113883.6.96&amp;" in problems  # SNOMED
+    assert "v.cs=2.16.840.1.113883.6.88&amp;" in medications  # RxNorm
+    assert "v.cs=2.16.840.1.113883.6.1&amp;mainSearchCriteria.v.c=1975-2" in test  # LOINC
+    assert 'rel="noopener noreferrer external"' in test
 
 
 # --- other patients, confidentiality, release ---------------------------------------------------
