@@ -418,3 +418,13 @@ def test_only_clinicians_reach_the_holds_screen(client, session, infant) -> None
     response = client.get("/clinic/result-holds")
 
     assert response.status_code == 403
+
+
+def test_a_held_results_own_page_answers_404_to_the_family(client, session, infant) -> None:
+    bilirubin = next(o for o in of(session, Observation, infant["patient"]) if o.code == "1975-2")
+    hold_laboratory_results_issued_now(session)
+    log_in(client, session, infant["parent"])
+
+    response = client.get(f"/p/{infant['patient'].public_id}/results/{bilirubin.public_id}")
+
+    assert response.status_code == 404
