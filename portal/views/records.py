@@ -19,18 +19,15 @@ from starlette.routing import Route
 
 from portal import i18n
 from portal.config import Settings
+from portal.db import run_db
 from portal.models.base import utcnow
 from portal.models.people import Patient
-from portal.db import run_db
 from portal.security.sessions import require_person, require_staff
 from portal.services import access, education, record_pages, records
-from portal.services.access import Area, Decision
+from portal.services.access import Area
 from portal.services.record_pages import Viewer
 from portal.templating import render
 from portal.views.chart import OpenChart, chart_context, open_chart_or_404, rules_of, where
-
-Load = Callable[[Session, Patient, Decision], Any]
-
 
 def learn_more(item: Any) -> str | None:
     """The plain-language education link for a coded problem, medicine or test, in the reader's language."""
