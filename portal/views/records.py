@@ -29,6 +29,7 @@ from portal.services.record_pages import Viewer
 from portal.templating import render
 from portal.views.chart import OpenChart, chart_context, open_chart_or_404, rules_of, where
 
+
 def learn_more(item: Any) -> str | None:
     """The plain-language education link for a coded problem, medicine or test, in the reader's language."""
     return education.learn_more_url(item.code_system, item.code, item.display, language=i18n.current_locale())
