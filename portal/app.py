@@ -32,11 +32,24 @@ from portal.views import (
     home,
     language,
     printing,
+    records,
 )
 from portal.views import audit as audit_views
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
-VIEW_MODULES = [health, home, language, auth, account, front_desk, chart, audit_views, families, printing]
+VIEW_MODULES = [
+    health,
+    home,
+    language,
+    auth,
+    account,
+    front_desk,
+    chart,
+    audit_views,
+    families,
+    printing,
+    records,
+]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
 

@@ -220,10 +220,14 @@ def _locale() -> Locale:
     return _parse(_current.get())
 
 
-def format_date(value: date | datetime | None, format: str = "medium") -> str:
-    """A date such as "Mar 4, 2026" / "4 mar 2026"; format is short, medium, long, full or a pattern."""
+def format_date(value: date | datetime | None, format: str = "medium", tz: str | tzinfo | None = None) -> str:
+    """A date such as "Mar 4, 2026" / "4 mar 2026"; format is short, medium, long, full or a pattern.
+
+    An aware datetime is first moved into `tz` (a zone name), so a late-evening time keeps its local day."""
     if value is None:
         return ""
+    if isinstance(value, datetime) and value.tzinfo is not None and tz is not None:
+        value = value.astimezone(dates.get_timezone(tz) if isinstance(tz, str) else tz)
     return str(dates.format_date(value, format=format, locale=_locale()))
 
 

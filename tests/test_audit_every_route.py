@@ -24,7 +24,16 @@ from starlette.routing import Route
 
 from portal.app import VIEW_MODULES
 from portal.fhir.importer import import_paths
-from portal.models import AuditEvent, Encounter, Patient, Person, ProxyGrant
+from portal.models import (
+    AuditEvent,
+    ClinicalDocument,
+    DiagnosticReport,
+    Encounter,
+    Observation,
+    Patient,
+    Person,
+    ProxyGrant,
+)
 from tests.conftest import log_in
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "fhir" / "sample-infant.json"
@@ -77,6 +86,18 @@ PAGES: dict[str, Page] = {
     "viewed_page": Page("audit_event", viewers=("patient", "admin")),
     "access_page": Page("proxy_grant", viewers=("patient",)),
     "patient_proxies_page": Page("proxy_grant", viewers=("front_desk", "admin")),
+    "results_page": Page("DiagnosticReport"),
+    "result_page": Page("Observation", item=first(Observation)),
+    "report_page": Page("DiagnosticReport", item=first(DiagnosticReport)),
+    "medications_page": Page("MedicationRequest"),
+    "allergies_page": Page("AllergyIntolerance"),
+    "problems_page": Page("Condition"),
+    "immunizations_page": Page("Immunization"),
+    "visits_page": Page("Encounter"),
+    "visit_page": Page("Encounter", item=first(Encounter)),
+    "documents_page": Page("DocumentReference"),
+    "document_page": Page("DocumentReference", item=first(ClinicalDocument)),
+    "growth_page": Page("Growth"),
     "print_page": Page("Documents", viewers=DOCUMENT_VIEWERS),
     "record_summary_download": Page("RecordSummary", viewers=DOCUMENT_VIEWERS, action="download"),
     "immunization_record_download": Page("ImmunizationRecord", viewers=DOCUMENT_VIEWERS, action="download"),

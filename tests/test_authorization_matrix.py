@@ -100,6 +100,11 @@ def who_viewed_page(viewer: str, patient: str, today: date) -> bool:
     return own_patient(viewer) == patient or viewer == "admin"
 
 
+def growth_page(viewer: str, patient: str, today: date) -> bool:
+    """Growth charts: as the record, for patients under 20 only (an adult's answers like a missing page)."""
+    return record_page(viewer, patient, today) and age(patient, today) < 20
+
+
 def documents_page(viewer: str, patient: str, today: date) -> bool:
     """Summaries and PDFs: the patient, a proxy in force, clinicians and the front desk (who print them)."""
     return record_page(viewer, patient, today) or viewer == "front_desk"
@@ -117,6 +122,7 @@ PAGE_RULES: dict[str, Rule] = {
     "summary_page": demographics_page,
     "access_page": own_access_page,
     "viewed_page": who_viewed_page,
+    "growth_page": growth_page,
     "print_page": documents_page,
     "record_summary_download": documents_page,
     "immunization_record_download": documents_page,

@@ -197,6 +197,52 @@ def report(
     return ResultGroup(found, list(results), None)
 
 
+def recent_results(
+    session: Session, patient_id: int, *, include_confidential: bool, limit: int = 20
+) -> list[Observation]:
+    """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
+    visible_reports = _visible(
+        select(col(DiagnosticReport.resource_id)), DiagnosticReport, patient_id, include_confidential
+    )
+    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    return list(
+        session.scalars(
+            query.where(col(Observation.category) == LABORATORY)
+            .where(
+                col(Observation.report_resource_id).is_(None)
+                | col(Observation.report_resource_id).in_(visible_reports.scalar_subquery())
+            )
+            .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def reports_by_resource_id(
+    session: Session, patient_id: int, resource_ids: set[int]
+) -> dict[int, DiagnosticReport]:
+    """The reports some results belong to (for their release rules), by their resource id."""
+    if not resource_ids:
+        return {}
+    rows = session.scalars(
+        select(DiagnosticReport)
+        .where(col(DiagnosticReport.patient_id) == patient_id)
+        .where(col(DiagnosticReport.resource_id).in_(resource_ids))
+    )
+    return {row.resource_id: row for row in rows}
+
+
+def result_categories(session: Session) -> list[str]:
+    """Every category code results and reports carry (laboratory, LAB, ...), for setting release holds."""
+    found: set[str] = set()
+    for table in (Observation, DiagnosticReport):
+        category = col(table.category)
+        found.update(
+            c for c in session.scalars(select(category).where(category.is_not(None)).distinct()) if c
+        )
+    return sorted(found)
+
+
 # Medications, immunizations, allergies, problems ---------------------------------------------------
 
 
@@ -281,6 +327,24 @@ def encounters(
             query.order_by(col(Encounter.start_at).desc(), col(Encounter.id).desc())
             .limit(limit)
             .offset(offset)
+        )
+    )
+
+
+def upcoming_encounters(
+    session: Session, patient_id: int, *, include_confidential: bool, now: datetime, limit: int = 5
+) -> list[Encounter]:
+    """Visits still to come (planned, or starting after `now`), soonest first."""
+    query = _visible(select(Encounter), Encounter, patient_id, include_confidential)
+    return list(
+        session.scalars(
+            query.where(col(Encounter.start_at) > now)
+            .where(
+                col(Encounter.status).is_(None)
+                | col(Encounter.status).not_in(("cancelled", "entered-in-error"))
+            )
+            .order_by(col(Encounter.start_at), col(Encounter.id))
+            .limit(limit)
         )
     )
 

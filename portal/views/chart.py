@@ -34,12 +34,22 @@ T = TypeVar("T")
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
 CHART_SECTIONS: list[tuple[str, str]] = [
     ("summary", N_("Summary")),
+    ("results", N_("Test results")),
+    ("medications", N_("Medications")),
+    ("allergies", N_("Allergies")),
+    ("problems", N_("Health issues")),
+    ("immunizations", N_("Immunizations")),
+    ("visits", N_("Visits")),
+    ("documents", N_("Notes")),
+    ("growth", N_("Growth")),
     ("print", N_("Print or download")),
     ("viewed", N_("Who viewed my record")),
 ]
 # A section named here is shown only to viewers at one of these levels (every other section: to anyone
 # who can open the chart; the page itself still checks access).
 SECTION_LEVELS: dict[str, frozenset[Level]] = {"viewed": frozenset({Level.SELF})}
+# Sections shown only to patients younger than this many whole years: growth charts are for under-20s.
+SECTION_MAX_AGE: dict[str, int] = {"growth": 20}
 
 # Avatar colours: each carries white text at 4.5:1 or better, and a patient always gets the same one.
 AVATAR_COLOURS = ("#1d6b57", "#8a3b12", "#5b3f99", "#1c5d99", "#8c2155", "#4d5b14", "#6b4e16", "#2f5f6b")
@@ -154,10 +164,15 @@ def sections_for(level: Level | None) -> list[tuple[str, str]]:
 
 def chart_context(chart: OpenChart, **context: Any) -> dict[str, Any]:
     """What every chart page's template needs besides its own data."""
+    age = chart.banner.age
     return {
         "chart": chart,
         "patient_id": chart.patient.public_id,
-        "chart_sections": sections_for(chart.decision.level),
+        "chart_sections": [
+            (name, label)
+            for name, label in sections_for(chart.decision.level)
+            if name not in SECTION_MAX_AGE or (age is not None and age < SECTION_MAX_AGE[name])
+        ],
         **context,
     }
 
@@ -185,15 +200,7 @@ async def chart_home(request: Request) -> Response:
     )
 
 
-async def summary_page(request: Request) -> Response:
-    chart = await open_chart_or_404(
-        request, Area.DEMOGRAPHICS, lambda session, patient, decision: patient, resource_type="Summary"
-    )
-    return render(request, "chart/summary.html", chart_context(chart))
-
-
 routes = [
     Route("/records", switcher_page, name="switcher_page"),
     Route("/p/{patient}", chart_home, name="chart_home"),
-    Route("/p/{patient}/summary", summary_page, name="summary_page"),
 ]

@@ -385,6 +385,7 @@ FOCUSABLE = """() => {
     + 'iframe, [tabindex], [contenteditable=""], [contenteditable=true]';
   const all = [...document.querySelectorAll(selector)].filter(el =>
     !el.disabled && el.tabIndex >= 0 && !el.closest('[inert]') && el.getClientRects().length > 0
+    && !el.closest('details:not([open]) > :not(summary)')
     && getComputedStyle(el).visibility !== 'hidden');
   all.forEach((el, i) => el.setAttribute('data-reach-focus', String(i)));
   document.activeElement && document.activeElement.blur();
