@@ -158,7 +158,7 @@ def test_the_proxy_command_grants_access_and_prints_the_enrolment_link(
     )
 
     assert result.exit_code == 0, result.output
-    assert re.search(r"/enrol/\S+", result.output)
+    assert re.search(r"/enrol/\S+", result.output) and "portal proxy end -- " in result.output
     [grant] = rows(session, ProxyGrant, ProxyGrant.patient_id == child.id)
     assert grant.relationship == "parent" and grant.level == "full"
 
@@ -167,7 +167,19 @@ def test_the_proxy_command_ends_a_grant(settings, session, child, monkeypatch) -
     grant = grant_for(session, make_person(session), child)
     monkeypatch.setattr(cli, "load_settings", lambda: settings)
 
-    result = CliRunner().invoke(cli.main, ["proxy", "end", grant.public_id])
+    result = CliRunner().invoke(cli.main, ["proxy", "end", "--", grant.public_id])
+
+    assert result.exit_code == 0, result.output
+    assert rows(session, ProxyGrant, ProxyGrant.id == grant.id)[0].revoked_at is not None
+
+
+def test_the_proxy_command_ends_a_grant_whose_id_starts_with_a_dash(
+    settings, session, child, monkeypatch
+) -> None:
+    grant = grant_for(session, make_person(session), child, public_id="-Dstarts-with-a-dash")
+    monkeypatch.setattr(cli, "load_settings", lambda: settings)
+
+    result = CliRunner().invoke(cli.main, ["proxy", "end", "--", grant.public_id])
 
     assert result.exit_code == 0, result.output
     assert rows(session, ProxyGrant, ProxyGrant.id == grant.id)[0].revoked_at is not None
