@@ -421,3 +421,30 @@ def test_a_patient_cannot_grant_access_through_the_front_desk_screen(client, ses
 
     assert response.status_code == 404
     assert rows(session, ProxyGrant) == []
+
+
+def test_an_invitation_link_shows_what_happens_next(client, session, adult) -> None:
+    log_in(client, session, session.get(Person, adult.person_id))
+    invite(client, adult)
+    link = invitation_link(session)
+    client.cookies.clear()
+
+    page = client.get(link)
+
+    assert page.status_code == 200 and "Accept and create your passkey" in page.text
+    assert "Ada" not in page.text  # whose record it is stays private until they accept
+
+
+def test_an_unknown_invitation_link_answers_404(client) -> None:
+    page = client.get("/invitation/NOT-A-REAL-INVITATION-CODE")
+
+    assert page.status_code == 404 and "can't be used" in page.text
+
+
+def test_the_front_desk_finds_a_patient_by_their_ehr_id(client, session, desk, child) -> None:
+    log_in(client, session, desk)
+
+    page = form_post(client, "/front-desk/patients", {"fhir_id": child.fhir_id})
+
+    assert page.status_code == 200
+    assert f"/front-desk/patients/{child.public_id}/proxies" in page.text
