@@ -409,7 +409,7 @@ def proxy_add(
             grant_id = granted.grant.public_id
     except proxies.GrantRefused as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Proxy access granted: {grant_id}")
+    click.echo(f"Proxy access granted; to end it: portal proxy end -- {grant_id}")
     if granted.enrolment_link:
         click.echo("A new account was made. Enrolment link (works once, also mailed to them):")
         click.echo(granted.enrolment_link)
@@ -418,7 +418,8 @@ def proxy_add(
 @proxy.command(name="end")
 @click.argument("grant")
 def proxy_end(grant: str) -> None:
-    """End the proxy grant GRANT (its id, as `portal proxy add` printed it) now."""
+    """End the proxy grant GRANT now (its id as `portal proxy add` printed it; put `--` before an id that
+    starts with a dash)."""
     from portal.models.access import ProxyGrant
     from portal.services import proxies
     from portal.services.access import Where

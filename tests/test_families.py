@@ -158,7 +158,7 @@ def test_the_proxy_command_grants_access_and_prints_the_enrolment_link(
     )
 
     assert result.exit_code == 0, result.output
-    assert re.search(r"/enrol/\S+", result.output)
+    assert re.search(r"/enrol/\S+", result.output) and "portal proxy end -- " in result.output
     [grant] = rows(session, ProxyGrant, ProxyGrant.patient_id == child.id)
     assert grant.relationship == "parent" and grant.level == "full"
 
@@ -167,7 +167,19 @@ def test_the_proxy_command_ends_a_grant(settings, session, child, monkeypatch) -
     grant = grant_for(session, make_person(session), child)
     monkeypatch.setattr(cli, "load_settings", lambda: settings)
 
-    result = CliRunner().invoke(cli.main, ["proxy", "end", grant.public_id])
+    result = CliRunner().invoke(cli.main, ["proxy", "end", "--", grant.public_id])
+
+    assert result.exit_code == 0, result.output
+    assert rows(session, ProxyGrant, ProxyGrant.id == grant.id)[0].revoked_at is not None
+
+
+def test_the_proxy_command_ends_a_grant_whose_id_starts_with_a_dash(
+    settings, session, child, monkeypatch
+) -> None:
+    grant = grant_for(session, make_person(session), child, public_id="-Dstarts-with-a-dash")
+    monkeypatch.setattr(cli, "load_settings", lambda: settings)
+
+    result = CliRunner().invoke(cli.main, ["proxy", "end", "--", grant.public_id])
 
     assert result.exit_code == 0, result.output
     assert rows(session, ProxyGrant, ProxyGrant.id == grant.id)[0].revoked_at is not None
@@ -409,3 +421,30 @@ def test_a_patient_cannot_grant_access_through_the_front_desk_screen(client, ses
 
     assert response.status_code == 404
     assert rows(session, ProxyGrant) == []
+
+
+def test_an_invitation_link_shows_what_happens_next(client, session, adult) -> None:
+    log_in(client, session, session.get(Person, adult.person_id))
+    invite(client, adult)
+    link = invitation_link(session)
+    client.cookies.clear()
+
+    page = client.get(link)
+
+    assert page.status_code == 200 and "Accept and create your passkey" in page.text
+    assert "Ada" not in page.text  # whose record it is stays private until they accept
+
+
+def test_an_unknown_invitation_link_answers_404(client) -> None:
+    page = client.get("/invitation/NOT-A-REAL-INVITATION-CODE")
+
+    assert page.status_code == 404 and "can't be used" in page.text
+
+
+def test_the_front_desk_finds_a_patient_by_their_ehr_id(client, session, desk, child) -> None:
+    log_in(client, session, desk)
+
+    page = form_post(client, "/front-desk/patients", {"fhir_id": child.fhir_id})
+
+    assert page.status_code == 200
+    assert f"/front-desk/patients/{child.public_id}/proxies" in page.text
