@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session
 
-from portal.models import Patient
+from portal.models import FhirResource, Observation, Patient
 from portal.services import identity, proxies
 from portal.services.access import AgeRules
 from tests.browser.passkey_helpers import add_virtual_authenticator, cli_activation_code, fill_activation
@@ -71,7 +71,43 @@ def make_family(live_server) -> Family:
                 today=today,
                 rules=AgeRules(),
             )
+        add_result(session, kids["teen"], "Hemoglobin A1c", confidential=False)
+        add_result(session, kids["teen"], PRIVATE_RESULT, confidential=True)
     return Family(link, kids["infant"], kids["child"], kids["teen"])
+
+
+PRIVATE_RESULT = "Chlamydia trachomatis rRNA"
+
+
+def add_result(session: Session, patient: Patient, display: str, *, confidential: bool) -> None:
+    """A released laboratory result; a confidential one is marked as the EHR marks it (meta.security R)."""
+    taken = datetime.now(UTC) - timedelta(days=10)
+    resource = FhirResource(
+        resource_type="Observation",
+        fhir_id=secrets.token_hex(8),
+        patient_id=patient.id,
+        content_hash=secrets.token_hex(8),
+        resource_json="{}",
+    )
+    session.add(resource)
+    session.flush()
+    session.add(
+        Observation(
+            resource_id=resource.id,
+            patient_id=patient.id,
+            fhir_id=resource.fhir_id,
+            status="final",
+            code_system="http://loinc.org",
+            code="4548-4",
+            display=display,
+            confidential=confidential,
+            category="laboratory",
+            effective_at=taken,
+            issued=taken,
+            value=5.4,
+            unit="%",
+        )
+    )
 
 
 def banner(page):
@@ -103,6 +139,9 @@ def test_a_parent_switches_between_the_children_and_sees_each_banner(
     expect(banner(page)).to_contain_text("15 years old")
     expect(banner(page)).to_contain_text("private to this teen")
     assert f"/p/{family.teen.public_id}/" in page.url
+    page.get_by_role("navigation", name="Record sections").get_by_role("link", name="Test results").click()
+    expect(page.get_by_role("main")).to_contain_text("Hemoglobin A1c")
+    expect(page.get_by_role("main")).not_to_contain_text(PRIVATE_RESULT)
 
 
 def test_the_teen_signs_in_to_their_own_record(live_server, page, authenticator) -> None:
@@ -116,3 +155,6 @@ def test_the_teen_signs_in_to_their_own_record(live_server, page, authenticator)
     expect(banner(page)).to_contain_text("Your record")
     expect(banner(page)).to_contain_text(family.teen.display_name)
     expect(banner(page)).not_to_contain_text("private to this teen")
+    page.get_by_role("navigation", name="Record sections").get_by_role("link", name="Test results").click()
+    expect(page.get_by_role("main")).to_contain_text("Hemoglobin A1c")
+    expect(page.get_by_role("main")).to_contain_text(PRIVATE_RESULT)
