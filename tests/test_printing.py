@@ -537,3 +537,38 @@ def test_a_blood_pressure_prints_as_systolic_over_diastolic(app, client, session
 
     text_ = "".join(pages_of(tmp_path, response.content))
     assert re.search(r"Blood pressure panel\s+\d{2,3}/\d{2} mmHg", text_)
+
+
+def test_a_clinician_prints_the_summary_from_the_patients_visit_page(
+    client, session, tmp_path, infant
+) -> None:
+    log_in(client, session, staff_member(session, "clinician"))
+    visit = session.exec(select(Encounter).where(Encounter.fhir_id == FIRST_VISIT)).one()
+    session.commit()
+    page = client.get(f"/p/{infant.public_id}/visits/{visit.public_id}")
+    form = re.search(
+        r'<form method="post" action="(/staff/print/visit)">.*?name="encounter" value="([^"]+)"',
+        page.text,
+        re.S,
+    )
+
+    response = form_post(client, form.group(1), {"encounter": form.group(2)})
+
+    assert "Mia Rose Sample" in page.text[page.text.index("Print visit summary") :]
+    assert response.headers["content-type"] == "application/pdf"
+    assert "Mia Rose Sample" in "".join(pages_of(tmp_path, response.content))
+    assert [e.patient_id for e in events(session, "print")] == [infant.id]
+
+
+def test_a_patient_sees_no_staff_print_button_on_their_visit_page(client, session, infant) -> None:
+    account = make_person(session, display_name="Mia's own account")
+    infant.person_id = account.id
+    session.add(infant)
+    visit = session.exec(select(Encounter).where(Encounter.fhir_id == FIRST_VISIT)).one()
+    session.commit()
+    log_in(client, session, account)
+
+    page = client.get(f"/p/{infant.public_id}/visits/{visit.public_id}")
+
+    assert page.status_code == 200
+    assert "/staff/print/visit" not in page.text and "visit summary (PDF)" in page.text
