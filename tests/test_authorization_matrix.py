@@ -19,7 +19,16 @@ from sqlmodel import Session, select
 from starlette.routing import Route
 
 from portal.config import Settings
-from portal.models import FhirResource, Observation, Patient, Person, ProxyGrant
+from portal.models import (
+    ClinicalDocument,
+    DiagnosticReport,
+    Encounter,
+    FhirResource,
+    Observation,
+    Patient,
+    Person,
+    ProxyGrant,
+)
 from tests.conftest import log_in
 
 # The family. Ages on 1 July 2026: infant 0, child 8, teen 15.
@@ -133,7 +142,14 @@ PAGE_RULES: dict[str, Rule] = {
 
 # Path parameter -> the record table whose public id it names, for pages about one item of the patient.
 # Every patient of the family has one ordinary result; the teen's page is asked for with a confidential one.
-ITEM_TABLES: dict[str, type] = {"result": Observation, "observation": Observation}
+ITEM_TABLES: dict[str, type] = {
+    "result": Observation,
+    "observation": Observation,
+    "visit": Encounter,
+    "encounter": Encounter,
+    "report": DiagnosticReport,
+    "document": ClinicalDocument,
+}
 CONFIDENTIAL_MARKER = "Private teen result 7f3a"  # the display text of the teen's confidential result
 
 
@@ -205,7 +221,11 @@ def family(session: Session) -> dict[str, object]:
     grant("expired proxy", "child", relationship="caregiver", ends_on=date(2026, 3, 1))
     for name, patient in patients.items():
         add_result(session, patient, f"Ordinary result of {name}", confidential=False)
+        for model in ITEM_MODELS:
+            add_item(session, patient, model, f"Ordinary {model.__name__} of {name}", confidential=False)
     add_result(session, patients["teen"], CONFIDENTIAL_MARKER, confidential=True)
+    for model in ITEM_MODELS:
+        add_item(session, patients["teen"], model, CONFIDENTIAL_MARKER, confidential=True)
     session.commit()
     return {"people": people, "patients": patients}
 
@@ -231,6 +251,43 @@ def add_result(session: Session, patient: Patient, display: str, *, confidential
             value=1.0,
             effective_at=datetime(2026, 1, 20, tzinfo=UTC),
             confidential=confidential,
+        )
+    )
+
+
+# The other kinds of item a page can be about, with the columns their pages read.
+ITEM_MODELS: dict[type, tuple[str, dict[str, object]]] = {
+    Encounter: ("Encounter", {"start_at": datetime(2026, 1, 20, 9, tzinfo=UTC), "status": "finished"}),
+    DiagnosticReport: (
+        "DiagnosticReport",
+        {"category": "laboratory", "effective_at": datetime(2026, 1, 20, tzinfo=UTC), "status": "final"},
+    ),
+    ClinicalDocument: (
+        "DocumentReference",
+        {"date": datetime(2026, 1, 20, tzinfo=UTC), "text": "A note.", "status": "current"},
+    ),
+}
+
+
+def add_item(session: Session, patient: Patient, model: type, display: str, *, confidential: bool) -> None:
+    resource_type, fields = ITEM_MODELS[model]
+    resource = FhirResource(
+        resource_type=resource_type,
+        fhir_id=f"item-{secrets.token_hex(6)}",
+        patient_id=patient.id,
+        content_hash="0" * 64,
+        resource_json="{}",
+    )
+    session.add(resource)
+    session.flush()
+    session.add(
+        model(
+            resource_id=resource.id,
+            patient_id=patient.id,
+            fhir_id=resource.fhir_id,
+            display=display,
+            confidential=confidential,
+            **fields,
         )
     )
 
