@@ -26,6 +26,7 @@ from portal.models import (
     Patient,
     Person,
     RecoveryCode,
+    WebAuthnChallenge,
 )
 from portal.models.base import new_public_id, utcnow
 from portal.security import hashing, passkeys, ratelimit, sessions
@@ -279,16 +280,13 @@ def finish_activation(
 ) -> LoginSession | Refused:
     """Store the new passkey, create (or reuse) the person, use up the code and sign them in."""
     try:
-        challenge = passkeys.pop_challenge(session, credential, purpose="activate")
-        code = session.get(
-            OneTimeCode, challenge.one_time_code_id, with_for_update=True
-        )  # one use, even at once
-        if code is None or not _live(code) or code.patient_id is None:
-            raise PasskeyError("code no longer usable")
-        new_key = passkeys.verify_new(session, settings, credential, challenge)
+        challenge, code, new_key = _claim_code(
+            session, settings, credential, purpose="activate", owner="patient_id"
+        )
     except PasskeyError:
         _audit(session, client, action="activate", outcome="denied")
         return Refused(PASSKEY_FAILED)
+    assert code.patient_id is not None
     patient = session.get(Patient, code.patient_id)
     assert patient is not None and challenge.user_handle is not None
     person = session.get(Person, patient.person_id) if patient.person_id else None
@@ -311,6 +309,19 @@ def finish_activation(
         patient_id=patient.id,
     )
     return login
+
+
+def _claim_code(
+    session: Session, settings: Settings, credential: dict[str, Any], *, purpose: str, owner: str
+) -> tuple[WebAuthnChallenge, OneTimeCode, Passkey]:
+    """The ceremony's challenge, its one-time code locked for this transaction (one use, even at once) and
+    naming its `owner` ("patient_id" or "person_id"), and the verified new passkey; PasskeyError when any
+    of them is not good, before anything is stored."""
+    challenge = passkeys.pop_challenge(session, credential, purpose=purpose)
+    code = session.get(OneTimeCode, challenge.one_time_code_id, with_for_update=True)
+    if code is None or not _live(code) or getattr(code, owner) is None:
+        raise PasskeyError("code no longer usable")
+    return challenge, code, passkeys.verify_new(session, settings, credential, challenge)
 
 
 PASSKEY_FAILED = N_("We couldn't check that passkey. Please try again, or ask the clinic for help.")
@@ -947,15 +958,12 @@ def finish_enrolment(
     replacing: str | None = None,
 ) -> LoginSession | Refused:
     try:
-        challenge = passkeys.pop_challenge(session, credential, purpose="enrol")
-        code = session.get(
-            OneTimeCode, challenge.one_time_code_id, with_for_update=True
-        )  # one use, even at once
-        if code is None or not _live(code) or code.person_id is None:
-            raise PasskeyError("link no longer usable")
-        new_key = passkeys.verify_new(session, settings, credential, challenge)
+        _challenge, code, new_key = _claim_code(
+            session, settings, credential, purpose="enrol", owner="person_id"
+        )
     except PasskeyError:
         return Refused(PASSKEY_FAILED)
+    assert code.person_id is not None
     person = session.get(Person, code.person_id)
     assert person is not None
     code.used_at = utcnow()
