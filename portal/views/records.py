@@ -141,66 +141,54 @@ problems_page = simple_page("problems", "Condition", records.conditions)
 immunizations_page = simple_page("immunizations", "Immunization", records.immunizations)
 
 
-async def visits_page(request: Request) -> Response:
-    number = page_number(request)
-    per_page = 20
+def paged_page(section: str, resource_type: str, query: Callable[..., Any], *, per_page: int = 20) -> Any:
+    """A long list page: one page of a records query, newest first, with a "more" link when there is more."""
 
-    def load(session: Session, patient: Patient, viewer: Viewer) -> Any:
-        found = records.encounters(
-            session,
-            patient.id or 0,
-            include_confidential=viewer.include_confidential,
-            limit=per_page + 1,
-            offset=(number - 1) * per_page,
+    async def view(request: Request) -> Response:
+        number = page_number(request)
+
+        def load(session: Session, patient: Patient, viewer: Viewer) -> Any:
+            found = query(
+                session,
+                patient.id or 0,
+                include_confidential=viewer.include_confidential,
+                limit=per_page + 1,
+                offset=(number - 1) * per_page,
+            )
+            return record_pages.Page(found[:per_page], number, len(found) > per_page)
+
+        chart = await open_page(request, load, resource_type)
+        return render(request, f"records/{section}.html", page_context(request, chart, section))
+
+    view.__name__ = f"{section}_page"
+    return view
+
+
+def item_page(
+    section: str, template: str, parameter: str, resource_type: str, query: Callable[..., Any]
+) -> Any:
+    """A page about one item, named by its public id; another patient's item is not found."""
+
+    async def view(request: Request) -> Response:
+        public_id = request.path_params[parameter]
+        chart = await open_page(
+            request,
+            lambda session, patient, viewer: query(
+                session, patient.id or 0, public_id, include_confidential=viewer.include_confidential
+            ),
+            resource_type,
+            resource_id=public_id,
         )
-        return record_pages.Page(found[:per_page], number, len(found) > per_page)
+        return render(request, f"records/{template}.html", page_context(request, chart, section))
 
-    chart = await open_page(request, load, "Encounter")
-    return render(request, "records/visits.html", page_context(request, chart, "visits"))
-
-
-async def visit_page(request: Request) -> Response:
-    public_id = request.path_params["visit"]
-    chart = await open_page(
-        request,
-        lambda session, patient, viewer: records.encounter_detail(
-            session, patient.id or 0, public_id, include_confidential=viewer.include_confidential
-        ),
-        "Encounter",
-        resource_id=public_id,
-    )
-    return render(request, "records/visit.html", page_context(request, chart, "visits"))
+    view.__name__ = f"{template}_page"
+    return view
 
 
-async def documents_page(request: Request) -> Response:
-    number = page_number(request)
-    per_page = 20
-
-    def load(session: Session, patient: Patient, viewer: Viewer) -> Any:
-        found = records.documents(
-            session,
-            patient.id or 0,
-            include_confidential=viewer.include_confidential,
-            limit=per_page + 1,
-            offset=(number - 1) * per_page,
-        )
-        return record_pages.Page(found[:per_page], number, len(found) > per_page)
-
-    chart = await open_page(request, load, "DocumentReference")
-    return render(request, "records/documents.html", page_context(request, chart, "documents"))
-
-
-async def document_page(request: Request) -> Response:
-    public_id = request.path_params["document"]
-    chart = await open_page(
-        request,
-        lambda session, patient, viewer: records.document(
-            session, patient.id or 0, public_id, include_confidential=viewer.include_confidential
-        ),
-        "DocumentReference",
-        resource_id=public_id,
-    )
-    return render(request, "records/document.html", page_context(request, chart, "documents"))
+visits_page = paged_page("visits", "Encounter", records.encounters)
+visit_page = item_page("visits", "visit", "visit", "Encounter", records.encounter_detail)
+documents_page = paged_page("documents", "DocumentReference", records.documents)
+document_page = item_page("documents", "document", "document", "DocumentReference", records.document)
 
 
 async def growth_page(request: Request) -> Response:
