@@ -19,7 +19,8 @@ from portal import db
 from portal.config import Settings
 from portal.fhir import importer
 from portal.models import Encounter, Patient
-from portal.services import access, audit, printing
+from portal.provenance import Provenance
+from portal.services import audit, printing
 from portal.templating import make_templates
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def print_visits(engine: object, settings: Settings, env: object, visits: list[t
     with db.transaction(engine) as session:  # type: ignore[arg-type]
         summaries = [
             printing.print_visit(
-                session, settings, patient, public_id, where=access.Where(route="bench:pdf_speed")
+                session, settings, patient, public_id, where=Provenance(route="bench:pdf_speed")
             )
             for patient, public_id in visits
         ]

@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from portal import db
 from portal.config import ConfigError, Settings
-from portal.models.people import Patient
+from portal.models.people import Patient, StaffRole
+from portal.provenance import Provenance
 from portal.services import audit
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def audit_export(patient_fhir_id: str | None, since: str | None, until: str | No
                 action="export",
                 patient_id=patient_id,
                 resource_type="audit_event",
-                route="cli:audit_export",
+                provenance=Provenance(route="cli:audit_export"),
             )
         count = audit.export_csv_in_chunks(
             engine, output, patient_id=patient_id, since=since_day, until=until_day
@@ -315,7 +316,7 @@ def staff() -> None:
 
 @staff.command(name="add")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["front_desk", "clinician", "billing", "admin"]))
+@click.option("--role", required=True, type=click.Choice([role.value for role in StaffRole]))
 @click.option("--name", default=None, help="The name shown in the portal (default: from the email).")
 def staff_add(email: str, role: str, name: str | None) -> None:
     """Create a staff account and print its single-use enrolment link (valid 72 hours)."""
@@ -378,7 +379,7 @@ def proxy_add(
 ) -> None:
     """Let the account with EMAIL act for PATIENT (the patient's FHIR id), making the account if needed."""
     from portal.services import families, proxies
-    from portal.services.access import AgeRules, Where
+    from portal.services.access import AgeRules
 
     settings = load_settings()
     today = settings.today()
@@ -404,7 +405,7 @@ def proxy_add(
                 granted_by=None,
                 today=today,
                 rules=rules,
-                where=Where(route="cli:proxy_add"),
+                where=Provenance(route="cli:proxy_add"),
             )
             grant_id = granted.grant.public_id
     except proxies.GrantRefused as error:
@@ -422,14 +423,15 @@ def proxy_end(grant: str) -> None:
     starts with a dash)."""
     from portal.models.access import ProxyGrant
     from portal.services import proxies
-    from portal.services.access import Where
 
     with open_engine(load_settings()) as engine, db.transaction(engine) as session:
         found = session.exec(select(ProxyGrant).where(ProxyGrant.public_id == grant)).first()
         patient = session.get(Patient, found.patient_id) if found else None
         if found is None or patient is None:
             raise click.ClickException("no proxy grant has that id")
-        proxies.end_grant(session, found, patient=patient, ended_by=None, where=Where(route="cli:proxy_end"))
+        proxies.end_grant(
+            session, found, patient=patient, ended_by=None, where=Provenance(route="cli:proxy_end")
+        )
     click.echo("Proxy access ended.")
 
 
@@ -455,7 +457,7 @@ def _write_summaries(settings: Settings, summaries: list[Any], output: Path) -> 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def print_visit_summary(encounter: str, output: Path) -> None:
     """Print the summary of ENCOUNTER (the Encounter's FHIR id) into a PDF file."""
-    from portal.services import access, printing
+    from portal.services import printing
 
     settings = load_settings()
     with open_engine(settings) as engine, db.transaction(engine) as session:
@@ -464,7 +466,7 @@ def print_visit_summary(encounter: str, output: Path) -> None:
             raise click.ClickException("no visit has that FHIR id")
         visit, patient = found
         summary = printing.print_visit(
-            session, settings, patient, visit.public_id, where=access.Where(route="cli:print_visit_summary")
+            session, settings, patient, visit.public_id, where=Provenance(route="cli:print_visit_summary")
         )
         if summary is None:
             raise click.ClickException("no visit has that FHIR id")
@@ -479,14 +481,14 @@ def print_visit_summary(encounter: str, output: Path) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def print_day(day: str, provider: str | None, output: Path) -> None:
     """Print every visit summary of a day (or one provider's) into one PDF, one patient per page."""
-    from portal.services import access, printing
+    from portal.services import printing
 
     settings = load_settings()
     parsed = parse_day(day, "--date")
     assert parsed is not None
     with open_engine(settings) as engine, db.transaction(engine) as session:
         summaries = printing.visit_summaries_for_day(
-            session, settings, parsed, provider, where=access.Where(route="cli:print_day")
+            session, settings, parsed, provider, where=Provenance(route="cli:print_day")
         )
     if not summaries:
         raise click.ClickException("no visits to print for that day" + (" and provider" if provider else ""))

@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import Session, select
 
 from portal.models import AuditEvent, Patient, Person, ProxyGrant
+from portal.provenance import Provenance
 from portal.services.access import (
     AgeRules,
     Area,
     Level,
-    Where,
     age_on,
     authorize,
     decide,
@@ -195,7 +195,7 @@ def test_authorize_audits_allowed_and_denied_attempts(session, family) -> None:
         rules=RULES,
         resource_type="Observation",
         resource_id="obs-1",
-        where=Where(route="results_list"),
+        where=Provenance(route="results_list"),
     )
     authorize(
         session,
@@ -205,7 +205,7 @@ def test_authorize_audits_allowed_and_denied_attempts(session, family) -> None:
         action="view",
         today=TODAY,
         rules=RULES,
-        where=Where(route="results_list"),
+        where=Provenance(route="results_list"),
     )
     session.commit()
 
@@ -266,7 +266,7 @@ def test_open_chart_loads_and_audits_one_allowed_view(session, family) -> None:
         today=TODAY,
         rules=RULES,
         resource_type="Summary",
-        where=Where(route="summary_page"),
+        where=Provenance(route="summary_page"),
     )
     session.commit()
 

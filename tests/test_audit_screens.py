@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from portal import db
 from portal.models import AuditEvent, Patient, Person, ProxyGrant
+from portal.provenance import Provenance
 from portal.services import audit
 from portal.services.access import Level
 from portal.views.chart import sections_for
@@ -45,11 +46,15 @@ def people(session):
     return {"admin": admin, "nurse": nurse, "own": own, "carer": carer, "patient": patient, "other": other}
 
 
+PROVENANCE_FIELDS = ("route", "client_address", "request_id")
+
+
 def write(engine, at: datetime | None = None, **fields) -> AuditEvent:
     """One event in its own transaction, at `at` if given (an event's time follows the chain otherwise)."""
     with db.transaction(engine) as db_session:
         if at is None:
-            return audit.record(db_session, **fields)
+            where = Provenance(**{key: fields.pop(key) for key in PROVENANCE_FIELDS if key in fields})
+            return audit.record(db_session, provenance=where, **fields)
         return audit.append(db_session, AuditEvent(seq=0, occurred_at=at, **fields))
 
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import UTCDateTime, new_public_id, utcnow
+
+
+class StaffRole(StrEnum):
+    """The clinic's staff roles: the one list access, sessions, views and the CLI use."""
+
+    FRONT_DESK = "front_desk"
+    CLINICIAN = "clinician"
+    BILLING = "billing"
+    ADMIN = "admin"
 
 
 class Person(SQLModel, table=True):

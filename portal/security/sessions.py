@@ -34,6 +34,7 @@ from portal import db
 from portal.config import Settings
 from portal.models import LoginSession, Person
 from portal.models.base import utcnow
+from portal.models.people import StaffRole
 from portal.security import csrf, signing
 
 COOKIE = "portal_session"
@@ -41,7 +42,7 @@ PURPOSE = "session"
 SAFE_METHODS = csrf.SAFE_METHODS
 TOUCH_EVERY = timedelta(seconds=30)  # last-use is written at most this often
 STEP_UP_MINUTES = 5  # adding or removing a passkey needs a passkey check this recent
-STAFF_ROLES = ("front_desk", "clinician", "billing", "admin")
+STAFF_ROLES = tuple(StaffRole)
 CLEAR_SITE_DATA = '"cache", "storage"'
 UNGUARDED = ("/static/", "/healthz")  # never about anyone: no session lookup
 
@@ -281,7 +282,7 @@ def require_person(request: Request) -> Person:
     return person
 
 
-def require_staff(request: Request, *roles: str) -> Person:
+def require_staff(request: Request, *roles: StaffRole) -> Person:
     """A signed-in member of staff with one of `roles` (any staff role when none are named)."""
     person = require_person(request)
     if person.staff_role is None or person.staff_role not in (roles or STAFF_ROLES):

@@ -22,7 +22,8 @@ from typing import Generic, TypeVar
 from sqlmodel import Session, select
 
 from portal.models.access import ProxyGrant
-from portal.models.people import Patient, Person
+from portal.models.people import Patient, Person, StaffRole
+from portal.provenance import Provenance
 from portal.services import audit
 
 T = TypeVar("T")
@@ -49,13 +50,14 @@ class Area(StrEnum):
 
 
 # What each staff role may touch. Admin reads the audit log; nobody edits it.
+# Keyed by StaffRole (a str, so a stored role string finds its row).
 STAFF_AREAS: dict[str, frozenset[Area]] = {
-    "clinician": frozenset(
+    StaffRole.CLINICIAN: frozenset(
         {Area.RECORD, Area.MESSAGES, Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS}
     ),
-    "front_desk": frozenset({Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES}),
-    "billing": frozenset({Area.BILLING, Area.DEMOGRAPHICS}),
-    "admin": frozenset({Area.AUDIT, Area.PROXIES, Area.DEMOGRAPHICS}),
+    StaffRole.FRONT_DESK: frozenset({Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES}),
+    StaffRole.BILLING: frozenset({Area.BILLING, Area.DEMOGRAPHICS}),
+    StaffRole.ADMIN: frozenset({Area.AUDIT, Area.PROXIES, Area.DEMOGRAPHICS}),
 }
 # A proxy, even a full one, does not manage who else holds access, nor read the access log.
 PROXY_AREAS = frozenset(set(Area) - {Area.PROXIES, Area.AUDIT})
@@ -110,7 +112,7 @@ def decide(
         return DENIED
     if person.staff_role is not None:
         if area in STAFF_AREAS.get(person.staff_role, frozenset()):
-            confidential = person.staff_role == "clinician"
+            confidential = person.staff_role == StaffRole.CLINICIAN
             return Decision(
                 True, Level.STAFF, sees_confidential=confidential, sees_patient_messages=confidential
             )
@@ -141,7 +143,7 @@ def authorize(
     action: str,
     today: date,
     rules: AgeRules,
-    where: Where | None = None,
+    where: Provenance | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
 ) -> Decision:
@@ -159,15 +161,6 @@ def authorize(
         resource_id=resource_id,
     )
     return decision
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a request came from, for the audit log: route name, client address, request id."""
-
-    route: str | None = None
-    client_address: str | None = None
-    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +182,7 @@ def open_chart(
     action: str = "view",
     today: date,
     rules: AgeRules,
-    where: Where | None = None,
+    where: Provenance | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
 ) -> Chart[T] | None:
@@ -201,7 +194,7 @@ def open_chart(
     """
     patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
     if patient is None:
-        w = where or Where()
+        w = where or Provenance()
         audit.record(
             session,
             action=action,
@@ -210,9 +203,7 @@ def open_chart(
             actor_role=person.staff_role,
             resource_type=resource_type,
             resource_id=resource_id,
-            route=w.route,
-            client_address=w.client_address,
-            request_id=w.request_id,
+            provenance=w,
         )
         return None
     decision = decide(session, person, patient, area, today=today, rules=rules)
@@ -240,12 +231,12 @@ def _audit(
     allowed: bool,
     *,
     action: str,
-    where: Where | None,
+    where: Provenance | None,
     resource_type: str | None,
     resource_id: str | None,
 ) -> None:
     role = person.staff_role or ("patient" if decision.level is Level.SELF else "proxy")
-    w = where or Where()
+    w = where or Provenance()
     audit.record(
         session,
         action=action,
@@ -256,9 +247,7 @@ def _audit(
         patient_id=patient.id,
         resource_type=resource_type,
         resource_id=resource_id,
-        route=w.route,
-        client_address=w.client_address,
-        request_id=w.request_id,
+        provenance=w,
     )
 
 

@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, delete, func, text, true
 from sqlalchemy import select as sa_select
@@ -35,9 +35,7 @@ from sqlmodel import Session, col, select
 from portal.models.audit import AuditCheckpoint, AuditEvent
 from portal.models.base import utcnow
 from portal.models.people import Patient, Person
-
-if TYPE_CHECKING:
-    from portal.services.access import Where
+from portal.provenance import NOWHERE, Provenance
 
 ACTIONS = frozenset(
     {
@@ -246,9 +244,7 @@ def record(
     patient_id: int | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
-    route: str | None = None,
-    client_address: str | None = None,
-    request_id: str | None = None,
+    provenance: Provenance = NOWHERE,
 ) -> AuditEvent:
     """Add one event to the log inside the caller's transaction.
 
@@ -269,9 +265,9 @@ def record(
         patient_id=patient_id,
         resource_type=resource_type,
         resource_id=resource_id,
-        route=route,
-        client_address=client_address,
-        request_id=request_id,
+        route=provenance.route,
+        client_address=provenance.client_address,
+        request_id=provenance.request_id,
     )
     key = key_for(session)
     lock_chain(session)
@@ -794,7 +790,7 @@ def resolve(session: Session, filters: Filters) -> Found:
     return Found(patient_id, person_id, problems)
 
 
-def record_look(session: Session, action: str, found: Found, *, actor: Person, where: Where) -> None:
+def record_look(session: Session, action: str, found: Found, *, actor: Person, where: Provenance) -> None:
     """The admin's own look at the log, as one event: on the patient searched for, if any."""
     record(
         session,
@@ -803,14 +799,12 @@ def record_look(session: Session, action: str, found: Found, *, actor: Person, w
         actor_role=actor.staff_role,
         patient_id=found.patient_id,
         resource_type="audit_event",
-        route=where.route,
-        client_address=where.client_address,
-        request_id=where.request_id,
+        provenance=where,
     )
 
 
 def screen_search(
-    session: Session, filters: Filters, *, page: int, per_page: int, actor: Person, where: Where
+    session: Session, filters: Filters, *, page: int, per_page: int, actor: Person, where: Provenance
 ) -> Screen:
     """One page of the log for the admin's screen; the search itself is recorded (action "view")."""
     found = resolve(session, filters)
@@ -830,7 +824,7 @@ def screen_search(
     return Screen(result, found.problems)
 
 
-def screen_export(session: Session, filters: Filters, *, actor: Person, where: Where) -> Download:
+def screen_export(session: Session, filters: Filters, *, actor: Person, where: Provenance) -> Download:
     """The events the screen's filters select, as CSV text, recorded (action "export") before any row."""
     found = resolve(session, filters)
     if found.problems:

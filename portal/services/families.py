@@ -20,8 +20,9 @@ from portal.models.audit import AuditEvent
 from portal.models.base import utcnow
 from portal.models.identity import OneTimeCode, Passkey
 from portal.models.people import Patient, Person
+from portal.provenance import Provenance
 from portal.services import audit, identity, mail
-from portal.services.access import AgeRules, Where, age_on
+from portal.services.access import AgeRules, age_on
 from portal.services.proxies import GrantRefused, add_grant, end_grant
 
 INVITATION_KIND = "invitation"
@@ -86,7 +87,7 @@ def grant_by_email(
     granted_by: Person | None,
     today: date,
     rules: AgeRules,
-    where: Where | None = None,
+    where: Provenance | None = None,
 ) -> Granted:
     """Grant access to the account with this email, making the account (and mailing its enrolment link)
     when there is none. Raises GrantRefused (and the caller's transaction rolls back) when it cannot."""
@@ -133,7 +134,12 @@ def grant_of(session: Session, patient: Patient, grant_public_id: str) -> ProxyG
 
 
 def end_grant_of(
-    session: Session, patient: Patient, grant_public_id: str, *, ended_by: Person, where: Where | None = None
+    session: Session,
+    patient: Patient,
+    grant_public_id: str,
+    *,
+    ended_by: Person,
+    where: Provenance | None = None,
 ) -> ProxyGrant | None:
     grant = grant_of(session, patient, grant_public_id)
     if grant is None:
@@ -158,7 +164,7 @@ def invite(
     name: str = "",
     today: date,
     rules: AgeRules,
-    where: Where | None = None,
+    where: Provenance | None = None,
 ) -> str:
     """Mail a single-use invitation to help `patient`; the invitee accepts with their passkey."""
     if not is_adult(patient, today=today, rules=rules):
@@ -188,7 +194,7 @@ def invite(
         subject=INVITATION_SUBJECT,
         body=INVITATION_BODY.format(days=INVITATION_DAYS, link=link),
     )
-    w = where or Where()
+    w = where or Provenance()
     audit.record(
         session,
         action="create",
@@ -197,9 +203,7 @@ def invite(
         patient_id=patient.id,
         resource_type="proxy_invitation",
         resource_id=invitee.public_id,
-        route=w.route,
-        client_address=w.client_address,
-        request_id=w.request_id,
+        provenance=w,
     )
     return link
 
@@ -245,7 +249,7 @@ def accept_invitation(
     person: Person | None,
     today: date,
     rules: AgeRules,
-    where: Where | None = None,
+    where: Provenance | None = None,
 ) -> Accepted | None:
     """Accept an invitation: the grant (caregiver, full) is made and the link stops working.
 

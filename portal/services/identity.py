@@ -29,6 +29,7 @@ from portal.models import (
     WebAuthnChallenge,
 )
 from portal.models.base import new_public_id, utcnow
+from portal.provenance import Provenance
 from portal.security import hashing, passkeys, ratelimit, sessions
 from portal.security.passkeys import PasskeyError
 from portal.security.sessions import Client
@@ -69,13 +70,13 @@ def _refuse_rate_limited(error: ratelimit.RateLimited) -> Refused:
     return Refused(message, retry_after_minutes=minutes)
 
 
-def _audit(session: Session, client: Client | None, **fields: Any) -> None:
-    audit.record(
-        session,
+def _audit(session: Session, client: Client | None, *, route: str | None = None, **fields: Any) -> None:
+    provenance = Provenance(
+        route=route,
         client_address=client.address if client else None,
         request_id=client.request_id if client else None,
-        **fields,
     )
+    audit.record(session, provenance=provenance, **fields)
 
 
 # ---------------------------------------------------------------------------------------------- codes

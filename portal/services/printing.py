@@ -27,6 +27,7 @@ from portal.models.people import Patient, Person
 from portal.models.printing import PrintJob
 from portal.models.records import Encounter, FhirResource, MedicationRequest, Observation
 from portal.pdf.render import render_document, write_pdf
+from portal.provenance import Provenance
 from portal.services import access, audit, growth, identity, records, results
 
 STOPPED_MEDICATION = frozenset({"stopped", "cancelled", "completed"})
@@ -401,7 +402,7 @@ def visit_summaries_for_day(
     practitioner_fhir_id: str | None = None,
     *,
     printed_by: Person | None = None,
-    where: access.Where | None = None,
+    where: Provenance | None = None,
 ) -> list[VisitSummary]:
     """Every visit that day (the clinic's day), or one provider's, as summaries ready to print; each
     print is audited ("print", one event per visit), and patients without an account get a code."""
@@ -436,7 +437,7 @@ def print_visit(
     encounter_public_id: str,
     *,
     printed_by: Person | None = None,
-    where: access.Where | None = None,
+    where: Provenance | None = None,
 ) -> VisitSummary | None:
     """A staff (or operator) print of one visit summary: what the printer may see, a fresh activation
     code when the patient has no account, and a "print" audit event."""
@@ -459,7 +460,7 @@ def print_visit(
     if summary is None:
         return None
     summary = with_activation(session, settings, summary, issued_by=printed_by)
-    w = where or access.Where()
+    w = where or Provenance()
     audit.record(
         session,
         action="print",
@@ -468,16 +469,14 @@ def print_visit(
         patient_id=patient.id,
         resource_type="Encounter",
         resource_id=encounter_public_id,
-        route=w.route,
-        client_address=w.client_address,
-        request_id=w.request_id,
+        provenance=w,
     )
     return summary
 
 
 # Large batches: a job for the worker ----------------------------------------------------------------
 
-WORKER = access.Where(route="worker:print_day")
+WORKER = Provenance(route="worker:print_day")
 BATCH_IN_REQUEST = 5  # a day with more visits than this is printed by the worker, with a progress page
 log = logging.getLogger("portal.printing")
 
@@ -489,7 +488,7 @@ def print_or_queue_day(
     practitioner_fhir_id: str | None,
     *,
     staff: Person,
-    where: access.Where | None = None,
+    where: Provenance | None = None,
 ) -> list[VisitSummary] | PrintJob:
     """A small day's summaries at once; a large day as a queued job (nothing printed or audited yet)."""
     visits = visits_on(session, settings, day, practitioner_fhir_id)

@@ -9,8 +9,9 @@ from sqlmodel import Session, select
 
 from portal.models.access import LEVELS, RELATIONSHIPS, ProxyGrant
 from portal.models.people import Patient, Person
+from portal.provenance import Provenance
 from portal.services import audit
-from portal.services.access import AgeRules, Level, Where, age_on, grant_level
+from portal.services.access import AgeRules, Level, age_on, grant_level
 
 
 class GrantRefused(ValueError):
@@ -37,7 +38,7 @@ def add_grant(
     granted_by: Person | None,
     today: date,
     rules: AgeRules,
-    where: Where | None = None,
+    where: Provenance | None = None,
 ) -> ProxyGrant:
     """Give `proxy` access to `patient`'s record; refuses duplicates and grants that could never apply."""
     if relationship not in RELATIONSHIPS:
@@ -83,7 +84,7 @@ def end_grant(
     *,
     patient: Patient,
     ended_by: Person | None,
-    where: Where | None = None,
+    where: Provenance | None = None,
 ) -> ProxyGrant:
     """Revoke a grant now. Ending one that has already ended changes nothing."""
     if grant.patient_id != patient.id:
@@ -117,9 +118,9 @@ def _audit(
     grant: ProxyGrant,
     patient: Patient,
     actor: Person | None,
-    where: Where | None,
+    where: Provenance | None,
 ) -> None:
-    where = where or Where()
+    where = where or Provenance()
     audit.record(
         session,
         action=action,
@@ -128,7 +129,5 @@ def _audit(
         patient_id=patient.id,
         resource_type="proxy_grant",
         resource_id=grant.public_id,
-        route=where.route,
-        client_address=where.client_address,
-        request_id=where.request_id,
+        provenance=where,
     )

@@ -17,6 +17,7 @@ from portal.fhir import export
 from portal.models.people import Patient, Person
 from portal.models.records import DiagnosticReport, Observation
 from portal.models.results import ResultHold
+from portal.provenance import Provenance
 from portal.services import audit, growth, records, results
 from portal.services.access import Decision, Level, age_on
 from portal.services.results import Flag
@@ -286,7 +287,7 @@ def holds_screen(session: Session) -> HoldsScreen:
 
 
 def hold_category(
-    session: Session, *, category: str, hold_hours: int, reason: str, person: Person, route: str | None
+    session: Session, *, category: str, hold_hours: int, reason: str, person: Person, where: Provenance
 ) -> ResultHold:
     """Hold a category of results, with its reason, and audit the change. ValueError for bad input."""
     hold = results.set_hold(
@@ -299,12 +300,12 @@ def hold_category(
         actor_role=person.staff_role,
         resource_type="ResultHold",
         resource_id=hold.category,
-        route=route,
+        provenance=where,
     )
     return hold
 
 
-def release_category(session: Session, *, category: str, person: Person, route: str | None) -> bool:
+def release_category(session: Session, *, category: str, person: Person, where: Provenance) -> bool:
     """End a category's hold (its held results show at once), audited; False if it was not held."""
     cleared = results.clear_hold(session, category)
     if cleared:
@@ -315,6 +316,6 @@ def release_category(session: Session, *, category: str, person: Person, route: 
             actor_role=person.staff_role,
             resource_type="ResultHold",
             resource_id=category,
-            route=route,
+            provenance=where,
         )
     return cleared

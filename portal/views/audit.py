@@ -18,7 +18,7 @@ from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_
 from portal.models.base import utcnow
-from portal.models.people import Patient
+from portal.models.people import Patient, StaffRole
 from portal.security.sessions import require_staff
 from portal.services import audit
 from portal.services.access import Area, Decision
@@ -101,7 +101,7 @@ def screen_context(request: Request, form: SearchForm, screen: audit.Screen | No
 
 async def audit_search(request: Request) -> Response:
     """Search the log by patient, person, action and dates, a page at a time; the search is audited."""
-    admin = require_staff(request, "admin")
+    admin = require_staff(request, StaffRole.ADMIN)
     settings: Settings = request.app.state.settings
     form = read_form(request.query_params, settings.timezone)
     if form.problems:
@@ -123,7 +123,7 @@ async def audit_search(request: Request) -> Response:
 
 async def audit_export(request: Request) -> Response:
     """The events the screen's filters select, as a CSV download; the download is audited as an export."""
-    admin = require_staff(request, "admin")
+    admin = require_staff(request, StaffRole.ADMIN)
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=20) as data:
         form = read_form({name: str(data.get(name, "")) for name in FIELDS}, settings.timezone)
@@ -203,10 +203,10 @@ ACTION_WORDS = {
     "export": N_("Copied out"),
 }
 ROLE_WORDS = {
-    "clinician": N_("Doctor or nurse"),
-    "front_desk": N_("Front desk"),
-    "billing": N_("Billing office"),
-    "admin": N_("Clinic administrator"),
+    StaffRole.CLINICIAN: N_("Doctor or nurse"),
+    StaffRole.FRONT_DESK: N_("Front desk"),
+    StaffRole.BILLING: N_("Billing office"),
+    StaffRole.ADMIN: N_("Clinic administrator"),
     "proxy": N_("Parent, guardian or caregiver"),
 }
 SOMEONE = N_("Clinic staff")

@@ -24,6 +24,7 @@ from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_
 from portal.models.people import Patient, Person
+from portal.provenance import Provenance
 from portal.security.sessions import Client, require_person
 from portal.services import access
 from portal.services.access import Area, Decision, Level
@@ -94,10 +95,10 @@ def describe(patient: Patient, level: Level, settings: Settings) -> Switchable:
     )
 
 
-def where(request: Request) -> access.Where:
+def where(request: Request) -> Provenance:
     client = Client.of(request)
     route = request.scope.get("route")
-    return access.Where(
+    return Provenance(
         route=getattr(route, "name", None), client_address=client.address, request_id=client.request_id
     )
 

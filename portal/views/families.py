@@ -21,7 +21,7 @@ from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_, gettext
 from portal.models.access import LEVELS, RELATIONSHIPS
-from portal.models.people import Patient, Person
+from portal.models.people import Patient, Person, StaffRole
 from portal.security.sessions import current_person, require_person, require_staff
 from portal.services import families, proxies
 from portal.services.access import Area, Decision, Level
@@ -29,7 +29,7 @@ from portal.services.proxies import GrantRefused
 from portal.templating import render
 from portal.views.chart import OpenChart, chart_context, open_chart_or_404, rules_of, where
 
-FRONT_DESK = ("front_desk", "admin")
+FRONT_DESK = (StaffRole.FRONT_DESK, StaffRole.ADMIN)
 MAX_FIELDS = 20
 
 

@@ -7,12 +7,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.db import run_db
+from portal.models.people import StaffRole
 from portal.security.sessions import Client, require_staff
 from portal.services import identity
 from portal.templating import render
 from portal.views.auth import parse_birth_date
 
-ROLES = ("front_desk", "admin")
+ROLES = (StaffRole.FRONT_DESK, StaffRole.ADMIN)
 NOT_FOUND = "No patient has that ID. Check it in the EHR and try again."
 SEARCH_INCOMPLETE = "Enter the patient's family name and date of birth."
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.models.people import Patient
+from portal.models.people import Patient, StaffRole
 from portal.models.printing import PrintJob
 from portal.security.sessions import require_staff
 from portal.services import printing, records
@@ -23,7 +23,7 @@ from portal.services.access import Area, Decision
 from portal.templating import render
 from portal.views.chart import chart_context, open_chart_or_404, where
 
-STAFF_ROLES = ("front_desk", "clinician")
+STAFF_ROLES = (StaffRole.FRONT_DESK, StaffRole.CLINICIAN)
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:

@@ -21,7 +21,7 @@ from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
 from portal.models.base import utcnow
-from portal.models.people import Patient
+from portal.models.people import Patient, StaffRole
 from portal.security.sessions import require_person, require_staff
 from portal.services import access, education, record_pages, records
 from portal.services.access import Area
@@ -234,24 +234,29 @@ def render_holds(
 
 
 async def result_holds_page(request: Request) -> Response:
-    require_staff(request, "clinician")
+    require_staff(request, StaffRole.CLINICIAN)
     return render_holds(request, await run_db(request, record_pages.holds_screen))
 
 
 async def result_hold_update(request: Request) -> Response:
     """Set (or change) a category's hold; a bad form changes nothing and says why."""
-    person = require_staff(request, "clinician")
+    person = require_staff(request, StaffRole.CLINICIAN)
     async with request.form(max_fields=10) as form:
         category = str(form.get("category", "")).strip()[:64]
         reason = str(form.get("reason", "")).strip()[:2000]
         hours = str(form.get("hours", "")).strip()
-    route = where(request).route
+    provenance = where(request)
 
     def change(session: Session) -> tuple[str | None, record_pages.HoldsScreen]:
         try:
             hold_hours = int(hours)
             record_pages.hold_category(
-                session, category=category, hold_hours=hold_hours, reason=reason, person=person, route=route
+                session,
+                category=category,
+                hold_hours=hold_hours,
+                reason=reason,
+                person=person,
+                where=provenance,
             )
         except ValueError as problem:
             # set_hold checks its input before it writes anything, so there is nothing to undo
@@ -264,13 +269,13 @@ async def result_hold_update(request: Request) -> Response:
 
 
 async def result_hold_delete(request: Request) -> Response:
-    person = require_staff(request, "clinician")
+    person = require_staff(request, StaffRole.CLINICIAN)
     async with request.form(max_fields=10) as form:
         category = str(form.get("category", "")).strip()[:64]
-    route = where(request).route
+    provenance = where(request)
 
     def change(session: Session) -> tuple[bool, record_pages.HoldsScreen]:
-        cleared = record_pages.release_category(session, category=category, person=person, route=route)
+        cleared = record_pages.release_category(session, category=category, person=person, where=provenance)
         return cleared, record_pages.holds_screen(session)
 
     cleared, screen = await run_db(request, change)
