@@ -14,10 +14,10 @@ can be forgotten):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlmodel import Session, select
 
@@ -27,6 +27,7 @@ from portal.provenance import Provenance
 from portal.services import audit
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Level(StrEnum):
@@ -132,6 +133,131 @@ def decide(
         return DENIED
     full = best is Level.FULL
     return Decision(True, best, sees_confidential=full, sees_patient_messages=full)
+
+
+_DOOR = object()  # only this module holds it, so only this module can make a PatientScope
+
+
+@dataclass(frozen=True)
+class PatientScope:
+    """This viewer may see (or act on) this patient's chart, in this area, in this way, now.
+
+    Every service function that reads or writes a patient's data takes one, never a bare patient id, and
+    only the access service makes one (`read`), after deciding and while auditing: a patient query called
+    without a decision is a type error, and one built by hand fails at run time.
+    """
+
+    patient: Patient
+    viewer: Person
+    area: Area
+    level: Level
+    sees_confidential: bool  # False for a limited proxy: confidential items are left out
+    sees_patient_messages: bool
+    now: datetime  # the moment release holds are judged at
+    door: object = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.door is not _DOOR:
+            raise TypeError("only the access service opens a patient scope")
+
+    @property
+    def patient_id(self) -> int:
+        assert self.patient.id is not None
+        return self.patient.id
+
+    @property
+    def staff(self) -> bool:
+        """Staff see results still held from patients (marked so); patients and proxies do not."""
+        return self.level is Level.STAFF
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a request does to a chart, for the decision and its audit event."""
+
+    area: Area
+    resource_type: str | None = None
+    resource_id: str | None = None
+    action: str = "view"
+
+
+@dataclass(frozen=True)
+class Opened(Generic[T]):
+    """A chart opened through the door: the scope and what the reader returned."""
+
+    scope: PatientScope
+    data: T
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who is asking, on which clinic day, under which age rules, at what moment, from where."""
+
+    person: Person
+    today: date
+    rules: AgeRules
+    now: datetime
+    provenance: Provenance
+
+
+def read(
+    session: Session,
+    asker: Asker,
+    patient_public_id: str,
+    look: Look,
+    reader: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Opened[T] | None:
+    """Open one patient's chart through the door and read it with `reader`, writing one audit event.
+
+    Finds the patient named in the URL, decides, calls `reader(session, scope, ...)` and records the look,
+    allowed or denied, in the caller's transaction. Returns None when the patient is unknown, the person
+    may not look, or the reader found nothing for this patient (an item of another patient), so that
+    every refusal looks like a missing record; the caller answers 404 after the transaction commits.
+    """
+    person = asker.person
+    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    if patient is None:
+        audit.record(
+            session,
+            action=look.action,
+            outcome="denied",
+            actor_person_id=person.id,
+            actor_role=person.staff_role,
+            resource_type=look.resource_type,
+            resource_id=look.resource_id,
+            provenance=asker.provenance,
+        )
+        return None
+    decision = decide(session, person, patient, look.area, today=asker.today, rules=asker.rules)
+    opened: Opened[T] | None = None
+    if decision.allowed and decision.level is not None:
+        scope = PatientScope(
+            patient,
+            person,
+            look.area,
+            decision.level,
+            decision.sees_confidential,
+            decision.sees_patient_messages,
+            asker.now,
+            _DOOR,
+        )
+        data = reader(session, scope, *args, **kwargs)
+        opened = Opened(scope, data) if data is not None else None
+    _audit(
+        session,
+        person,
+        patient,
+        decision,
+        opened is not None,
+        action=look.action,
+        where=asker.provenance,
+        resource_type=look.resource_type,
+        resource_id=look.resource_id,
+    )
+    return opened
 
 
 def authorize(

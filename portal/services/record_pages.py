@@ -19,7 +19,7 @@ from portal.models.records import DiagnosticReport, Observation
 from portal.models.results import ResultHold
 from portal.provenance import Provenance
 from portal.services import audit, growth, records, results
-from portal.services.access import Decision, Level, age_on
+from portal.services.access import Decision, Level, PatientScope, age_on
 from portal.services.results import Flag
 
 GROUPS_PER_PAGE = 5
@@ -37,6 +37,10 @@ class Viewer:
     @classmethod
     def of(cls, decision: Decision, now: datetime) -> Viewer:
         return cls(decision.sees_confidential, decision.level is Level.STAFF, now)
+
+    @classmethod
+    def of_scope(cls, scope: PatientScope) -> Viewer:
+        return cls(scope.sees_confidential, scope.staff, scope.now)
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,13 @@ def _group(group: records.ResultGroup, holds: dict[str, ResultHold], viewer: Vie
     )
 
 
-def results_page(session: Session, patient_id: int, viewer: Viewer, number: int = 1) -> Page:
+def results_page(session: Session, scope: PatientScope, number: int = 1) -> Page:
     """Results grouped by report, newest first, a page of reports at a time."""
+    viewer = Viewer.of_scope(scope)
     holds = results.holds(session)
-    groups = records.results_by_report(session, patient_id, include_confidential=viewer.include_confidential)
+    groups = records.results_by_report(
+        session, scope.patient_id, include_confidential=viewer.include_confidential
+    )
     shown = [g for g in (_group(group, holds, viewer) for group in groups) if g is not None]
     start = (number - 1) * GROUPS_PER_PAGE
     return Page(shown[start : start + GROUPS_PER_PAGE], number, len(shown) > start + GROUPS_PER_PAGE)

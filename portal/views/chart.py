@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
@@ -23,6 +23,7 @@ from starlette.routing import Route
 from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_
+from portal.models.base import utcnow
 from portal.models.people import Patient, Person
 from portal.provenance import Provenance
 from portal.security.sessions import Client, require_person
@@ -31,6 +32,7 @@ from portal.services.access import Area, Decision, Level
 from portal.templating import render
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
 CHART_SECTIONS: list[tuple[str, str]] = [
@@ -152,6 +154,55 @@ async def open_chart_or_404(
     if opened is None:
         raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
     return opened
+
+
+def asker(request: Request) -> access.Asker:
+    """The signed-in person asking, with the clinic's day, age rules, the moment and the request's origin."""
+    settings: Settings = request.app.state.settings
+    return access.Asker(
+        require_person(request), settings.today(), rules_of(settings), utcnow(), where(request)
+    )
+
+
+async def read_chart_or_404(
+    request: Request,
+    look: access.Look,
+    reader: Callable[Concatenate[Session, access.PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> OpenChart:
+    """The chart named in the URL, read through the door by `reader`, with banner and switcher; else 404.
+
+    One transaction: the access decision, the read and its audit event (allowed or denied) commit together.
+    """
+    who = asker(request)
+    settings: Settings = request.app.state.settings
+    patient_public_id = request.path_params["patient"]
+
+    def unit_of_work(session: Session) -> OpenChart | None:
+        opened = access.read(session, who, patient_public_id, look, reader, *args, **kwargs)
+        if opened is None:
+            return None
+        scope = opened.scope
+        others = (
+            access.patients_for(session, who.person, today=who.today, rules=who.rules)
+            if who.person.staff_role is None
+            else []
+        )
+        decision = Decision(True, scope.level, scope.sees_confidential, scope.sees_patient_messages)
+        return OpenChart(
+            scope.patient,
+            decision,
+            opened.data,
+            describe(scope.patient, scope.level, settings),
+            [describe(patient, level, settings) for patient, level in others],
+        )
+
+    opened_chart = await run_db(request, unit_of_work)
+    if opened_chart is None:
+        raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
+    return opened_chart
 
 
 def sections_for(level: Level | None) -> list[tuple[str, str]]:

@@ -24,10 +24,17 @@ from portal.models.base import utcnow
 from portal.models.people import Patient, StaffRole
 from portal.security.sessions import require_person, require_staff
 from portal.services import access, education, record_pages, records
-from portal.services.access import Area
+from portal.services.access import Area, Look
 from portal.services.record_pages import Viewer
 from portal.templating import render
-from portal.views.chart import OpenChart, chart_context, open_chart_or_404, rules_of, where
+from portal.views.chart import (
+    OpenChart,
+    chart_context,
+    open_chart_or_404,
+    read_chart_or_404,
+    rules_of,
+    where,
+)
 
 
 def learn_more(item: Any) -> str | None:
@@ -84,10 +91,8 @@ async def summary_page(request: Request) -> Response:
 
 async def results_page(request: Request) -> Response:
     number = page_number(request)
-    chart = await open_page(
-        request,
-        lambda session, patient, viewer: record_pages.results_page(session, patient.id or 0, viewer, number),
-        "DiagnosticReport",
+    chart = await read_chart_or_404(
+        request, Look(Area.RECORD, "DiagnosticReport"), record_pages.results_page, number
     )
     return render(request, "records/results.html", page_context(request, chart, "results"))
 
