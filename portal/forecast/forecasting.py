@@ -66,21 +66,25 @@ def forecast_series(
         return Forecast(ForecastStatus.AGED_OUT)
 
     earliest_candidates = [offset(birth, rule.minimum if rule else None, birth)]
-    recommended_candidates: list[date] = []
-    past_due_candidates: list[date] = []
-    if rule and rule.earliest_recommended is not None:
-        recommended_candidates.append(offset(birth, rule.earliest_recommended, birth))
-    if rule and rule.latest_recommended is not None:
-        past_due_candidates.append(offset(birth, rule.latest_recommended, birth) - ONE_DAY)
-
     intervals = applicable_intervals(target.intervals, evaluation, history, assessment + ONE_DAY)
     for interval, start in intervals:
         if interval.minimum is not None:
             earliest_candidates.append(offset(start, interval.minimum, start))
-        if interval.earliest_recommended is not None:
-            recommended_candidates.append(offset(start, interval.earliest_recommended, start))
-        if interval.latest_recommended is not None:
-            past_due_candidates.append(offset(start, interval.latest_recommended, start) - ONE_DAY)
+    # recommended and past-due dates come from the age when the target dose has one, else from the
+    # intervals; an interval marked "override" takes precedence over the age
+    overriding = [(i, start) for i, start in intervals if i.overrides]
+    by_interval = overriding or intervals
+    recommended_candidates = [
+        offset(start, i.earliest_recommended, start) for i, start in by_interval if i.earliest_recommended
+    ]
+    past_due_candidates = [
+        offset(start, i.latest_recommended, start) - ONE_DAY for i, start in by_interval if i.latest_recommended
+    ]
+    if rule and not overriding:
+        if rule.earliest_recommended is not None:
+            recommended_candidates = [offset(birth, rule.earliest_recommended, birth)]
+        if rule.latest_recommended is not None:
+            past_due_candidates = [offset(birth, rule.latest_recommended, birth) - ONE_DAY]
 
     forecast_cvx = {v.cvx for v in target.preferable if v.forecast} or {v.cvx for v in target.preferable}
     wait = _live_virus_wait(data, forecast_cvx, history)
@@ -93,7 +97,7 @@ def forecast_series(
     if earliest >= maximum:
         return Forecast(ForecastStatus.AGED_OUT)
     recommended = max([earliest, *recommended_candidates])
-    past_due = max(past_due_candidates) if past_due_candidates else None
+    past_due = max(min(past_due_candidates), recommended) if past_due_candidates else None
     return Forecast(
         ForecastStatus.NOT_COMPLETE,
         dose_number=target.number,
