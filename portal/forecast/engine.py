@@ -74,7 +74,7 @@ def forecast_antigen(
         if not is_relevant(series, patient):
             continue
         evaluation = evaluate_series(data, patient, series, doses, history)
-        if not can_start(series, patient, evaluation, assessment):
+        if evaluation.valid_doses and not can_start(series, patient, evaluation, assessment):
             continue
         candidates.append(Candidate(evaluation, forecast_series(data, patient, evaluation, history, assessment)))
     chosen = best_series(candidates)

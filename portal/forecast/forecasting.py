@@ -71,25 +71,31 @@ def forecast_series(
         if interval.minimum is not None:
             earliest_candidates.append(offset(start, interval.minimum, start))
     # recommended and past-due dates come from the age when the target dose has one, else from the
-    # intervals; an interval marked "override" takes precedence over the age
-    overriding = [(i, start) for i, start in intervals if i.overrides]
-    by_interval = overriding or intervals
+    # intervals; an interval marked "override" counts alongside the age (the later date wins)
+    by_age = rule is not None and rule.earliest_recommended is not None
     recommended_candidates = [
-        offset(start, i.earliest_recommended, start) for i, start in by_interval if i.earliest_recommended
+        offset(start, i.earliest_recommended, start)
+        for i, start in intervals
+        if i.earliest_recommended and (i.overrides or not by_age)
     ]
+    if rule and rule.earliest_recommended is not None:
+        recommended_candidates.append(offset(birth, rule.earliest_recommended, birth))
+    by_age = rule is not None and rule.latest_recommended is not None
     past_due_candidates = [
-        offset(start, i.latest_recommended, start) - ONE_DAY for i, start in by_interval if i.latest_recommended
+        offset(start, i.latest_recommended, start) - ONE_DAY
+        for i, start in intervals
+        if i.latest_recommended and (i.overrides or not by_age)
     ]
-    if rule and not overriding:
-        if rule.earliest_recommended is not None:
-            recommended_candidates = [offset(birth, rule.earliest_recommended, birth)]
-        if rule.latest_recommended is not None:
-            past_due_candidates = [offset(birth, rule.latest_recommended, birth) - ONE_DAY]
+    if rule and rule.latest_recommended is not None:
+        past_due_candidates.append(offset(birth, rule.latest_recommended, birth) - ONE_DAY)
 
     forecast_cvx = {v.cvx for v in target.preferable if v.forecast} or {v.cvx for v in target.preferable}
     wait = _live_virus_wait(data, forecast_cvx, history)
     if wait is not None:
         earliest_candidates.append(wait)
+    if history:
+        # never earlier than the last dose given: a dose that did not count is repeated, not back-dated
+        earliest_candidates.append(max(d.given_on for d in history))
     if target.season_start is not None:
         earliest_candidates.append(target.season_start)
 
@@ -97,7 +103,7 @@ def forecast_series(
     if earliest >= maximum:
         return Forecast(ForecastStatus.AGED_OUT)
     recommended = max([earliest, *recommended_candidates])
-    past_due = max(min(past_due_candidates), recommended) if past_due_candidates else None
+    past_due = max([*past_due_candidates, recommended]) if past_due_candidates else None
     return Forecast(
         ForecastStatus.NOT_COMPLETE,
         dose_number=target.number,

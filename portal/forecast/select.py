@@ -108,4 +108,5 @@ def best_series(candidates: list[Candidate]) -> Candidate | None:
     started = [c for c in candidates if c.evaluation.valid_doses]
     if started:
         return _score(started, "in process")
-    return _score(candidates, "not started")
+    defaults = [c for c in candidates if c.evaluation.series.default]
+    return _score(defaults or candidates, "not started")
