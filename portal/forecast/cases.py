@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from portal.forecast.engine import forecast
+from portal.forecast import data as supporting
+from portal.forecast.engine import ROUTINE_GROUPS, forecast
 from portal.forecast.model import DoseGiven, Patient
 
 # The test cases' short vaccine group codes, and the supporting data's names for them.
@@ -140,15 +141,17 @@ def run_case(case: TestCase) -> CaseResult:
     if case.vaccine_group not in GROUP_CODES.values():
         result.differences.append(f"unknown vaccine group {case.vaccine_group!r}")
         return result
-    outcome = forecast(
-        case.patient, [d.dose for d in case.doses], case.assessment_date, groups=(case.vaccine_group,)
-    )
+    doses = [d.dose for d in case.doses]
+    # a dose of another vaccine group (varicella in an MMR case) is judged in its own group
+    groups = [case.vaccine_group, *(g for g in groups_of(doses) if g != case.vaccine_group)]
+    outcome = forecast(case.patient, doses, case.assessment_date, groups=groups)
     group = outcome.vaccine_groups[case.vaccine_group]
     for index, expected in enumerate(case.doses):
         if not expected.status:
             continue
         result.doses_checked += 1
-        actual = group.dose_status(index)
+        verdicts = (outcome.vaccine_groups[name].dose_status(index) for name in groups)
+        actual = next((v for v in verdicts if v is not None), None)
         actual_status = actual.status.value if actual else "not evaluated"
         if actual_status.lower() == expected.status.lower():
             result.doses_matching += 1
@@ -170,6 +173,17 @@ def run_case(case: TestCase) -> CaseResult:
     result.forecast_matches = not wrong
     result.differences.extend(wrong)
     return result
+
+
+def groups_of(doses: Iterable[DoseGiven]) -> list[str]:
+    """The routine vaccine groups the doses' vaccines belong to."""
+    data = supporting.load()
+    antigens = {
+        association.antigen
+        for dose in doses
+        for association in data.cvx_antigens.get(supporting.normalize_cvx(dose.cvx), ())
+    }
+    return [name for name in ROUTINE_GROUPS if antigens & set(data.vaccine_groups[name].antigens)]
 
 
 def run_cases(cases: Iterable[TestCase]) -> Iterator[CaseResult]:
