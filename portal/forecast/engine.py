@@ -74,9 +74,14 @@ def forecast_antigen(
         if not is_relevant(series, patient):
             continue
         evaluation = evaluate_series(data, patient, series, doses, history)
-        if evaluation.valid_doses and not can_start(series, patient, evaluation, assessment):
+        outcome = forecast_series(data, patient, evaluation, history, assessment)
+        # a series in progress must have been started within its start ages; a complete one counts anyway
+        started = bool(evaluation.valid_doses)
+        if started and outcome.status is not ForecastStatus.COMPLETE and not can_start(
+            series, patient, evaluation, assessment
+        ):
             continue
-        candidates.append(Candidate(evaluation, forecast_series(data, patient, evaluation, history, assessment)))
+        candidates.append(Candidate(evaluation, outcome))
     chosen = best_series(candidates)
     if antigen.immune_if_born_before and patient.birth_date < antigen.immune_if_born_before:
         return AntigenResult(antigen_name, chosen.evaluation if chosen else None, Forecast(ForecastStatus.IMMUNE))
