@@ -105,7 +105,9 @@ def read_cases(path: Path) -> list[TestCase]:
     if header_at is None:
         raise CaseError(f"{path.name}: no header row starting with CDC_Test_ID")
     header = [h.strip() for h in rows[header_at]]
-    return [_case(dict(zip(header, row, strict=False))) for row in rows[header_at + 1 :] if row and row[0].strip()]
+    return [
+        _case(dict(zip(header, row, strict=False))) for row in rows[header_at + 1 :] if row and row[0].strip()
+    ]
 
 
 def _case(row: dict[str, str]) -> TestCase:
@@ -116,7 +118,9 @@ def _case(row: dict[str, str]) -> TestCase:
             continue
         doses.append(
             ExpectedDose(
-                dose=DoseGiven(given_on, row.get(f"CVX_{number}", "").strip(), row.get(f"MVX_{number}", "").strip()),
+                dose=DoseGiven(
+                    given_on, row.get(f"CVX_{number}", "").strip(), row.get(f"MVX_{number}", "").strip()
+                ),
                 status=row.get(f"Evaluation_Status_{number}", "").strip(),
                 reason=row.get(f"Evaluation_Reason_{number}", "").strip(),
             )

@@ -59,7 +59,9 @@ class VaccineRule:
 
 @dataclass(frozen=True)
 class Condition:
-    kind: str  # "age", "interval", "completed series", "vaccine count by age", "... by date", "... by date and age"
+    kind: (
+        str  # "age", "interval", "completed series", "vaccine count by age" (or "by date", "by date and age")
+    )
     begin_age: Duration | None
     end_age: Duration | None
     start_date: date | None
@@ -314,7 +316,8 @@ def _schedule(path: Path, version: str, antigens: dict[str, Antigen]) -> Support
     conflicts = []
     for element in root.findall("liveVirusConflicts/liveVirusConflict"):
         begin, minimum_end, end = (
-            _duration(element, tag) for tag in ("conflictBeginInterval", "minConflictEndInterval", "conflictEndInterval")
+            _duration(element, tag)
+            for tag in ("conflictBeginInterval", "minConflictEndInterval", "conflictEndInterval")
         )
         assert begin is not None and end is not None
         conflicts.append(

@@ -56,8 +56,8 @@ def parse_duration(text: str | None) -> Duration | None:
 
 
 def add_duration(start: date, duration: Duration) -> date:
-    """`start` plus `duration`, by the CDSi rules (years, then months, then days; an impossible day rolls on)."""
-    shifted = start + relativedelta(years=duration.years, months=duration.months)
+    """`start` plus `duration` by the CDSi rules: years, months, then days; an impossible day rolls on."""
+    shifted: date = start + relativedelta(years=duration.years, months=duration.months)
     if shifted.day != start.day:
         # relativedelta clips to the month's last day; CDSi moves to the first day of the next month instead
         shifted = shifted + relativedelta(days=1)

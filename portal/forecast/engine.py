@@ -77,14 +77,18 @@ def forecast_antigen(
         outcome = forecast_series(data, patient, evaluation, history, assessment)
         # a series in progress must have been started within its start ages; a complete one counts anyway
         started = bool(evaluation.valid_doses)
-        if started and outcome.status is not ForecastStatus.COMPLETE and not can_start(
-            series, patient, evaluation, assessment
+        if (
+            started
+            and outcome.status is not ForecastStatus.COMPLETE
+            and not can_start(series, patient, evaluation, assessment)
         ):
             continue
         candidates.append(Candidate(evaluation, outcome))
     chosen = best_series(candidates)
     if antigen.immune_if_born_before and patient.birth_date < antigen.immune_if_born_before:
-        return AntigenResult(antigen_name, chosen.evaluation if chosen else None, Forecast(ForecastStatus.IMMUNE))
+        return AntigenResult(
+            antigen_name, chosen.evaluation if chosen else None, Forecast(ForecastStatus.IMMUNE)
+        )
     if chosen is None:
         return AntigenResult(antigen_name, None, Forecast(ForecastStatus.NOT_RECOMMENDED))
     return AntigenResult(antigen_name, chosen.evaluation, chosen.forecast)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from portal.forecast.data import AgeRule, IntervalRule, SupportingData, TargetDose, VaccineRule
+from portal.forecast.data import AgeRule, IntervalRule, Series, SupportingData, TargetDose, VaccineRule
 from portal.forecast.dates import EARLIEST_DATE, LATEST_DATE, offset
 from portal.forecast.model import (
     AntigenDose,
@@ -21,7 +21,6 @@ from portal.forecast.model import (
     SeriesEvaluation,
 )
 from portal.forecast.skips import SkipContext, skip_applies
-from portal.forecast.data import Series
 
 
 def _in_force(moment: date, effective: date | None, cessation: date | None) -> bool:
@@ -76,7 +75,11 @@ def applicable_intervals(
 def _vaccine_matches(rule: VaccineRule, dose: AntigenDose, birth: date, *, check_mvx: bool) -> bool:
     if rule.cvx != dose.cvx:
         return False
-    if not offset(birth, rule.begin_age, EARLIEST_DATE) <= dose.given_on < offset(birth, rule.end_age, LATEST_DATE):
+    if (
+        not offset(birth, rule.begin_age, EARLIEST_DATE)
+        <= dose.given_on
+        < offset(birth, rule.end_age, LATEST_DATE)
+    ):
         return False
     return not (check_mvx and rule.mvx and dose.mvx and rule.mvx.upper() != dose.mvx.upper())
 
@@ -84,7 +87,7 @@ def _vaccine_matches(rule: VaccineRule, dose: AntigenDose, birth: date, *, check
 def live_virus_conflict(
     data: SupportingData, dose: AntigenDose, history: Sequence[AntigenDose], invalid: set[int]
 ) -> bool:
-    """True when a live vaccine was given too soon after another live vaccine (the schedule's conflict table)."""
+    """True when a live vaccine came too soon after another live vaccine (the schedule's conflict table)."""
     for conflict in data.live_virus_conflicts:
         if conflict.current_cvx != dose.cvx:
             continue
@@ -157,7 +160,7 @@ def evaluate_series(
     doses: Sequence[AntigenDose],
     history: Sequence[AntigenDose],
 ) -> SeriesEvaluation:
-    """Evaluate the antigen's `doses` (date order) against `series`; `history` is every dose of the patient."""
+    """Evaluate the antigen's `doses` (in date order) against `series`; `history` holds all the doses."""
     evaluation = SeriesEvaluation(series=series)
     targets = series.doses
     for dose in doses:

@@ -35,7 +35,9 @@ def open_target(
     return index
 
 
-def _live_virus_wait(data: SupportingData, cvx_codes: set[str], history: Sequence[AntigenDose]) -> date | None:
+def _live_virus_wait(
+    data: SupportingData, cvx_codes: set[str], history: Sequence[AntigenDose]
+) -> date | None:
     """The day a live vaccine may be given again after the live vaccines already given."""
     ends = [
         offset(earlier.given_on, conflict.end, EARLIEST_DATE)

@@ -112,7 +112,11 @@ class VaccineGroupForecast:
     def dose_status(self, index: int) -> DoseEvaluation | None:
         """The group's verdict on one dose: not valid for any antigen makes it not valid for the group."""
         found = [
-            e for result in self.antigens if result.best for e in result.best.evaluations if e.dose.index == index
+            e
+            for result in self.antigens
+            if result.best
+            for e in result.best.evaluations
+            if e.dose.index == index
         ]
         for status in (DoseStatus.NOT_VALID, DoseStatus.EXTRANEOUS, DoseStatus.VALID):
             for evaluation in found:

@@ -7,6 +7,7 @@ starting earliest and being the default series; the series preference breaks tie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,7 +48,7 @@ def _completed_on(candidate: Candidate) -> date:
     return max((d.given_on for d in satisfied), default=LATEST_DATE)
 
 
-def _points(candidates: list[Candidate], measure: dict[int, float], *, highest: bool) -> dict[int, int]:
+def _points(candidates: list[Candidate], measure: Mapping[int, float], *, highest: bool) -> dict[int, int]:
     if not measure:
         return {}
     best = max(measure.values()) if highest else min(measure.values())
@@ -55,7 +56,7 @@ def _points(candidates: list[Candidate], measure: dict[int, float], *, highest: 
 
 
 def _score(candidates: list[Candidate], kind: str) -> Candidate:
-    scores = {i: 0 for i in range(len(candidates))}
+    scores = dict.fromkeys(range(len(candidates)), 0)
 
     def add(points: dict[int, int]) -> None:
         for key, value in points.items():
@@ -64,18 +65,27 @@ def _score(candidates: list[Candidate], kind: str) -> Candidate:
     valid = {i: float(len(c.evaluation.valid_doses)) for i, c in enumerate(candidates)}
     if kind == "complete":
         add(_points(candidates, valid, highest=True))
-        add(_points(candidates, {i: _completed_on(c).toordinal() for i, c in enumerate(candidates)}, highest=False))
+        add(
+            _points(
+                candidates, {i: _completed_on(c).toordinal() for i, c in enumerate(candidates)}, highest=False
+            )
+        )
     else:
-        completable = {i for i, c in enumerate(candidates) if c.forecast.status is not ForecastStatus.AGED_OUT}
+        completable = {
+            i for i, c in enumerate(candidates) if c.forecast.status is not ForecastStatus.AGED_OUT
+        }
         for i in range(len(candidates)):
             scores[i] += 1 if i in completable else -1
         starts = {
-            i: (c.forecast.earliest or LATEST_DATE).toordinal() for i, c in enumerate(candidates) if i in completable
+            i: (c.forecast.earliest or LATEST_DATE).toordinal()
+            for i, c in enumerate(candidates)
+            if i in completable
         }
         if kind == "in process":
             add(_points(candidates, valid, highest=True))
             remaining = {
-                i: float(len(c.evaluation.series.doses) - c.evaluation.next_target) for i, c in enumerate(candidates)
+                i: float(len(c.evaluation.series.doses) - c.evaluation.next_target)
+                for i, c in enumerate(candidates)
             }
             add(_points(candidates, remaining, highest=False))
             add(_points(candidates, starts, highest=False))

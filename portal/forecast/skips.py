@@ -51,7 +51,11 @@ def _condition_met(condition: Condition, context: SkipContext) -> bool:
         counted = [
             dose
             for dose in pool
-            if (dose.given_on < context.reference if context.evaluating else dose.given_on <= context.reference)
+            if (
+                dose.given_on < context.reference
+                if context.evaluating
+                else dose.given_on <= context.reference
+            )
             and (not condition.vaccine_types or dose.cvx in condition.vaccine_types)
             and ("age" not in kind or _dose_in_age(dose, condition, birth))
             and ("date" not in kind or _dose_in_dates(dose, condition))
