@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from portal import db
 from portal.config import ConfigError, Settings
+from portal.forecast.cli import forecast_command
 from portal.models.people import Patient, StaffRole
 from portal.provenance import Provenance
 from portal.services import audit
@@ -493,3 +494,6 @@ def print_day(day: str, provider: str | None, output: Path) -> None:
     if not summaries:
         raise click.ClickException("no visits to print for that day" + (" and provider" if provider else ""))
     _write_summaries(settings, summaries, output)
+
+
+main.add_command(forecast_command)
