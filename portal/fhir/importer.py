@@ -187,7 +187,7 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _kind(path: Path) -> str:
-    """ ".json" or ".ndjson" for a file read as one, whether gzip-compressed or not."""
+    """What a file is read as, ".json" or ".ndjson", whether gzip-compressed or not."""
     return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
 
 
