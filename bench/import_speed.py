@@ -10,18 +10,17 @@ from portal import db
 from portal.fhir import importer
 from portal.services import audit
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "fhir"
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
 BUDGET_SECONDS = 10.0  # all 18 Synthea bundles
 SETS = {
-    "synthea bundles": SHARED / "synthea",
-    "bulk NDJSON": SHARED / "uscore-bulk",
-    "project sample": ROOT / "data" / "fhir",
+    "synthea bundles": SAMPLE_DATA / "synthea",
+    "bulk NDJSON": SAMPLE_DATA / "uscore-bulk",
+    "project sample": SAMPLE_DATA / "sample-infant.json",
 }
 
 
 def measure(name: str, folder: Path) -> float | None:
-    if not folder.is_dir():
+    if not folder.exists():
         print(f"{name:<16} skipped: {folder} is absent")
         return None
     with tempfile.TemporaryDirectory() as tmp:

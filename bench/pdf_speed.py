@@ -1,8 +1,8 @@
 """Print how long visit summaries take to print: one summary (warm) and a 30-visit day in one PDF.
 
-The sample data (data/fhir and ../shared/fhir/synthea) is imported into a temporary SQLite database; the
-day is 30 visits chosen across the patients (the newest visit of each, then the next newest), printed the
-way `portal print day` prints: data, activation codes and audit events, then one PDF.
+The demo's sample patients (data/fhir: the infant and the Synthea bundles) are imported into a temporary
+SQLite database; the day is 30 visits chosen across the patients (the newest visit of each, then the next
+newest), printed the way `portal print day` prints: data, activation codes and audit events, then one PDF.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from portal.services import audit, printing
 from portal.templating import make_templates
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [ROOT / "data" / "fhir", ROOT.parent / "shared" / "fhir" / "synthea"]
+SOURCES = [ROOT / "data" / "fhir" / "sample-infant.json", ROOT / "data" / "fhir" / "synthea"]
 SECRET = "benchmark-secret-key-0123456789-abcdefghij"
 SUMMARY_BUDGET = 0.5
 DAY_BUDGET = 15.0
@@ -62,7 +62,7 @@ def print_visits(engine: object, settings: Settings, env: object, visits: list[t
 
 
 def main() -> None:
-    sources = [folder for folder in SOURCES if folder.is_dir()]
+    sources = [path for path in SOURCES if path.exists()]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{tmp}/bench.db", data_dir=Path(tmp))  # type: ignore[arg-type]
         engine = db.make_engine(settings.database_url)

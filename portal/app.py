@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
+from starlette.routing import BaseRoute
 
 from portal import db, i18n
 from portal.assets import Assets
@@ -54,6 +55,15 @@ VIEW_MODULES = [
 MAX_BODY_SIZE = 10 * 1024 * 1024
 
 
+def demo_routes(settings: Settings) -> list[BaseRoute]:
+    """The demo's mailbox, which needs no sign-in: only in demo mode, never in production."""
+    if not settings.demo:
+        return []
+    from portal.views import demo_mail
+
+    return list(demo_mail.routes)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
@@ -65,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         debug=False,  # never show tracebacks: they can carry patient data
-        routes=[route for module in VIEW_MODULES for route in module.routes],
+        routes=[route for module in VIEW_MODULES for route in module.routes] + demo_routes(settings),
         middleware=[
             Middleware(RequestLog),
             Middleware(CanonicalHost, origin=settings.origin, netloc=urlsplit(settings.origin).netloc),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -23,7 +25,11 @@ from portal.provenance import Provenance
 from portal.services import audit
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from portal.fhir.importer import ImportSummary
+
+log = logging.getLogger("portal.cli")
 
 
 def configure_logging() -> None:
@@ -71,13 +77,13 @@ def serve(host: str, port: int, workers: int) -> None:
     run_server(host, port, workers)
 
 
-def run_server(host: str, port: int, workers: int) -> None:
+def run_server(host: str, port: int, workers: int, app: Starlette | None = None) -> None:
     import uvicorn
 
     # uvicorn's access log prints paths and query strings; our RequestLog prints route names instead.
     uvicorn.run(
-        "portal.app:create_app",
-        factory=True,
+        app or "portal.app:create_app",
+        factory=app is None,
         host=host,
         port=port,
         workers=workers,
@@ -92,16 +98,32 @@ def run_server(host: str, port: int, workers: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Create the demo clinic and stop.")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """Create a demo clinic on the embedded database, print how to sign in, and serve it."""
+    """Create a demo clinic on the embedded database, print how to sign in, and serve it with the worker
+    running in the same process."""
     from portal import demo as demo_clinic
+    from portal.app import create_app
 
-    settings = load_settings()
+    settings = load_settings().with_overrides(demo=True)
+    settings.check()
     with open_engine(settings, upgrade=True) as engine:
         for line in demo_clinic.create(settings, engine):
             click.echo(line)
     if not no_serve:
+        threading.Thread(target=keep_worker_running, args=(settings,), name="worker", daemon=True).start()
+        click.echo("The worker runs in this process: mail goes to the outbox, print jobs are run")
         click.echo(f"Serving on {settings.origin} (press Ctrl+C to stop)")
-        run_server(host, port, 1)
+        run_server(host, port, 1, app=create_app(settings))
+
+
+def keep_worker_running(settings: Settings, *, interval: float = 2.0) -> None:
+    """The demo's worker, in a background thread: a round that fails is logged and the loop starts again."""
+    while True:
+        try:
+            run_worker(settings, once=False, interval=interval)
+            return
+        except Exception as error:  # the demo must keep sending mail; the name only, never the data
+            log.error("worker stopped (%s); starting again", type(error).__name__)
+            time.sleep(interval)
 
 
 @main.group(name="db")
@@ -287,9 +309,13 @@ def export_fhir(patient: str) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
 def worker(once: bool, interval: float) -> None:
     """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it) and run print jobs."""
+    run_worker(load_settings(), once=once, interval=interval)
+
+
+def run_worker(settings: Settings, *, once: bool, interval: float) -> None:
+    """The worker's loop (`portal worker`, and `portal demo` in a thread)."""
     from portal.services import mail
 
-    settings = load_settings()
     with open_engine(settings, upgrade=True) as engine:
         mail.run_worker(engine, settings, once=once, interval=interval)
 

@@ -32,6 +32,7 @@ class Settings:
     env: str = "development"  # "production" turns on the refusals in `check()`
     origin: str = "http://localhost:8000"  # must equal the browser's origin (WebAuthn checks it)
     debug: bool = False
+    demo: bool = False  # `portal demo`: the demo's mailbox page, never in production
     clinic_name: str = "Riverside Family Clinic"
     clinic_phone: str = "555-0100"
     clinic_logo_svg: str = branding.DEFAULT_LOGO_SVG
@@ -91,6 +92,7 @@ class Settings:
             env=env,
             origin=config("PORTAL_ORIGIN", default=cls.origin).rstrip("/"),
             debug=config("PORTAL_DEBUG", cast=bool, default=False),
+            demo=config("PORTAL_DEMO", cast=bool, default=False),
             clinic_name=config("PORTAL_CLINIC_NAME", default=cls.clinic_name),
             clinic_phone=config("PORTAL_CLINIC_PHONE", default=cls.clinic_phone),
             clinic_logo_svg=_logo(logo_path),
@@ -144,6 +146,8 @@ class Settings:
             raise ConfigError("PORTAL_ORIGIN must be an https:// address in production")
         if self.debug:
             raise ConfigError("PORTAL_DEBUG must be off in production")
+        if self.demo:
+            raise ConfigError("PORTAL_DEMO must be off in production")
 
 
 def _logo(path: str) -> str:

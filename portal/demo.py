@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -16,13 +17,14 @@ from portal.config import Settings
 from portal.fhir import dates, importer
 from portal.models.access import ProxyGrant
 from portal.models.people import Patient, Person
-from portal.models.records import Observation
-from portal.services import identity, proxies
+from portal.models.records import Encounter, Observation
+from portal.services import identity, printing, proxies
 from portal.services.access import AgeRules, age_on
+from portal.views import demo_mail
 
-PROJECT_ROOT = Path(portal.__file__).resolve().parents[1]
-SHARED_FHIR = PROJECT_ROOT.parent / "shared" / "fhir" / "synthea"  # the Synthea sample patients, if present
-PROJECT_FHIR = PROJECT_ROOT / "data" / "fhir"  # the project's own small sample
+PROJECT_FHIR = Path(portal.__file__).resolve().parents[1] / "data" / "fhir"
+# The demo's patients, all shipped with the project: its own infant and the Synthea patients (data/fhir).
+SAMPLE_SOURCES = [PROJECT_FHIR / "sample-infant.json", PROJECT_FHIR / "synthea"]
 
 
 def create(settings: Settings, engine: Engine) -> Iterator[str]:
@@ -31,21 +33,16 @@ def create(settings: Settings, engine: Engine) -> Iterator[str]:
     yield f"Database: {engine.url.render_as_string(hide_password=True)}"
     yield import_sample_records(engine, today=settings.today())
     yield from create_family(settings, engine).lines()
+    yield from day_to_print(settings, engine)
+    yield f"Mail the portal sends (enrolment links, invitations): {settings.origin}{demo_mail.PATH}"
     yield f"Open {settings.origin}/login in a browser (use localhost, not 127.0.0.1: passkeys need a name)."
-
-
-def sample_record_paths() -> list[Path]:
-    paths = [PROJECT_FHIR]
-    if SHARED_FHIR.is_dir():
-        paths.insert(0, SHARED_FHIR)
-    return paths
 
 
 def import_sample_records(engine: Engine, *, today: date | None = None) -> str:
     """Import the sample patients, each moved in time so that their newest data is a few weeks old."""
     day = today or date.today()
     summary = importer.import_paths(
-        engine, sample_record_paths(), transform=lambda resources: dates.shift_to_recent(resources, day)
+        engine, SAMPLE_SOURCES, transform=lambda resources: dates.shift_to_recent(resources, day)
     )
     patients = summary.total("created")["Patient"] + summary.total("updated")["Patient"]
     count = sum(summary.total("resources").values())
@@ -68,19 +65,29 @@ class DemoFamily:
     children: list[Patient]
     teen: Patient | None
     adult: Patient | None
+    deceased: Patient | None
     confidential_result: str | None  # the public id of the teen's restricted result
     links: dict[str, str] = field(default_factory=dict)  # label -> enrolment link
     codes: dict[str, str] = field(default_factory=dict)  # label -> activation code
 
     def lines(self) -> Iterator[str]:
-        names = ", ".join(child.display_name for child in self.children)
-        yield f"Demo family: {self.parent.display_name} ({PARENT_EMAIL}) acts for {names}"
-        if self.teen is not None and self.confidential_result is not None:
-            yield f"  {self.teen.display_name} has a confidential result, hidden from the parent"
+        parent = f"{self.parent.display_name} ({PARENT_EMAIL})"
+        yield f"Demo family: {parent} acts for {len(self.children)} children"
+        for child in self.children:
+            assert child.birth_date is not None  # pick() chooses only patients with one
+            line = f"  {child.display_name}, born {child.birth_date} (front desk: search by this date)"
+            if child is self.teen and self.confidential_result is not None:
+                line += "; has a confidential result, hidden from the parent"
+            yield line
         for label, link in self.links.items():
             yield f"Enrolment link for {label}: {link}"
         for label, code in self.codes.items():
-            yield f"Activation code for {label} (with their date of birth): {code}"
+            yield f"Activation code for {label}: {code}"
+        if self.deceased is not None:
+            yield (
+                f"Deceased: {self.deceased.display_name}, born {self.deceased.birth_date}; "
+                "never offered an activation code"
+            )
 
 
 def pick(patients: list[Patient], today: date, low: int, high: int, prefer: int) -> Patient | None:
@@ -103,21 +110,44 @@ def create_family(settings: Settings, engine: Engine) -> DemoFamily:
         child = pick(patients, today, 3, rules.full_proxy_until_age - 1, 8)
         teen = pick(patients, today, rules.full_proxy_until_age, rules.adult_at_age - 1, 15)
         adult = pick(patients, today, 25, 65, 40)
+        deceased = next((p for p in patients if p.deceased), None)
         children = [kid for kid in (infant, child, teen) if kid is not None]
         parent, parent_link = person_with_link(session, settings, PARENT_EMAIL, "Pat Parent (demo)")
         for kid in children:
             grant_once(session, parent, kid, today=today, rules=rules)
-        family = DemoFamily(parent, children, teen, adult, mark_confidential(session, teen))
+        family = DemoFamily(parent, children, teen, adult, deceased, mark_confidential(session, teen))
         family.links["the parent"] = parent_link
         for role, email in STAFF_EMAILS.items():
             _, link = person_with_link(session, settings, email, f"Demo {role.replace('_', ' ')}", role)
             family.links[f"staff ({role.replace('_', ' ')})"] = link
         for label, patient in (("the teen", teen), ("an adult patient", adult)):
             if patient is not None:
-                family.codes[f"{label}, {patient.display_name}, born {patient.birth_date}"] = (
-                    identity.issue_activation_code(session, patient=patient)
-                )
+                family.codes[
+                    f"{label}, {patient.display_name} (date of birth to type: {patient.birth_date})"
+                ] = identity.issue_activation_code(session, patient=patient)
     return family
+
+
+def day_to_print(settings: Settings, engine: Engine) -> Iterator[str]:
+    """The past clinic day with the most visits, and its busiest provider: what staff can print."""
+    zone = settings.timezone
+    with db.transaction(engine) as session:
+        starts = session.exec(
+            select(Encounter.start_at).where(col(Encounter.start_at) <= datetime.now(UTC))
+        ).all()
+        visits_by_day = Counter(start.astimezone(zone).date() for start in starts if start is not None)
+        if not visits_by_day:
+            return
+        day, count = max(visits_by_day.items(), key=lambda item: (item[1], item[0]))
+        by_provider = [
+            (len(printing.visits_on(session, settings, day, fhir_id)), name)
+            for fhir_id, name in printing.practitioners_on(session, settings, day)
+        ]
+    how = ", enough for a print job that the worker runs" if count > printing.BATCH_IN_REQUEST else ""
+    yield f"Visits to print (staff, Print): {day} has {count} visits{how}"
+    if by_provider:
+        seen, name = max(by_provider)
+        yield f"  {name} saw {seen} of them (choose them under Provider to print only theirs)"
 
 
 def person_with_link(

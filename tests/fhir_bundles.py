@@ -4,6 +4,7 @@ it was never tuned on, plus small helpers to write them as bundles or bulk NDJSO
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import uuid
@@ -24,8 +25,10 @@ VITALS = [
     ("8302-2", "Body Height", "cm", 50, 190),
     ("39156-5", "BMI", "kg/m2", 14, 35),
 ]
-SAMPLE_BUNDLE = Path(__file__).resolve().parents[1] / "data" / "fhir" / "sample-infant.json"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fhir"
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"  # the sample sets the project ships
+SAMPLE_BUNDLE = SAMPLE_DATA / "sample-infant.json"
+SYNTHEA = SAMPLE_DATA / "synthea"  # 18 Synthea patients, one gzip-compressed bundle each
+USCORE_BULK = SAMPLE_DATA / "uscore-bulk"  # a 10-patient bulk export, gzip-compressed NDJSON
 
 
 def new_id() -> str:
@@ -290,9 +293,14 @@ def distinct_counts(resources: list[dict[str, Any]]) -> Counter[str]:
     return Counter(resource_type for resource_type, _ in {(r["resourceType"], r["id"]) for r in resources})
 
 
+def text_of(path: Path) -> str:
+    return gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+
+
 def resources_in(path: Path) -> list[dict[str, Any]]:
-    """Every resource in a bundle or NDJSON file, read with plain json (the source side of a count)."""
-    if path.suffix == ".ndjson":
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    data = json.loads(path.read_text())
+    """Every resource in a bundle or NDJSON file (either maybe .gz), read with plain json (the source side of
+    a count)."""
+    if path.name.removesuffix(".gz").endswith(".ndjson"):
+        return [json.loads(line) for line in text_of(path).splitlines() if line.strip()]
+    data = json.loads(text_of(path))
     return [entry["resource"] for entry in data["entry"]]

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from portal import demo
 from portal.fhir import dates
 from portal.models import Observation, Patient
+from tests.fhir_bundles import SAMPLE_BUNDLE
 
 
 def test_full_dates_datetimes_and_instants_move_by_whole_days() -> None:
@@ -77,8 +78,8 @@ def test_no_dates_means_no_shift() -> None:
     assert dates.days_to_recent([{"id": "x"}], date(2026, 1, 1)) == 0
 
 
-def test_demo_imports_the_sample_infant_with_recent_dates(app, session, monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(demo, "SHARED_FHIR", tmp_path / "absent")
+def test_demo_imports_the_sample_infant_with_recent_dates(app, session, monkeypatch) -> None:
+    monkeypatch.setattr(demo, "SAMPLE_SOURCES", [SAMPLE_BUNDLE])
     today = date(2031, 6, 15)
 
     line = demo.import_sample_records(app.state.engine, today=today)

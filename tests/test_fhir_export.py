@@ -16,7 +16,7 @@ from portal.cli import main
 from portal.fhir import export, importer
 from portal.models import AuditEvent, Patient
 from portal.services import audit
-from tests.fhir_bundles import SHARED, distinct_counts, patient_resources, resources_in, write_bundle
+from tests.fhir_bundles import SYNTHEA, distinct_counts, patient_resources, resources_in, write_bundle
 
 CLINICAL_TYPES = ("Observation", "Immunization", "MedicationRequest", "Condition", "AllergyIntolerance")
 
@@ -63,9 +63,8 @@ def test_export_returns_every_clinical_resource_with_the_same_ids_and_values(eng
     assert clinical(entry["resource"] for entry in bundle["entry"]) == clinical(resources)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared Synthea sample set is not on this machine")
 def test_export_of_a_synthea_patient_matches_the_source(engine) -> None:
-    path = min((SHARED / "synthea").glob("*.json"), key=lambda p: p.stat().st_size)
+    path = min(SYNTHEA.glob("*.json.gz"), key=lambda p: p.stat().st_size)
     source = resources_in(path)
     importer.import_paths(engine, [path])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import socket
@@ -20,7 +21,8 @@ from portal.models import AuditEvent, ClinicalDocument, FhirResource, Observatio
 from portal.services import records
 from tests.fhir_bundles import (
     SAMPLE_BUNDLE,
-    SHARED,
+    SYNTHEA,
+    USCORE_BULK,
     distinct_counts,
     patient_resources,
     resources_in,
@@ -70,12 +72,12 @@ def source_counts(paths: list[Path]) -> dict[str, int]:
     return dict(distinct_counts(resources))
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared Synthea sample set is not on this machine")
 def test_all_sample_sets_import_with_counts_equal_to_the_source(engine) -> None:
-    files = importer.collect_files([SHARED / "synthea", SHARED / "uscore-bulk", SAMPLE_BUNDLE])
+    files = importer.collect_files([SYNTHEA, USCORE_BULK, SAMPLE_BUNDLE])
 
     summary = importer.import_paths(engine, files)
 
+    assert len(files) == 18 + 13 + 1
     assert summary.failed == []
     assert held_counts(engine) == source_counts(files)
 
@@ -176,6 +178,42 @@ def test_a_truncated_file_is_refused_whole(engine, rng, tmp_path) -> None:
     result = _refused(engine, truncated)
 
     assert "not valid JSON" in result.error
+    assert held_counts(engine) == {}
+
+
+def gzipped(path: Path) -> Path:
+    packed = path.with_name(path.name + ".gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+    return packed
+
+
+def test_gzip_compressed_bundles_and_ndjson_import_like_plain_ones(engine, rng, tmp_path) -> None:
+    bundle = gzipped(write_bundle(tmp_path / "p.json", patient_resources(rng)))
+    bulk = [gzipped(path) for path in write_ndjson(tmp_path / "bulk", patient_resources(rng))]
+
+    summary = importer.import_paths(engine, [tmp_path])
+
+    assert sorted(result.path for result in summary.files) == sorted([bundle, *bulk])
+    assert summary.failed == []
+    assert held_counts(engine) == source_counts([bundle, *bulk])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "not-gzip"])
+def test_a_damaged_gzip_file_is_refused_whole_naming_the_file(engine, rng, tmp_path, damage) -> None:
+    path = gzipped(write_bundle(tmp_path / "p.json", patient_resources(rng)))
+    packed = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(packed[: len(packed) // 2])
+    elif damage == "corrupt":  # a byte flipped in the compressed data: a bad stream or a failed CRC
+        middle = len(packed) // 2
+        path.write_bytes(packed[:middle] + bytes([packed[middle] ^ 0xFF]) + packed[middle + 1 :])
+    else:
+        path.write_bytes(b'{"resourceType": "Bundle"}')
+
+    result = _refused(engine, path)
+
+    assert result.error == "not a complete gzip file (truncated or corrupt)"
     assert held_counts(engine) == {}
 
 

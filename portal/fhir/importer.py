@@ -9,15 +9,17 @@ Nothing here opens a network connection: URLs found in the data are only ever co
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
@@ -171,26 +173,38 @@ class Parsed:
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """The .json and .ndjson files named or found in folders, ordered so references point backwards."""
+    """The .json and .ndjson files (or their .gz) named or found in folders, ordered so references point
+    backwards."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files.extend(
-                p for p in sorted(path.rglob("*")) if p.suffix in (".json", ".ndjson") and p.is_file()
+                p for p in sorted(path.rglob("*")) if _kind(p) in (".json", ".ndjson") and p.is_file()
             )
         else:
             files.append(path)
     return sorted(files, key=_file_rank)
 
 
+def _kind(path: Path) -> str:
+    """What a file is read as, ".json" or ".ndjson", whether gzip-compressed or not."""
+    return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return path.open(encoding="utf-8-sig")  # tolerate a byte-order mark
+
+
 def _file_rank(path: Path) -> int:
-    if path.suffix != ".ndjson":
+    if _kind(path) != ".ndjson":
         return -1  # bundles hold whole patients; import them first
     try:
-        with path.open(encoding="utf-8-sig") as handle:
+        with _open_text(path) as handle:
             first = json.loads(handle.readline())
         resource_type = first.get("resourceType")
-    except (OSError, ValueError, AttributeError, RecursionError):
+    except (OSError, EOFError, zlib.error, ValueError, AttributeError, RecursionError):
         return len(FILE_ORDER)  # refused later with a proper message
     if resource_type in FILE_ORDER:
         return FILE_ORDER.index(resource_type)
@@ -217,12 +231,15 @@ def _position(error: ValueError) -> str:
 def read_entries(path: Path) -> list[Entry]:
     """The resources in a bundle, a single-resource file or an NDJSON file; refuses anything else."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
+        with _open_text(path) as handle:
+            text = handle.read()
     except UnicodeDecodeError:
         raise FileRefused("not UTF-8 text") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        raise FileRefused("not a complete gzip file (truncated or corrupt)") from None
     except OSError as error:
         raise FileRefused(f"cannot be read ({error.strerror})") from None
-    if path.suffix == ".ndjson":
+    if _kind(path) == ".ndjson":
         entries = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
