@@ -22,6 +22,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from babel import Locale, UnknownLocaleError, dates, numbers, units
+from babel.messages.catalog import Catalog
+from babel.messages.catalog import Message as CatalogMessage
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from starlette.datastructures import MutableHeaders
@@ -47,18 +49,43 @@ def N_(message: str) -> str:
     return message
 
 
+def catalog(lang: str) -> Catalog:
+    """One language's translations: messages.po, then each feature's own .po file beside it.
+
+    Features keep their words in their own file (say messaging.po) so that they can be written side by
+    side; a message translated in any file is translated, the first translation found wins.
+    """
+    folder = LOCALE_DIR / lang / "LC_MESSAGES"
+    merged: Catalog | None = None
+    for po in sorted(folder.glob("*.po"), key=lambda path: (path.name != "messages.po", path.name)):
+        with po.open("rb") as f:
+            part = read_po(f, locale=lang)
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if not message.id:
+                continue
+            known = merged.get(message.id, message.context)
+            if known is None or not _translated(known):
+                merged[message.id] = message
+    return merged if merged is not None else Catalog(locale=lang)
+
+
+def _translated(message: CatalogMessage) -> bool:
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return not message.fuzzy and all(strings)
+
+
 @cache
 def catalogues() -> dict[str, gettext_module.NullTranslations]:
     """Every language's compiled catalogue; English, the source, needs none."""
     found: dict[str, gettext_module.NullTranslations] = {DEFAULT: gettext_module.NullTranslations()}
     for lang in LANGUAGES:
-        po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-        if lang == DEFAULT or not po.exists():
+        if lang == DEFAULT or not (LOCALE_DIR / lang / "LC_MESSAGES").is_dir():
             continue
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=lang)
         buffer = io.BytesIO()
-        write_mo(buffer, catalog)  # fuzzy entries are left out, so they fall back to English
+        write_mo(buffer, catalog(lang))  # fuzzy entries are left out, so they fall back to English
         buffer.seek(0)
         found[lang] = gettext_module.GNUTranslations(buffer)
     return found

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
@@ -21,7 +20,6 @@ from portal.models.people import Person
 from portal.views import language
 
 ROOT = Path(__file__).parent.parent
-SPANISH = ROOT / "portal" / "locale" / "es" / "LC_MESSAGES" / "messages.po"
 
 
 # Staff screens may stay English: their text needs no Spanish and is not held to the patients' reading level.
@@ -51,8 +49,7 @@ def patient_facing() -> set[str]:
 
 
 def spanish_catalog():
-    with SPANISH.open("rb") as f:
-        return read_po(f, locale="es")
+    return i18n.catalog("es")
 
 
 def is_translated(message) -> bool:
@@ -381,3 +378,19 @@ def test_switching_language_while_signed_in_saves_it_for_the_person(app, session
 
     session.refresh(person)
     assert person.locale == "es"
+
+
+def test_a_feature_keeps_its_words_in_its_own_catalogue_file(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    header = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    (folder / "messages.po").write_text(header + 'msgid "Hello"\nmsgstr "Hola"\n\nmsgid "Later"\nmsgstr ""\n')
+    (folder / "feature.po").write_text(
+        header + 'msgid "Later"\nmsgstr "Luego"\n\nmsgid "Hello"\nmsgstr "Otra"\n'
+    )
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+
+    catalog = i18n.catalog("es")
+
+    assert catalog.get("Hello").string == "Hola"  # the first translation found wins
+    assert catalog.get("Later").string == "Luego"  # an empty one is filled from the feature's file
