@@ -68,6 +68,8 @@ def catalog(lang: str) -> Catalog:
                 continue
             known = merged.get(message.id, message.context)
             if known is None or not _translated(known):
+                if known is not None:
+                    merged.delete(message.id, message.context)  # setting over it would keep its string
                 merged[message.id] = message
     return merged if merged is not None else Catalog(locale=lang)
 
