@@ -71,5 +71,6 @@ def recompute(bind: sa.Connection) -> None:
 def downgrade() -> None:
     op.drop_table("fhir_link")
     for table in ("fhir_resource", *ITEM_TABLES):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("confidential_reason")
+        # A plain ALTER TABLE (SQLite 3.35+ has DROP COLUMN): a batch copy of fhir_resource would break the
+        # foreign keys that point at it.
+        op.drop_column(table, "confidential_reason")
