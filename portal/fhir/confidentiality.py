@@ -45,6 +45,8 @@ NOT_CLINICAL = frozenset(
         "Coverage",
     }
 )
+# Nothing on a record page points at these, so what they point at never decides a flag.
+UNLINKED_SOURCES = frozenset({"Patient", "Claim", "ExplanationOfBenefit"})
 ITEM_TABLES: tuple[type[records.RecordItem], ...] = (
     records.Encounter,
     records.Observation,
@@ -115,19 +117,21 @@ def own_reason(resource: dict[str, Any], *, bundle_confidential: bool = False) -
 Resolve = Callable[[str], tuple[Key, int] | None]  # a reference string -> its (type, id) and row id
 
 
-def link_targets(resource: dict[str, Any], resolve: Resolve) -> set[int]:
-    """The fhir_resource ids of the clinical resources a resource points at."""
+def link_targets(references: Iterable[str], resolve: Resolve) -> set[int]:
+    """The fhir_resource ids of the clinical resources among a resource's references."""
     targets = set()
-    for reference in reference_strings(resource):
+    for reference in references:
         found = resolve(reference)
         if found is not None and found[0][0] not in NOT_CLINICAL:
             targets.add(found[1])
     return targets
 
 
-def replace_links(session: Session, links: dict[int, tuple[int, set[int]]]) -> None:
-    """Store each source's links (source id -> (patient id, target ids)), replacing what it had."""
-    sources = list(links)
+def replace_links(
+    session: Session, links: dict[int, tuple[int, set[int]]], *, replaced: Iterable[int]
+) -> None:
+    """Store each source's links (source id -> (patient id, target ids)); `replaced` sources lose theirs."""
+    sources = sorted(set(replaced))
     for start in range(0, len(sources), CHUNK):
         session.execute(delete(FhirLink).where(col(FhirLink.source_id).in_(sources[start : start + CHUNK])))
     rows = [
@@ -297,8 +301,8 @@ def _restore_chunk(
         reason = own_reason(resource, bundle_confidential=stored_reason == BUNDLE_SECURITY)
         if reason != stored_reason:
             reasons.append({"row_id": row_id, "why": reason})
-        if patient_id is not None and resource.get("resourceType") != "Patient":
-            links[row_id] = (patient_id, link_targets(resource, resolve))
+        if patient_id is not None and resource.get("resourceType") not in UNLINKED_SOURCES:
+            links[row_id] = (patient_id, link_targets(reference_strings(resource), resolve))
     if reasons:
         table = FhirResource.__table__  # type: ignore[attr-defined]
         session.connection().execute(
@@ -307,4 +311,4 @@ def _restore_chunk(
             .values(confidential_reason=bindparam("why")),
             reasons,
         )
-    replace_links(session, links)
+    replace_links(session, links, replaced=[row_id for row_id, *_ in parsed])

@@ -157,6 +157,7 @@ class Parsed:
     content_hash: str
     version_id: str | None
     last_updated: datetime | None
+    references: list[str] = field(default_factory=list)  # every reference string in it
 
     @property
     def resource_type(self) -> str:
@@ -382,7 +383,8 @@ def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str,
                 resolver.labels[item.key] = name
     references: dict[str, list[Parsed]] = {}
     for item in items:
-        for reference in reference_strings(item.entry.raw):
+        item.references = list(reference_strings(item.entry.raw))
+        for reference in item.references:
             references.setdefault(reference, []).append(item)
     resolved: dict[str, Key] = {}
     missing = []
@@ -529,7 +531,8 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
     _write_identifiers(session, changed, resolver.row_ids, existing)
     links = _Links(resolver, resolved)
     _write_projections(session, changed, resolver.row_ids, patient_ids, links)
-    _refresh_confidentiality(session, changed, resolver.row_ids, patient_ids, links, relabelled)
+    replaced = [resolver.row_ids[item.key] for item in changed if item.key in existing]
+    _refresh_confidentiality(session, changed, resolver.row_ids, patient_ids, links, relabelled, replaced)
     _audit(
         session,
         changed,
@@ -546,6 +549,7 @@ def _refresh_confidentiality(
     patient_ids: dict[Key, int],
     links: _Links,
     relabelled: set[int],
+    replaced: list[int],
 ) -> None:
     """Store what each changed resource points at, then set the flags of every patient the file touched,
     and of every patient pointing at a changed resource that has no patient (a Medication)."""
@@ -565,12 +569,12 @@ def _refresh_confidentiality(
             without_patient.append(row_ids[item.key])
             continue
         touched.add(patient_id)
-        if item.resource_type != "Patient":
+        if item.resource_type not in confidentiality.UNLINKED_SOURCES:
             stored_links[row_ids[item.key]] = (
                 patient_id,
-                confidentiality.link_targets(item.entry.raw, resolve),
+                confidentiality.link_targets(item.references, resolve),
             )
-    confidentiality.replace_links(session, stored_links)
+    confidentiality.replace_links(session, stored_links, replaced=replaced)
     if without_patient:
         touched |= confidentiality.patients_linking_to(session, without_patient)
     confidentiality.refresh_patients(session, touched)
