@@ -255,6 +255,22 @@ def import_fhir(paths: tuple[Path, ...]) -> None:
         raise SystemExit(1)
 
 
+@main.group(name="records")
+def records_group() -> None:
+    """Stored records."""
+
+
+@records_group.command(name="reflag")
+def records_reflag() -> None:
+    """Work out every item's confidential flag again from the stored FHIR JSON and the sensitive-code list
+    (after the clinic changes portal/data/sensitive_codes.csv)."""
+    from portal.fhir import confidentiality
+
+    with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
+        changed = confidentiality.recompute_all(session)
+    click.echo(f"{changed} record items changed their confidential flag")
+
+
 def format_summary(summary: ImportSummary) -> str:
     """A table of per-type counts for an import: in the files, new, updated, unchanged."""
     resources, created = summary.total("resources"), summary.total("created")

@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 import portal
 from portal import db
 from portal.config import Settings
-from portal.fhir import dates, importer
+from portal.fhir import confidentiality, dates, importer
 from portal.models.access import ProxyGrant
 from portal.models.people import Patient, Person
-from portal.models.records import Encounter, Observation
+from portal.models.records import Encounter, FhirResource, Observation
 from portal.services import identity, printing, proxies
 from portal.services.access import AgeRules, age_on
 from portal.views import demo_mail
@@ -198,6 +198,13 @@ def mark_confidential(session: Session, teen: Patient | None) -> str | None:
         )
         if found is None:
             return None
-        found.confidential = True
-        session.add(found)
+        # Stored as the import stores a label from the EHR, so the report holding it follows, and a later
+        # import of the teen's record keeps it.
+        session.execute(
+            update(FhirResource)
+            .where(col(FhirResource.id) == found.resource_id)
+            .values(confidential_reason=confidentiality.SECURITY)
+        )
+        confidentiality.refresh_patients(session, [found.patient_id])
+        session.refresh(found)
     return found.public_id

@@ -30,7 +30,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from portal import db
-from portal.fhir import projections
+from portal.fhir import confidentiality, projections
 from portal.fhir.references import (
     Key,
     Resolver,
@@ -148,6 +148,7 @@ class Entry:
     label: str  # "entry 3" or "line 12": where the resource is in its file
     full_url: str | None
     raw: dict[str, Any]
+    bundle_confidential: bool = False  # the Bundle it came in is labelled restricted or sensitive
 
 
 @dataclass
@@ -158,6 +159,7 @@ class Parsed:
     content_hash: str
     version_id: str | None
     last_updated: datetime | None
+    references: list[str] = field(default_factory=list)  # every reference string in it
 
     @property
     def resource_type(self) -> str:
@@ -259,13 +261,17 @@ def read_entries(path: Path) -> list[Entry]:
     items = data.get("entry", [])
     if not isinstance(items, list):
         raise FileRefused("Bundle.entry is not a list")
+    meta = data.get("meta")
+    restricted = isinstance(meta, dict) and confidentiality.labels_confidential(meta.get("security"))
     entries = []
     for index, item in enumerate(items):
         resource = item.get("resource") if isinstance(item, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise FileRefused(f"entry {index}: holds no FHIR resource")
         full_url = item.get("fullUrl")
-        entries.append(Entry(f"entry {index}", full_url if isinstance(full_url, str) else None, resource))
+        entries.append(
+            Entry(f"entry {index}", full_url if isinstance(full_url, str) else None, resource, restricted)
+        )
     return entries
 
 
@@ -394,7 +400,8 @@ def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str,
                 resolver.labels[item.key] = name
     references: dict[str, list[Parsed]] = {}
     for item in items:
-        for reference in reference_strings(item.entry.raw):
+        item.references = list(reference_strings(item.entry.raw))
+        for reference in item.references:
             references.setdefault(reference, []).append(item)
     resolved: dict[str, Key] = {}
     missing = []
@@ -476,6 +483,7 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
     _hash_contents(items, resolved)
     existing = _existing(session, [item.key for item in items])
     changed: list[Parsed] = []
+    relabelled: set[int] = set()  # patients of unchanged resources that now arrived in a restricted bundle
     for item in items:
         result.resources[item.resource_type] += 1
         if item.resource_type not in SUPPORTED_TYPES:
@@ -489,7 +497,12 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
             changed.append(item)
         else:
             result.unchanged[item.resource_type] += 1
+            if item.entry.bundle_confidential and stored.confidential_reason is None:
+                stored.confidential_reason = confidentiality.BUNDLE_SECURITY
+                if stored.patient_id is not None:
+                    relabelled.add(stored.patient_id)
     if not changed:
+        confidentiality.refresh_patients(session, relabelled)
         return
     now = utcnow()
     patient_ids = _write_patients(session, changed, resolved, now)
@@ -502,6 +515,9 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
             "last_updated": item.last_updated,
             "content_hash": item.content_hash,
             "label": resolver.labels.get(item.key) if item.resource_type in LABELLED_TYPES else None,
+            "confidential_reason": confidentiality.own_reason(
+                item.entry.raw, bundle_confidential=item.entry.bundle_confidential
+            ),
             "resource_json": item.text,
             "updated_at": now,
         }
@@ -530,7 +546,10 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         for row_id, resource_type, fhir_id in returned:
             resolver.row_ids[(resource_type, fhir_id)] = row_id
     _write_identifiers(session, changed, resolver.row_ids, existing)
-    _write_projections(session, changed, resolver.row_ids, patient_ids, _Links(resolver, resolved))
+    links = _Links(resolver, resolved)
+    _write_projections(session, changed, resolver.row_ids, patient_ids, links)
+    replaced = [resolver.row_ids[item.key] for item in changed if item.key in existing]
+    _refresh_confidentiality(session, changed, resolver.row_ids, patient_ids, links, relabelled, replaced)
     _audit(
         session,
         changed,
@@ -538,6 +557,44 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         patient_ids,
         new_patients={i.key for i in changed if i.key not in existing},
     )
+
+
+def _refresh_confidentiality(
+    session: Session,
+    changed: list[Parsed],
+    row_ids: dict[Key, int],
+    patient_ids: dict[Key, int],
+    links: _Links,
+    relabelled: set[int],
+    replaced: list[int],
+) -> None:
+    """Store what each changed resource points at, then set the flags of every patient the file touched,
+    and of every patient pointing at a changed resource that has no patient (a Medication)."""
+
+    def resolve(reference: str) -> tuple[Key, int] | None:
+        key = links.resolved.get(reference)
+        row_id = row_ids.get(key) if key else None
+        return (key, row_id) if key and row_id is not None else None
+
+    touched = set(relabelled)
+    stored_links: dict[int, tuple[int, set[int]]] = {}
+    without_patient = []
+    for item in changed:
+        patient_key = _patient_key(item, links.resolved)
+        patient_id = patient_ids.get(patient_key) if patient_key else None
+        if patient_id is None:
+            without_patient.append(row_ids[item.key])
+            continue
+        touched.add(patient_id)
+        if item.resource_type not in confidentiality.UNLINKED_SOURCES:
+            stored_links[row_ids[item.key]] = (
+                patient_id,
+                confidentiality.link_targets(item.references, resolve),
+            )
+    confidentiality.replace_links(session, stored_links, replaced=replaced)
+    if without_patient:
+        touched |= confidentiality.patients_linking_to(session, without_patient)
+    confidentiality.refresh_patients(session, touched)
 
 
 def _audit(

@@ -12,8 +12,6 @@ from sqlmodel import SQLModel
 
 from portal.models import records
 
-CONFIDENTIAL_CODES = frozenset({"R", "V"})  # v3-Confidentiality: restricted, very restricted
-
 
 class Links(Protocol):
     """What a projection may ask of the importer about a Reference."""
@@ -83,14 +81,6 @@ def first_code(concepts: list[Any] | None) -> str | None:
     return next(filter(None, (code(c) for c in concepts or [])), None)
 
 
-def confidential(model: Any) -> bool:
-    """Marked restricted by the EHR: meta.security, or a DocumentReference's own securityLabel."""
-    security = list(model.meta.security or []) if model.meta else []
-    for label in getattr(model, "securityLabel", None) or []:
-        security.extend(label.coding or [])
-    return any(c.code in CONFIDENTIAL_CODES for c in security)
-
-
 def reference_names(references: list[Any] | None, links: Links) -> str | None:
     joined = "; ".join(filter(None, (links.name(r) for r in references or [])))
     return joined or None
@@ -105,8 +95,7 @@ def common(model: Any, concept: Any, prefer: str | None = None) -> dict[str, Any
         "code_system": system,
         "code": code_value,
         "display": display,
-        "confidential": confidential(model),
-    }
+    }  # `confidential` is set for the whole record once the file is in (portal.fhir.confidentiality)
 
 
 def period_start(period: Any) -> datetime | None:

@@ -30,6 +30,9 @@ class FhirResource(SQLModel, table=True):
     last_updated: datetime | None = Field(default=None, sa_type=UTCDateTime)
     content_hash: str = Field(max_length=64)
     label: str | None = Field(default=None, sa_type=Text)  # the name of a practitioner, place, organisation
+    # Why the resource by itself is confidential ("security-label", "bundle-security-label",
+    # "sensitive-code"), or None: the start of the confidentiality of what points at it.
+    confidential_reason: str | None = Field(default=None, max_length=32)
     resource_json: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -47,6 +50,18 @@ class FhirIdentifier(SQLModel, table=True):
     value: str = Field(sa_type=Text, index=True)
 
 
+class FhirLink(SQLModel, table=True):
+    """A reference from one of a patient's resources to a clinical resource (never to a person, place or
+    organisation): the paths along which confidentiality spreads to what points at a confidential item."""
+
+    __tablename__ = "fhir_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="fhir_resource.id", index=True)
+    target_id: int = Field(foreign_key="fhir_resource.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)  # the source's patient
+
+
 class RecordItem(SQLModel):
     """The columns every projection shares."""
 
@@ -59,7 +74,10 @@ class RecordItem(SQLModel):
     code_system: str | None = Field(default=None, sa_type=Text)
     code: str | None = Field(default=None, max_length=100, index=True)
     display: str = Field(default="", sa_type=Text)
-    confidential: bool = False  # meta.security R (restricted) or V (very restricted)
+    # Hidden from a limited proxy: the resource is confidential by itself (any coding on the clinic's
+    # sensitive list, or a security label on it or its bundle), or it points at a confidential item.
+    confidential: bool = False
+    confidential_reason: str | None = Field(default=None, max_length=32)  # its own reason, or "linked"
 
 
 class Encounter(RecordItem, table=True):
