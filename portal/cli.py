@@ -70,19 +70,12 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def run_server(host: str, port: int, workers: int) -> None:
-    import uvicorn
+    from portal import serving
 
-    # uvicorn's access log prints paths and query strings; our RequestLog prints route names instead.
-    uvicorn.run(
-        "portal.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+    try:
+        serving.run(host, port, workers)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 @main.command()
