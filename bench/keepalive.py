@@ -35,23 +35,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(workers: int) -> Iterator[int]:
-    """`portal serve --workers N` on a fresh database and a free port, stopped on exit."""
+def served(workers: int, project: Path = PROJECT) -> Iterator[tuple[int, int]]:
+    """`portal serve --workers N` of `project` on a fresh database and a free port: (port, server pid)."""
     data_dir = Path(tempfile.mkdtemp(prefix="portal-keepalive-"))
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(PROJECT),
+        "PYTHONPATH": str(project),
         "PORTAL_DATA_DIR": str(data_dir),
         "DATABASE_URL": f"sqlite:///{data_dir}/portal.db",
         "PORTAL_ORIGIN": f"http://127.0.0.1:{port}",
         "SECRET_KEY": "benchmark-secret-key-0123456789-abcdefghijklmnop",
     }
     command = [sys.executable, "-m", "portal", "serve", "--port", str(port), "--workers", str(workers)]
-    server = subprocess.Popen(command, env=env, cwd=PROJECT, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command, env=env, cwd=project, stderr=subprocess.DEVNULL)
     try:
         wait_until_serving(port)
-        yield port
+        yield port, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -127,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
 
     for workers in args.workers:
-        with served(workers) as port:
+        with served(workers) as (port, _):
             timings = measure(port, args.requests)
         median = statistics.median(timings)
         p99 = statistics.quantiles(timings, n=100)[98]
