@@ -73,17 +73,17 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     return sock
 
 
-def serve_one(host: str, port: int, sock: socket.socket) -> None:
-    """Run one uvicorn server on an already bound socket, in this process."""
+def serve_one(host: str, port: int, sock: socket.socket, app: str = APP) -> None:
+    """Run one uvicorn server of the app factory `app` on an already bound socket, in this process."""
     import uvicorn
 
     config = uvicorn.Config(
-        APP, factory=True, host=host, port=port, log_config=log_config(), **server_options()
+        app, factory=True, host=host, port=port, log_config=log_config(), **server_options()
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def worker_main(host: str, port: int) -> None:
+def worker_main(host: str, port: int, app: str = APP) -> None:
     """A worker process: its own SO_REUSEPORT socket on the shared address, then one server."""
     logging.config.dictConfig(log_config())
     try:
@@ -91,26 +91,28 @@ def worker_main(host: str, port: int) -> None:
     except OSError as error:
         log.error("a worker cannot listen on %s:%d: %s", host, port, error.strerror)
         sys.exit(STARTUP_FAILURE)
-    serve_one(host, port, sock)
+    serve_one(host, port, sock, app)
 
 
-def run(host: str, port: int, workers: int) -> None:
-    """Serve the app on host:port with `workers` processes; return when stopped (SIGINT or SIGTERM).
+def run(host: str, port: int, workers: int, *, app: str = APP) -> None:
+    """Serve the app factory `app` ("module:function") on host:port with `workers` processes, until
+    SIGINT or SIGTERM.
 
     Raises OSError when the address cannot be bound, before any worker starts."""
     if workers <= 1:
-        serve_one(host, port, listening_socket(host, port, reuse_port=False))
+        serve_one(host, port, listening_socket(host, port, reuse_port=False), app)
         return
     # Bound but never listening, this socket receives no connections: it fails fast when the address is
     # taken, resolves port 0, and keeps the port reserved while workers restart.
     with listening_socket(host, port, reuse_port=True) as reservation:
-        Supervisor(host, reservation.getsockname()[1], workers).run()
+        Supervisor(host, reservation.getsockname()[1], workers, app).run()
 
 
 class Supervisor:
     """Starts the workers, replaces one that dies, and stops them all on SIGINT or SIGTERM."""
 
-    def __init__(self, host: str, port: int, workers: int) -> None:
+    def __init__(self, host: str, port: int, workers: int, app: str = APP) -> None:
+        self.app = app
         self.host = host
         self.port = port
         self.workers = workers
@@ -119,7 +121,8 @@ class Supervisor:
         self.failed = False
 
     def start_worker(self) -> BaseProcess:
-        process = self.context.Process(target=worker_main, args=(self.host, self.port), name="portal-web")
+        arguments = (self.host, self.port, self.app)
+        process = self.context.Process(target=worker_main, args=arguments, name="portal-web")
         process.start()
         return process
 
