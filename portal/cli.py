@@ -78,19 +78,15 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def run_server(host: str, port: int, workers: int, app: Starlette | None = None) -> None:
-    import uvicorn
+    from portal import serving
 
-    # uvicorn's access log prints paths and query strings; our RequestLog prints route names instead.
-    uvicorn.run(
-        app or "portal.app:create_app",
-        factory=app is None,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+    try:
+        if app is None:
+            serving.run(host, port, workers)
+        else:  # an app built here (the demo's) runs in this process
+            serving.serve_one(host, port, serving.listening_socket(host, port, reuse_port=False), app)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 @main.command()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from rcpchgrowth import measurement_from_sds
 
-from portal.services.growth import Band, Measure, assess, chart
+from portal.services.growth import Band, Measure, assess, centile_curves, chart
 from portal.templating import make_templates
 
 BORN = date(2024, 1, 15)
@@ -105,3 +105,27 @@ def test_chart_template_draws_svg_and_an_accessible_table() -> None:
     assert "Check this measurement" in html and "<rect" in html  # flagged by shape and words, not colour
     assert re.search(r"Centile \d+: higher than \d+ out of 100", html)
     assert "style=" not in html
+
+
+def test_centile_curves_are_computed_once_per_sex_measure_and_age_window() -> None:
+    centile_curves.cache_clear()
+
+    chart(infant_weights(), sex="female")
+    chart(infant_weights(), sex="female")
+    chart(infant_weights()[:3], sex="female")  # younger points, same 0-2 year window
+
+    info = centile_curves.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+
+
+def test_boys_and_girls_get_their_own_centile_curves() -> None:
+    centile_curves.cache_clear()
+
+    girls = centile_curves("cdc", Measure.WEIGHT, "female", 0.0, 2.0)
+    boys = centile_curves("cdc", Measure.WEIGHT, "male", 0.0, 2.0)
+
+    assert centile_curves.cache_info().misses == 2
+    girls_median, boys_median = dict(girls)[50], dict(boys)[50]
+    assert girls_median[-1][1] == pytest.approx(median(Measure.WEIGHT, 2.0, "female"))
+    assert boys_median[-1][1] == pytest.approx(median(Measure.WEIGHT, 2.0, "male"))
+    assert boys_median[-1][1] > girls_median[-1][1]  # a 2-year-old boy's median weight is higher

@@ -3,6 +3,7 @@
 Each document is laid out on its own, so "page N of M" counts that patient's pages only; a batch joins
 the pages of several documents into one file, so no page ever carries two patients. Rendering is CPU
 work: call these from a worker thread (`run_in_threadpool`) or the worker process, never on the event loop.
+WeasyPrint (about 27 MB) is imported on the first PDF, not with this module: most web workers never print.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import weasyprint
 from jinja2 import Environment
 
 PDF_VARIANT = "pdf/ua-1"  # tagged, for screen readers
@@ -18,6 +18,8 @@ PDF_VARIANT = "pdf/ua-1"  # tagged, for screen readers
 
 def render_document(env: Environment, template: str, context: dict[str, Any], *, paper_size: str) -> Any:
     """Lay out one document (a weasyprint.Document) from a template under templates/pdf/."""
+    import weasyprint
+
     html = env.get_template(template).render(paper_size=paper_size, **context)
     # Printed documents use inline SVG and local fonts only: a URL found in clinical text is never fetched.
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, timeout=1)

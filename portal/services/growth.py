@@ -3,6 +3,10 @@
 Every measurement gets its SDS (z-score) and centile; one more than 4 SDs from the median is flagged as
 implausible (probably a charting error), shown with the flag and never hidden. `chart()` returns the
 geometry of a small chart (centile curves and the child's points) that a template draws as inline SVG.
+
+rcpchgrowth (with numpy and scipy, about 85 MB) is imported by the functions that use it, not here: a web
+worker that never shows a growth chart never loads it. The centile curves depend only on the reference,
+measure, sex and age window, so each is computed once per process and kept.
 """
 
 from __future__ import annotations
@@ -11,9 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-
-from rcpchgrowth import centile as centile_for_sds
-from rcpchgrowth import chronological_decimal_age, measurement_from_sds, sds_for_measurement
+from functools import lru_cache
 
 IMPLAUSIBLE_SDS = 4.0
 GROWTH_CHART_MAX_AGE = 20.0  # growth charts are for anyone under 20
@@ -82,6 +84,9 @@ def assess(
     measure: Measure, value: float, *, sex: str, birth_date: date, taken_on: date, reference: str = "cdc"
 ) -> Assessment:
     """The SDS, centile and band of one measurement (value in the reference unit)."""
+    from rcpchgrowth import centile as centile_for_sds
+    from rcpchgrowth import chronological_decimal_age, sds_for_measurement
+
     age = chronological_decimal_age(birth_date, taken_on)
     unit = REFERENCE_UNITS[measure]
     if sex not in ("male", "female") or not 0 <= age < GROWTH_CHART_MAX_AGE:
@@ -121,19 +126,7 @@ def chart(
     measure = assessments[0].measure
     ages = [a.age_years for a in assessments]
     low_age, high_age = _age_window(min(ages), max(ages))
-    samples = [low_age + (high_age - low_age) * i / 30 for i in range(31)]
-    curves: list[tuple[int, list[tuple[float, float]]]] = []
-    for centile, z in CENTILE_LINES:
-        curve = []
-        for age in samples:
-            try:
-                value = measurement_from_sds(reference, z, measure.value, sex, age)
-            except (LookupError, ValueError, TypeError):
-                continue
-            if value is not None and math.isfinite(value):
-                curve.append((age, float(value)))
-        if len(curve) > 1:
-            curves.append((centile, curve))
+    curves = centile_curves(reference, measure, sex, low_age, high_age)
     values = [a.value for a in assessments] + [v for _, curve in curves for _, v in curve]
     low_value, high_value = _nice_range(min(values), max(values))
 
@@ -154,6 +147,34 @@ def chart(
     lines = [(c, " ".join(f"{x(a)},{y(v)}" for a, v in curve)) for c, curve in curves]
     points = [(x(a.age_years), y(a.value), a) for a in assessments]
     return Chart(measure, width, height, x_ticks, y_ticks, lines, points, "months" if in_months else "years")
+
+
+Curve = tuple[tuple[float, float], ...]  # (age in years, value in the reference unit)
+CURVE_SAMPLES = 30
+
+
+# Bounded: 4 measures x 2 sexes x the age windows _age_window makes (whole years up to 20) stay under it.
+@lru_cache(maxsize=1024)
+def centile_curves(
+    reference: str, measure: Measure, sex: str, low_age: float, high_age: float
+) -> tuple[tuple[int, Curve], ...]:
+    """The centile lines over an age window, sampled at CURVE_SAMPLES + 1 ages (computed once, then kept)."""
+    from rcpchgrowth import measurement_from_sds
+
+    samples = [low_age + (high_age - low_age) * i / CURVE_SAMPLES for i in range(CURVE_SAMPLES + 1)]
+    curves: list[tuple[int, Curve]] = []
+    for centile, z in CENTILE_LINES:
+        curve = []
+        for age in samples:
+            try:
+                value = measurement_from_sds(reference, z, measure.value, sex, age)
+            except (LookupError, ValueError, TypeError):
+                continue
+            if value is not None and math.isfinite(value):
+                curve.append((age, float(value)))
+        if len(curve) > 1:
+            curves.append((centile, tuple(curve)))
+    return tuple(curves)
 
 
 def _age_window(youngest: float, oldest: float) -> tuple[float, float]:
