@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -23,6 +22,7 @@ from portal.forecast.cli import forecast_command
 from portal.models.people import Patient, StaffRole
 from portal.provenance import Provenance
 from portal.services import audit
+from portal.services.errors import Refused
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -109,21 +109,14 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         for line in demo_clinic.create(settings, engine):
             click.echo(line)
     if not no_serve:
-        threading.Thread(target=keep_worker_running, args=(settings,), name="worker", daemon=True).start()
+        from portal import worker
+
+        threading.Thread(
+            target=worker.keep_worker_running, args=(settings,), name="worker", daemon=True
+        ).start()
         click.echo("The worker runs in this process: mail goes to the outbox, print jobs are run")
         click.echo(f"Serving on {settings.origin} (press Ctrl+C to stop)")
         run_server(host, port, 1, app=create_app(settings))
-
-
-def keep_worker_running(settings: Settings, *, interval: float = 2.0) -> None:
-    """The demo's worker, in a background thread: a round that fails is logged and the loop starts again."""
-    while True:
-        try:
-            run_worker(settings, once=False, interval=interval)
-            return
-        except Exception as error:  # the demo must keep sending mail; the name only, never the data
-            log.error("worker stopped (%s); starting again", type(error).__name__)
-            time.sleep(interval)
 
 
 @main.group(name="db")
@@ -304,36 +297,42 @@ def export_fhir(patient: str) -> None:
 # ------------------------------------------------------------------------------ identity and mail
 
 
-@main.command()
+@main.command(name="worker")
 @click.option("--once", is_flag=True, help="Send what is waiting, then stop.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
-def worker(once: bool, interval: float) -> None:
+def worker_command(once: bool, interval: float) -> None:
     """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it) and run print jobs."""
-    run_worker(load_settings(), once=once, interval=interval)
+    from portal import worker
 
-
-def run_worker(settings: Settings, *, once: bool, interval: float) -> None:
-    """The worker's loop (`portal worker`, and `portal demo` in a thread)."""
-    from portal.services import mail
-
-    with open_engine(settings, upgrade=True) as engine:
-        mail.run_worker(engine, settings, once=once, interval=interval)
+    worker.run_worker(load_settings(), once=once, interval=interval)
 
 
 @main.command(name="activation-code")
 @click.argument("patient")
 def activation_code(patient: str) -> None:
     """Issue a fresh one-time activation code for PATIENT (the patient's FHIR id)."""
-    from portal.services import identity
+    from portal.services.identity import codes
 
-    with open_engine(load_settings()) as engine, db.transaction(engine) as session:
-        found = identity.find_patient(session, patient)
-        if found is None:
-            raise click.ClickException("no patient has that id")
-        code = identity.issue_activation_code(session, patient=found)
-    days = identity.ACTIVATION_DAYS
+    try:
+        with open_engine(load_settings()) as engine, db.transaction(engine) as session:
+            found = codes.find_patient(session, patient)
+            if found is None:
+                raise click.ClickException("no patient has that id")
+            code = codes.issue_activation_code(session, patient=found)
+    except Refused as refusal:
+        raise click.ClickException(REFUSALS[refusal.code]) from None
+    days = codes.ACTIVATION_DAYS
     click.echo(f"Activation code (works once, with the patient's date of birth, for {days} days):")
     click.echo(code)
+
+
+# What the operator reads when a staff or activation command is refused (the CLI speaks English).
+REFUSALS = {
+    "patient_deceased": "this patient is recorded as deceased: no activation code is issued",
+    "email_invalid": "that is not an email address",
+    "email_taken": "an account with that email address already exists",
+    "staff_unknown": "no staff account has that email address",
+}
 
 
 @main.group()
@@ -347,15 +346,15 @@ def staff() -> None:
 @click.option("--name", default=None, help="The name shown in the portal (default: from the email).")
 def staff_add(email: str, role: str, name: str | None) -> None:
     """Create a staff account and print its single-use enrolment link (valid 72 hours)."""
-    from portal.services import identity
+    from portal.services.identity import people
 
     settings = load_settings()
     try:
         with open_engine(settings) as engine, db.transaction(engine) as session:
-            link = identity.add_staff(session, settings, email=email, role=role, display_name=name)
-    except identity.IdentityError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
+            link = people.add_staff(session, settings, email=email, role=StaffRole(role), display_name=name)
+    except Refused as refusal:
+        raise click.ClickException(REFUSALS[refusal.code]) from None
+    click.echo(f"Enrolment link (works once, for {people.ENROLMENT_HOURS} hours):")
     click.echo(link)
 
 
@@ -363,15 +362,15 @@ def staff_add(email: str, role: str, name: str | None) -> None:
 @click.argument("email")
 def staff_reset(email: str) -> None:
     """Remove a staff member's passkeys and sessions and print a new enrolment link (valid 72 hours)."""
-    from portal.services import identity
+    from portal.services.identity import people
 
     settings = load_settings()
     try:
         with open_engine(settings) as engine, db.transaction(engine) as session:
-            link = identity.reset_staff(session, settings, email=email)
-    except identity.IdentityError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
+            link = people.reset_staff(session, settings, email=email)
+    except Refused as refusal:
+        raise click.ClickException(REFUSALS[refusal.code]) from None
+    click.echo(f"Enrolment link (works once, for {people.ENROLMENT_HOURS} hours):")
     click.echo(link)
 
 
