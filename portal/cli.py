@@ -6,23 +6,21 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-from sqlalchemy import Engine
 from sqlmodel import select
 
 from portal import db
-from portal.config import ConfigError, Settings
+from portal.commands import load_settings, open_engine
+from portal.config import Settings
 from portal.forecast.cli import forecast_command
-from portal.models.people import Patient, StaffRole
+from portal.identity_commands import activation_code, staff
+from portal.models.people import Patient
 from portal.provenance import Provenance
 from portal.services import audit
-from portal.services.errors import Refused
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -38,26 +36,6 @@ def configure_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-
-
-@contextmanager
-def open_engine(settings: Settings, *, upgrade: bool = False) -> Iterator[Engine]:
-    """An engine for one command, able to write audit events, disposed when the command ends."""
-    engine = db.make_engine(settings.database_url)
-    audit.use_chain_key(engine, settings.secret_key)
-    try:
-        if upgrade:
-            db.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @click.group()
@@ -307,73 +285,6 @@ def worker_command(once: bool, interval: float) -> None:
     worker.run_worker(load_settings(), once=once, interval=interval)
 
 
-@main.command(name="activation-code")
-@click.argument("patient")
-def activation_code(patient: str) -> None:
-    """Issue a fresh one-time activation code for PATIENT (the patient's FHIR id)."""
-    from portal.services.identity import codes
-
-    try:
-        with open_engine(load_settings()) as engine, db.transaction(engine) as session:
-            found = codes.find_patient(session, patient)
-            if found is None:
-                raise click.ClickException("no patient has that id")
-            code = codes.issue_activation_code(session, patient=found)
-    except Refused as refusal:
-        raise click.ClickException(REFUSALS[refusal.code]) from None
-    days = codes.ACTIVATION_DAYS
-    click.echo(f"Activation code (works once, with the patient's date of birth, for {days} days):")
-    click.echo(code)
-
-
-# What the operator reads when a staff or activation command is refused (the CLI speaks English).
-REFUSALS = {
-    "patient_deceased": "this patient is recorded as deceased: no activation code is issued",
-    "email_invalid": "that is not an email address",
-    "email_taken": "an account with that email address already exists",
-    "staff_unknown": "no staff account has that email address",
-}
-
-
-@main.group()
-def staff() -> None:
-    """Staff accounts."""
-
-
-@staff.command(name="add")
-@click.argument("email")
-@click.option("--role", required=True, type=click.Choice([role.value for role in StaffRole]))
-@click.option("--name", default=None, help="The name shown in the portal (default: from the email).")
-def staff_add(email: str, role: str, name: str | None) -> None:
-    """Create a staff account and print its single-use enrolment link (valid 72 hours)."""
-    from portal.services.identity import people
-
-    settings = load_settings()
-    try:
-        with open_engine(settings) as engine, db.transaction(engine) as session:
-            link = people.add_staff(session, settings, email=email, role=StaffRole(role), display_name=name)
-    except Refused as refusal:
-        raise click.ClickException(REFUSALS[refusal.code]) from None
-    click.echo(f"Enrolment link (works once, for {people.ENROLMENT_HOURS} hours):")
-    click.echo(link)
-
-
-@staff.command(name="reset")
-@click.argument("email")
-def staff_reset(email: str) -> None:
-    """Remove a staff member's passkeys and sessions and print a new enrolment link (valid 72 hours)."""
-    from portal.services.identity import people
-
-    settings = load_settings()
-    try:
-        with open_engine(settings) as engine, db.transaction(engine) as session:
-            link = people.reset_staff(session, settings, email=email)
-    except Refused as refusal:
-        raise click.ClickException(REFUSALS[refusal.code]) from None
-    click.echo(f"Enrolment link (works once, for {people.ENROLMENT_HOURS} hours):")
-    click.echo(link)
-
-
 # ------------------------------------------------------------------------------------- proxy access
 
 
@@ -522,3 +433,5 @@ def print_day(day: str, provider: str | None, output: Path) -> None:
 
 
 main.add_command(forecast_command)
+main.add_command(activation_code)
+main.add_command(staff)

@@ -12,9 +12,9 @@ import time
 
 from sqlalchemy import Engine
 
-from portal import db
+from portal.commands import open_engine
 from portal.config import Settings
-from portal.services import audit, mail, printing
+from portal.services import mail, printing
 
 log = logging.getLogger("portal.worker")
 
@@ -36,13 +36,8 @@ def run_rounds(engine: Engine, settings: Settings, *, once: bool = False, interv
 
 def run_worker(settings: Settings, *, once: bool, interval: float) -> None:
     """The worker's loop on its own engine (able to write audit events), the schema brought up to date."""
-    engine = db.make_engine(settings.database_url)
-    audit.use_chain_key(engine, settings.secret_key)
-    try:
-        db.upgrade(engine)
+    with open_engine(settings, upgrade=True) as engine:
         run_rounds(engine, settings, once=once, interval=interval)
-    finally:
-        engine.dispose()
 
 
 def keep_worker_running(settings: Settings, *, interval: float = 2.0) -> None:
