@@ -8,6 +8,7 @@
 - `recovery`: single-use recovery codes.
 - `people`: creating accounts (staff and proxies), enrolment links, staff resets.
 - `account`: the account page's summary and the person's sessions.
+- `front_desk`: the front desk's patient search, activation codes and sign-in resets.
 - `common`: what they share (audit events, rate-limit refusals).
 
 Every function takes the caller's session and never commits: `run_db` makes each call one transaction,
