@@ -6,21 +6,19 @@ import json
 import logging
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-from sqlalchemy import Engine
 from sqlmodel import select
 
 from portal import db
-from portal.config import ConfigError, Settings
+from portal.commands import load_settings, open_engine
+from portal.config import Settings
 from portal.forecast.cli import forecast_command
-from portal.models.people import Patient, StaffRole
+from portal.identity_commands import activation_code, staff
+from portal.models.people import Patient
 from portal.provenance import Provenance
 from portal.services import audit
 
@@ -38,26 +36,6 @@ def configure_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-
-
-@contextmanager
-def open_engine(settings: Settings, *, upgrade: bool = False) -> Iterator[Engine]:
-    """An engine for one command, able to write audit events, disposed when the command ends."""
-    engine = db.make_engine(settings.database_url)
-    audit.use_chain_key(engine, settings.secret_key)
-    try:
-        if upgrade:
-            db.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @click.group()
@@ -105,21 +83,14 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         for line in demo_clinic.create(settings, engine):
             click.echo(line)
     if not no_serve:
-        threading.Thread(target=keep_worker_running, args=(settings,), name="worker", daemon=True).start()
+        from portal import worker
+
+        threading.Thread(
+            target=worker.keep_worker_running, args=(settings,), name="worker", daemon=True
+        ).start()
         click.echo("The worker runs in this process: mail goes to the outbox, print jobs are run")
         click.echo(f"Serving on {settings.origin} (press Ctrl+C to stop)")
         run_server(host, port, 1, app=create_app(settings))
-
-
-def keep_worker_running(settings: Settings, *, interval: float = 2.0) -> None:
-    """The demo's worker, in a background thread: a round that fails is logged and the loop starts again."""
-    while True:
-        try:
-            run_worker(settings, once=False, interval=interval)
-            return
-        except Exception as error:  # the demo must keep sending mail; the name only, never the data
-            log.error("worker stopped (%s); starting again", type(error).__name__)
-            time.sleep(interval)
 
 
 @main.group(name="db")
@@ -316,75 +287,14 @@ def export_fhir(patient: str) -> None:
 # ------------------------------------------------------------------------------ identity and mail
 
 
-@main.command()
+@main.command(name="worker")
 @click.option("--once", is_flag=True, help="Send what is waiting, then stop.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
-def worker(once: bool, interval: float) -> None:
+def worker_command(once: bool, interval: float) -> None:
     """Send queued mail (over SMTP_URL, or into the data folder's outbox/ without it) and run print jobs."""
-    run_worker(load_settings(), once=once, interval=interval)
+    from portal import worker
 
-
-def run_worker(settings: Settings, *, once: bool, interval: float) -> None:
-    """The worker's loop (`portal worker`, and `portal demo` in a thread)."""
-    from portal.services import mail
-
-    with open_engine(settings, upgrade=True) as engine:
-        mail.run_worker(engine, settings, once=once, interval=interval)
-
-
-@main.command(name="activation-code")
-@click.argument("patient")
-def activation_code(patient: str) -> None:
-    """Issue a fresh one-time activation code for PATIENT (the patient's FHIR id)."""
-    from portal.services import identity
-
-    with open_engine(load_settings()) as engine, db.transaction(engine) as session:
-        found = identity.find_patient(session, patient)
-        if found is None:
-            raise click.ClickException("no patient has that id")
-        code = identity.issue_activation_code(session, patient=found)
-    days = identity.ACTIVATION_DAYS
-    click.echo(f"Activation code (works once, with the patient's date of birth, for {days} days):")
-    click.echo(code)
-
-
-@main.group()
-def staff() -> None:
-    """Staff accounts."""
-
-
-@staff.command(name="add")
-@click.argument("email")
-@click.option("--role", required=True, type=click.Choice([role.value for role in StaffRole]))
-@click.option("--name", default=None, help="The name shown in the portal (default: from the email).")
-def staff_add(email: str, role: str, name: str | None) -> None:
-    """Create a staff account and print its single-use enrolment link (valid 72 hours)."""
-    from portal.services import identity
-
-    settings = load_settings()
-    try:
-        with open_engine(settings) as engine, db.transaction(engine) as session:
-            link = identity.add_staff(session, settings, email=email, role=role, display_name=name)
-    except identity.IdentityError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
-    click.echo(link)
-
-
-@staff.command(name="reset")
-@click.argument("email")
-def staff_reset(email: str) -> None:
-    """Remove a staff member's passkeys and sessions and print a new enrolment link (valid 72 hours)."""
-    from portal.services import identity
-
-    settings = load_settings()
-    try:
-        with open_engine(settings) as engine, db.transaction(engine) as session:
-            link = identity.reset_staff(session, settings, email=email)
-    except identity.IdentityError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Enrolment link (works once, for {identity.ENROLMENT_HOURS} hours):")
-    click.echo(link)
+    worker.run_worker(load_settings(), once=once, interval=interval)
 
 
 # ------------------------------------------------------------------------------------- proxy access
@@ -535,3 +445,5 @@ def print_day(day: str, provider: str | None, output: Path) -> None:
 
 
 main.add_command(forecast_command)
+main.add_command(activation_code)
+main.add_command(staff)

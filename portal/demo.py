@@ -16,10 +16,11 @@ from portal import db
 from portal.config import Settings
 from portal.fhir import confidentiality, dates, importer
 from portal.models.access import ProxyGrant
-from portal.models.people import Patient, Person
+from portal.models.people import Patient, Person, StaffRole
 from portal.models.records import Encounter, FhirResource, Observation
-from portal.services import identity, printing, proxies
+from portal.services import printing, proxies
 from portal.services.access import AgeRules, age_on
+from portal.services.identity import codes, people
 from portal.views import demo_mail
 
 PROJECT_FHIR = Path(portal.__file__).resolve().parents[1] / "data" / "fhir"
@@ -54,7 +55,7 @@ def import_sample_records(engine: Engine, *, today: date | None = None) -> str:
 
 SAMPLE_INFANT = "97ee3c8a-7b47-5931-8347-d7917044d7f8"  # the project's own sample: a baby with growth data
 PARENT_EMAIL = "parent@demo.test"
-STAFF_EMAILS = {role: f"{role.replace('_', '-')}@demo.test" for role in identity.STAFF_ROLES}
+STAFF_EMAILS = {role: f"{role.replace('_', '-')}@demo.test" for role in StaffRole}
 
 
 @dataclass
@@ -124,7 +125,7 @@ def create_family(settings: Settings, engine: Engine) -> DemoFamily:
             if patient is not None:
                 family.codes[
                     f"{label}, {patient.display_name} (date of birth to type: {patient.birth_date})"
-                ] = identity.issue_activation_code(session, patient=patient)
+                ] = codes.issue_activation_code(session, patient=patient)
     return family
 
 
@@ -151,12 +152,12 @@ def day_to_print(settings: Settings, engine: Engine) -> Iterator[str]:
 
 
 def person_with_link(
-    session: Session, settings: Settings, email: str, name: str, role: str | None = None
+    session: Session, settings: Settings, email: str, name: str, role: StaffRole | None = None
 ) -> tuple[Person, str]:
     existing = session.exec(select(Person).where(Person.email == email)).first()
     if existing is not None:
-        return existing, identity.enrolment_link(session, settings, person=existing)
-    return identity.add_person(session, settings, email=email, display_name=name, staff_role=role)
+        return existing, people.enrolment_link(session, settings, person=existing)
+    return people.add_person(session, settings, email=email, display_name=name, staff_role=role)
 
 
 def grant_once(session: Session, parent: Person, child: Patient, *, today: date, rules: AgeRules) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from portal.services import identity
+from portal.services.identity import codes
 from tests.conftest import ORIGIN, csrf_token
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -17,7 +17,7 @@ def json_post(client, url: str, data: dict | None = None, **kwargs):
 
 
 def issue_code(session, patient) -> str:
-    code = identity.issue_activation_code(session, patient=patient)
+    code = codes.issue_activation_code(session, patient=patient)
     session.commit()
     return code
 

@@ -16,7 +16,9 @@ from portal.cli import main
 from portal.models import AuditEvent, LoginSession, OneTimeCode, Passkey, Patient, Person
 from portal.models.base import utcnow
 from portal.security import hashing, sessions
-from tests.conftest import log_in, make_patient, make_person, reload
+from portal.services.errors import Refused
+from portal.services.identity import codes
+from tests.conftest import ORIGIN, log_in, make_patient, make_person, reload
 from tests.identity_helpers import activate, issue_code, json_post
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -313,3 +315,62 @@ def test_activating_while_signed_in_ends_the_earlier_session(client, session) ->
 
     assert response.status_code == 200, response.text
     assert reload(session, LoginSession, earlier.id).revoked_reason == "replaced"
+
+
+# ------------------------------------------------------------------------------ a deceased patient
+
+
+def test_no_activation_code_is_issued_for_a_deceased_patient(session) -> None:
+    patient = make_patient(session, deceased=True)
+
+    with pytest.raises(Refused) as refusal:
+        codes.issue_activation_code(session, patient=patient)
+
+    assert refusal.value.code == "patient_deceased"
+    assert count(session, OneTimeCode) == 0
+
+
+def test_cli_refuses_a_deceased_patient_with_a_clear_message(settings, session) -> None:
+    make_patient(session, fhir_id="late-patient", deceased=True)
+    session.commit()
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "PORTAL_DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": str(settings.secret_key),
+    }
+
+    result = CliRunner().invoke(main, ["activation-code", "late-patient"], env=env)
+
+    assert result.exit_code != 0
+    assert "deceased" in result.output and "no activation code" in result.output
+    assert count(session, OneTimeCode) == 0
+
+
+def test_an_old_code_of_a_patient_since_deceased_is_refused_like_a_wrong_code(client, session) -> None:
+    patient = make_patient(session, birth_date=BIRTH)
+    code = issue_code(session, patient)
+    patient.deceased = True
+    session.add(patient)
+    session.commit()
+    wrong = json_post(client, "/activate/options", {"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ", "birth_date": str(BIRTH)})
+
+    response = activate(client, code, BIRTH)
+
+    assert refused(response) and response.text == wrong.text
+    assert count(session, LoginSession) == 0 and count(session, Passkey) == 0
+
+
+def test_a_patient_who_dies_during_activation_gets_no_account(client, session) -> None:
+    patient = make_patient(session, birth_date=BIRTH)
+    code = issue_code(session, patient)
+    options = json_post(client, "/activate/options", {"code": code, "birth_date": str(BIRTH)})
+    patient.deceased = True
+    session.add(patient)
+    session.commit()
+    credential = SoftAuthenticator().create(options.json(), origin=ORIGIN)
+
+    response = json_post(client, "/activate/finish", {"credential": credential})
+
+    assert refused(response)
+    assert count(session, LoginSession) == 0 and count(session, Passkey) == 0
+    assert reload(session, Patient, patient.id).person_id is None

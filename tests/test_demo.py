@@ -13,11 +13,13 @@ from click.testing import CliRunner
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from portal import cli, db
+from portal import cli, db, worker
 from portal.app import create_app
 from portal.config import ConfigError
 from portal.models import Patient
-from portal.services import access, families, identity
+from portal.models.people import StaffRole
+from portal.services import access, families
+from portal.services.identity import people
 from tests.conftest import ORIGIN
 
 CODE = r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}"
@@ -49,7 +51,7 @@ def test_portal_demo_prints_every_persons_way_in_from_the_projects_own_data(
         worker_started.set()
 
     monkeypatch.setattr(cli, "run_server", fake_server)
-    monkeypatch.setattr(cli, "run_worker", fake_worker)
+    monkeypatch.setattr(worker, "run_worker", fake_worker)
 
     result = CliRunner().invoke(cli.main, ["demo"], env=cli_env(settings), catch_exceptions=False)
 
@@ -66,7 +68,7 @@ def test_portal_demo_prints_every_persons_way_in_from_the_projects_own_data(
         rf"^  {children[2][0]}, born .*; has a confidential result, hidden from the parent$", out, re.M
     )
     assert re.search(r"^Enrolment link for the parent: http://localhost:8000/enrol/\S+$", out, re.M)
-    for role in identity.STAFF_ROLES:
+    for role in StaffRole:
         label = role.replace("_", " ")
         assert re.search(
             rf"^Enrolment link for staff \({label}\): http://localhost:8000/enrol/\S+$", out, re.M
@@ -105,10 +107,10 @@ def test_the_demos_worker_starts_again_after_a_failed_round(settings, monkeypatc
         if len(calls) == 1:
             raise OSError("disk full")
 
-    monkeypatch.setattr(cli, "run_worker", flaky_worker)
+    monkeypatch.setattr(worker, "run_worker", flaky_worker)
 
-    with caplog.at_level(logging.ERROR, logger="portal.cli"):
-        cli.keep_worker_running(settings, interval=0.01)
+    with caplog.at_level(logging.ERROR, logger="portal.worker"):
+        worker.keep_worker_running(settings, interval=0.01)
 
     assert calls == [0.01, 0.01]
     assert "worker stopped (OSError); starting again" in caplog.text
@@ -129,7 +131,7 @@ def test_the_demo_mailbox_shows_an_enrolment_mail_with_its_link_once_the_worker_
     settings, demo_client
 ) -> None:
     with db.transaction(demo_client.app.state.engine) as session:
-        _, link = identity.add_person(session, settings, email="newcomer@demo.test", display_name="Newcomer")
+        _, link = people.add_person(session, settings, email="newcomer@demo.test", display_name="Newcomer")
         families.send_enrolment(session, to="newcomer@demo.test", link=link)
     before = demo_client.get("/demo/mail")
 

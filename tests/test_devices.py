@@ -10,7 +10,7 @@ from portal.models import AuditEvent, LoginSession, Passkey
 from portal.models.base import utcnow
 from portal.security import sessions
 from portal.security.sessions import Client
-from portal.services import identity
+from portal.services.identity import account
 from tests.conftest import ORIGIN, form_post, log_in, make_patient, make_person, reload
 from tests.identity_helpers import activate, issue_code, json_post
 from tests.webauthn_authenticator import SoftAuthenticator
@@ -211,7 +211,7 @@ def test_revoking_is_audited(session) -> None:
     person = make_person(session)
     login = sessions.open_session(session, person_id=person.id, method="test")
 
-    identity.revoke_session(
+    account.revoke_session(
         session, person_id=person.id, public_id=login.public_id, client=Client("a", None, "")
     )
 

@@ -14,7 +14,8 @@ from sqlmodel import select
 
 from portal.models import LoginSession, OutboxMail, PasswordLogin
 from portal.security import sessions
-from portal.services import identity, mail
+from portal.services import mail
+from portal.services.identity import passwords
 from tests.conftest import form_post, log_in, make_patient, make_person
 
 PASSWORD = "river otter lantern 42"
@@ -140,9 +141,9 @@ def test_too_many_wrong_passwords_for_one_account_are_refused(client, session) -
 
 
 def test_password_problems() -> None:
-    assert identity.password_problem("correct horse battery") is None
-    assert identity.password_problem("x" * 11) is not None
-    assert identity.password_problem("Password1234") is not None
+    assert passwords.password_problem("correct horse battery") is None
+    assert passwords.password_problem("x" * 11) is not None
+    assert passwords.password_problem("Password1234") is not None
 
 
 # ---------------------------------------------------------------------------------------------- mail

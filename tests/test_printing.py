@@ -474,7 +474,7 @@ def test_a_large_day_becomes_a_job_with_a_progress_page(
 def test_the_worker_prints_the_job_and_staff_download_it(
     app, client, session, tmp_path, day_of_visits, small_batches
 ) -> None:
-    from portal.services import mail
+    from portal import worker
 
     staff = staff_member(session, "front_desk")
     log_in(client, session, staff)
@@ -482,7 +482,7 @@ def test_the_worker_prints_the_job_and_staff_download_it(
         "location"
     ]
 
-    mail.run_worker(app.state.engine, app.state.settings, once=True)
+    worker.run_rounds(app.state.engine, app.state.settings, once=True)
     page = client.get(job_url)
     pdf = client.get(job_url + "/pdf")
 

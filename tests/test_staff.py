@@ -153,6 +153,18 @@ def test_front_desk_says_clearly_when_no_patient_has_the_id(client, session) -> 
     assert response.status_code == 400 and "No patient has that ID" in response.text
 
 
+@pytest.mark.parametrize("action", ["activation-code", "reset"])
+def test_front_desk_offers_a_deceased_patient_no_activation_code(client, session, action) -> None:
+    make_patient(session, fhir_id="pat-late", deceased=True)
+    log_in(client, session, make_person(session, staff_role="front_desk"))
+
+    response = form_post(client, f"/front-desk/{action}", {"patient": "pat-late"})
+
+    assert response.status_code == 400 and "recorded as deceased" in response.text
+    assert 'class="code"' not in response.text
+    assert session.exec(select(OneTimeCode)).all() == []
+
+
 @pytest.mark.parametrize("role", ["clinician", "billing", None])
 def test_front_desk_is_only_for_front_desk_and_admin(client, session, role) -> None:
     make_patient(session, fhir_id="pat-9")

@@ -21,8 +21,10 @@ from portal.models.base import utcnow
 from portal.models.identity import OneTimeCode, Passkey
 from portal.models.people import Patient, Person
 from portal.provenance import Provenance
-from portal.services import audit, identity, mail
+from portal.services import audit, mail
 from portal.services.access import AgeRules, age_on
+from portal.services.errors import Refused
+from portal.services.identity import codes, people
 from portal.services.proxies import GrantRefused, add_grant, end_grant
 
 INVITATION_KIND = "invitation"
@@ -92,13 +94,13 @@ def grant_by_email(
     """Grant access to the account with this email, making the account (and mailing its enrolment link)
     when there is none. Raises GrantRefused (and the caller's transaction rolls back) when it cannot."""
     try:
-        address = identity.clean_email(email)
-    except identity.IdentityError as error:
-        raise GrantRefused(str(error)) from None
+        address = people.clean_email(email)
+    except Refused:
+        raise GrantRefused("that is not an email address") from None
     proxy = session.exec(select(Person).where(Person.email == address)).first()
     link = None
     if proxy is None:
-        proxy, link = identity.add_person(session, settings, email=address, display_name=name)
+        proxy, link = people.add_person(session, settings, email=address, display_name=name)
         send_enrolment(session, to=address, link=link)
     grant = add_grant(
         session,
@@ -122,7 +124,7 @@ def send_enrolment(session: Session, *, to: str, link: str) -> None:
         session,
         to=to,
         subject=ENROLMENT_SUBJECT,
-        body=ENROLMENT_BODY.format(hours=identity.ENROLMENT_HOURS, link=link),
+        body=ENROLMENT_BODY.format(hours=people.ENROLMENT_HOURS, link=link),
     )
 
 
@@ -170,15 +172,15 @@ def invite(
     if not is_adult(patient, today=today, rules=rules):
         raise GrantRefused("Only adult patients can invite someone to help them.")
     try:
-        address = identity.clean_email(email)
-    except identity.IdentityError:
+        address = people.clean_email(email)
+    except Refused:
         raise GrantRefused("Please enter an email address, like name@example.com.") from None
     if inviter.email is not None and address == inviter.email:
         raise GrantRefused("Please enter the email address of the person you want to invite.")
     invitee = session.exec(select(Person).where(Person.email == address)).first()
     if invitee is None:
-        invitee = identity.create_person(session, email=address, display_name=name)
-    token = identity.issue_code(
+        invitee = people.create_person(session, email=address, display_name=name)
+    token = codes.issue_code(
         session,
         kind=INVITATION_KIND,
         length=INVITATION_LENGTH,
@@ -219,7 +221,7 @@ class Invitation:
 
 def find_invitation(session: Session, token: str) -> Invitation | None:
     """The live invitation this link names, or None (used, expired, or never issued)."""
-    code = identity.find_code(session, kind=INVITATION_KIND, typed=token[:64])
+    code = codes.find_code(session, kind=INVITATION_KIND, typed=token[:64])
     if code is None or code.patient_id is None or code.person_id is None:
         return None
     patient = session.get(Patient, code.patient_id)
@@ -280,7 +282,7 @@ def accept_invitation(
     session.add(invitation.code)
     link = None
     if person is None:
-        link = identity.enrolment_link(session, settings, person=invitation.invitee)
+        link = people.enrolment_link(session, settings, person=invitation.invitee)
     return Accepted(grant, link)
 
 

@@ -1,4 +1,4 @@
-"""Mail: an outbox table in the caller's transaction, and the worker that sends it.
+"""Mail: an outbox table in the caller's transaction, and what the worker (portal.worker) sends it with.
 
 A message is queued with the change that causes it, so it goes out exactly when the change commits. The
 worker (`portal worker`) sends over SMTP (`SMTP_URL`, e.g. smtp://user:pass@host:587, smtps:// for TLS);
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -102,15 +101,3 @@ def send_pending(engine: Engine, settings: Settings) -> int:
                 stored.last_error = error
                 log.warning("mail not sent id=%s error=%s", row.id, error)
     return sent
-
-
-def run_worker(engine: Engine, settings: Settings, *, once: bool = False, interval: float = 5.0) -> None:
-    """Each round: send the mail, then run the queued batch jobs (large print runs)."""
-    from portal.services import printing  # it sends no mail, but imports what does
-
-    while True:
-        send_pending(engine, settings)
-        printing.run_print_jobs(engine, settings)
-        if once:
-            return
-        time.sleep(interval)

@@ -28,7 +28,8 @@ from portal.models.printing import PrintJob
 from portal.models.records import Encounter, FhirResource, MedicationRequest, Observation
 from portal.pdf.render import render_document, write_pdf
 from portal.provenance import Provenance
-from portal.services import access, audit, growth, identity, records, results
+from portal.services import access, audit, growth, records, results
+from portal.services.identity import codes
 
 STOPPED_MEDICATION = frozenset({"stopped", "cancelled", "completed"})
 NOT_HAPPENING = frozenset({"cancelled", "entered-in-error"})
@@ -264,10 +265,10 @@ def with_activation(
     session: Session, settings: Settings, summary: VisitSummary, *, issued_by: Person | None
 ) -> VisitSummary:
     """A staff print for a patient with no portal account carries a fresh activation code (audited)."""
-    if summary.patient.person_id is not None:
+    if summary.patient.person_id is not None or summary.patient.deceased:
         return summary
-    code = identity.issue_activation_code(session, patient=summary.patient, issued_by=issued_by)
-    expires_on = settings.today() + timedelta(days=identity.ACTIVATION_DAYS)
+    code = codes.issue_activation_code(session, patient=summary.patient, issued_by=issued_by)
+    expires_on = settings.today() + timedelta(days=codes.ACTIVATION_DAYS)
     activation = Activation(code, settings.origin + "/activate", expires_on)
     return VisitSummary(**{**summary.__dict__, "activation": activation})
 

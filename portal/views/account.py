@@ -9,12 +9,14 @@ from starlette.routing import Route
 
 from portal.db import run_db
 from portal.models import LoginSession, Person
+from portal.models.people import StaffRole
 from portal.security import sessions
 from portal.security.sessions import Client, require_person
-from portal.services import identity
-from portal.services.identity import IdentityError, Refused
+from portal.services.errors import Refused
+from portal.services.identity import account, devices, passwords, recovery, signin
 from portal.templating import render
-from portal.views.auth import app_settings, credential_of, options_json, read_json, refused_json
+from portal.views.auth import app_settings, credential_of, options_json, read_json
+from portal.views.identity_refusals import refusal_message, refused_json
 
 
 def _signed_in(request: Request) -> tuple[Person, LoginSession]:
@@ -24,11 +26,20 @@ def _signed_in(request: Request) -> tuple[Person, LoginSession]:
     return person, login
 
 
+# The staff screens linked from the account page, and the roles that may open each.
+STAFF_SCREENS = {
+    "front_desk": (StaffRole.FRONT_DESK, StaffRole.ADMIN),
+    "audit": (StaffRole.ADMIN,),
+    "print": (StaffRole.FRONT_DESK, StaffRole.CLINICIAN),
+}
+
+
 async def account_page(request: Request) -> Response:
     person, _ = _signed_in(request)
     assert person.id is not None
-    summary = await run_db(request, identity.account_summary, person.id)
-    return render(request, "account/page.html", {"summary": summary})
+    summary = await run_db(request, account.account_summary, person.id)
+    screens = {screen for screen, roles in STAFF_SCREENS.items() if person.staff_role in roles}
+    return render(request, "account/page.html", {"summary": summary, "staff_screens": screens})
 
 
 # ------------------------------------------------------------------------------------------ passkeys
@@ -37,7 +48,7 @@ async def account_page(request: Request) -> Response:
 async def passkey_list(request: Request, *, message: str | None = None, status_code: int = 200) -> Response:
     person, login = _signed_in(request)
     assert person.id is not None
-    passkeys = await run_db(request, identity.list_passkeys, person.id)
+    passkeys = await run_db(request, devices.list_passkeys, person.id)
     context = {"passkeys": passkeys, "fresh": sessions.is_fresh(login), "message": message}
     return render(
         request, "account/passkeys.html", context, fragment="account/_passkeys.html", status_code=status_code
@@ -51,13 +62,13 @@ async def passkey_rename(request: Request) -> Response:
     try:
         found = await run_db(
             request,
-            identity.rename_passkey,
+            devices.rename_passkey,
             person_id=person.id or 0,
             public_id=request.path_params["public_id"],
             name=name,
         )
-    except IdentityError as error:
-        return await passkey_list(request, message=str(error), status_code=400)
+    except Refused as refusal:
+        return await passkey_list(request, message=refusal_message(refusal), status_code=400)
     if found is None:
         raise HTTPException(404)
     return RedirectResponse(request.url_for("passkey_list"), status_code=303)
@@ -67,23 +78,23 @@ async def passkey_remove(request: Request) -> Response:
     person, login = _signed_in(request)
     refusal = await run_db(
         request,
-        identity.remove_passkey,
+        devices.remove_passkey,
         person_id=person.id or 0,
         public_id=request.path_params["public_id"],
         login_id=login.id,
         client=Client.of(request),
     )
     if refusal is not None:
-        return await passkey_list(request, message=refusal.message, status_code=400)
+        return await passkey_list(request, message=refusal_message(refusal), status_code=400)
     return RedirectResponse(request.url_for("passkey_list"), status_code=303)
 
 
 async def passkey_add_options(request: Request) -> Response:
     person, login = _signed_in(request)
     if not sessions.is_fresh(login):
-        return refused_json(Refused(identity.STEP_UP_NEEDED))
+        return refused_json(Refused("step_up_needed"))
     return options_json(
-        await run_db(request, identity.add_passkey_options, app_settings(request), person_id=person.id or 0)
+        await run_db(request, devices.add_passkey_options, app_settings(request), person_id=person.id or 0)
     )
 
 
@@ -92,7 +103,7 @@ async def passkey_add_finish(request: Request) -> Response:
     credential = credential_of(await read_json(request))
     result = await run_db(
         request,
-        identity.finish_add_passkey,
+        devices.finish_add_passkey,
         app_settings(request),
         credential=credential,
         login_id=login.id,
@@ -106,7 +117,7 @@ async def passkey_add_finish(request: Request) -> Response:
 async def step_up_options(request: Request) -> Response:
     person, _ = _signed_in(request)
     return options_json(
-        await run_db(request, identity.step_up_options, app_settings(request), person_id=person.id or 0)
+        await run_db(request, devices.step_up_options, app_settings(request), person_id=person.id or 0)
     )
 
 
@@ -115,7 +126,7 @@ async def step_up_finish(request: Request) -> Response:
     credential = credential_of(await read_json(request))
     refusal = await run_db(
         request,
-        identity.finish_step_up,
+        devices.finish_step_up,
         app_settings(request),
         credential=credential,
         login_id=login.id,
@@ -131,7 +142,7 @@ async def step_up_finish(request: Request) -> Response:
 
 async def session_list(request: Request) -> Response:
     person, login = _signed_in(request)
-    rows = await run_db(request, identity.active_sessions, person.id or 0)
+    rows = await run_db(request, account.active_sessions, person.id or 0)
     return render(request, "account/sessions.html", {"login_sessions": rows, "current_id": login.id})
 
 
@@ -142,7 +153,7 @@ async def session_revoke(request: Request) -> Response:
         return await sign_out_everywhere_or_here(request, everywhere=False)
     found = await run_db(
         request,
-        identity.revoke_session,
+        account.revoke_session,
         person_id=person.id or 0,
         public_id=public_id,
         client=Client.of(request),
@@ -160,9 +171,9 @@ async def sign_out_everywhere_or_here(request: Request, *, everywhere: bool) -> 
     person, login = _signed_in(request)
     client = Client.of(request)
     if everywhere:
-        await run_db(request, identity.sign_out_everywhere, person_id=person.id or 0, client=client)
+        await run_db(request, account.sign_out_everywhere, person_id=person.id or 0, client=client)
     else:
-        await run_db(request, identity.sign_out, login_id=login.id, client=client)
+        await run_db(request, signin.sign_out, login_id=login.id, client=client)
     response = RedirectResponse(request.url_for("login_page"), status_code=303)
     sessions.end_cookies(response, app_settings(request))
     return response
@@ -173,14 +184,14 @@ async def sign_out_everywhere_or_here(request: Request, *, everywhere: bool) -> 
 
 async def recovery_codes_page(request: Request) -> Response:
     person, _ = _signed_in(request)
-    unused = await run_db(request, identity.unused_recovery_codes, person.id or 0)
+    unused = await run_db(request, recovery.unused_recovery_codes, person.id or 0)
     return render(request, "account/recovery.html", {"codes": None, "unused": unused})
 
 
 async def recovery_codes_create(request: Request) -> Response:
     person, _ = _signed_in(request)
     codes = await run_db(
-        request, identity.new_recovery_codes, person_id=person.id or 0, client=Client.of(request)
+        request, recovery.new_recovery_codes, person_id=person.id or 0, client=Client.of(request)
     )
     return render(request, "account/recovery.html", {"codes": codes, "unused": len(codes)})
 
@@ -201,24 +212,20 @@ async def password_save(request: Request) -> Response:
         email = str(form.get("email", ""))[:320]
         password = str(form.get("password", ""))[:1000]
     if not sessions.is_fresh(login):
-        context = {"message": identity.STEP_UP_NEEDED, "saved": False, "email": email}
+        context = {"message": refusal_message(Refused("step_up_needed")), "saved": False, "email": email}
         return render(request, "account/password.html", context, status_code=400)
     try:
         await run_db(
             request,
-            identity.set_password,
+            passwords.set_password,
             person_id=person.id or 0,
             email=email,
             password=password,
             client=Client.of(request),
         )
-    except IdentityError as error:
-        return render(
-            request,
-            "account/password.html",
-            {"message": str(error), "saved": False, "email": email},
-            status_code=400,
-        )
+    except Refused as refusal:
+        context = {"message": refusal_message(refusal), "saved": False, "email": email}
+        return render(request, "account/password.html", context, status_code=400)
     return render(request, "account/password.html", {"message": None, "saved": True, "email": email})
 
 

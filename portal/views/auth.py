@@ -14,18 +14,19 @@ from starlette.routing import Route
 from portal.conditional import revalidated
 from portal.config import Settings
 from portal.db import run_db
-from portal.i18n import N_, gettext
+from portal.i18n import N_
 from portal.models import LoginSession
 from portal.security import sessions, signing
 from portal.security.sessions import Client
-from portal.services import identity
-from portal.services.identity import Refused
+from portal.services.errors import Refused
+from portal.services.identity import codes, passwords, people, recovery, signin
 from portal.templating import render
+from portal.views.identity_refusals import refusal_message, refusal_status, refused_json
 
 MAX_JSON_BYTES = 64 * 1024
 PENDING_COOKIE = "portal_pending"  # the emailed code's id between the password and the code steps
 PENDING_PURPOSE = "pending-login"
-PENDING_SECONDS = identity.MAIL_CODE_MINUTES * 60
+PENDING_SECONDS = passwords.MAIL_CODE_MINUTES * 60
 NEEDS_JAVASCRIPT = N_(
     "Passkeys need JavaScript, which is turned off or not available in this browser. Turn it on and try "
     "again, or sign in with a password and a code we email you."
@@ -49,12 +50,6 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise HTTPException(400)
     return data
-
-
-def refused_json(refusal: Refused) -> JSONResponse:
-    status = 429 if refusal.retry_after_minutes else 400
-    headers = {"Retry-After": str(refusal.retry_after_minutes * 60)} if refusal.retry_after_minutes else None
-    return JSONResponse({"error": gettext(refusal.message)}, status_code=status, headers=headers)
 
 
 def options_json(result: str | Refused) -> Response:
@@ -120,7 +115,7 @@ async def activate_options(request: Request) -> Response:
     code = data.get("code")
     result = await run_db(
         request,
-        identity.activation_options,
+        codes.activation_options,
         app_settings(request),
         code=code if isinstance(code, str) else "",
         birth_date=parse_birth_date(data.get("birth_date")),
@@ -133,7 +128,7 @@ async def activate_finish(request: Request) -> Response:
     credential = credential_of(await read_json(request))
     login = await run_db(
         request,
-        identity.finish_activation,
+        codes.finish_activation,
         app_settings(request),
         credential=credential,
         client=Client.of(request),
@@ -160,7 +155,7 @@ async def login_submit(request: Request) -> Response:
 
 
 async def login_options(request: Request) -> Response:
-    result = await run_db(request, identity.sign_in_options, app_settings(request), client=Client.of(request))
+    result = await run_db(request, signin.sign_in_options, app_settings(request), client=Client.of(request))
     return options_json(result)
 
 
@@ -168,7 +163,7 @@ async def login_finish(request: Request) -> Response:
     data = await read_json(request)
     login = await run_db(
         request,
-        identity.finish_sign_in,
+        signin.finish_sign_in,
         app_settings(request),
         credential=credential_of(data),
         client=Client.of(request),
@@ -180,7 +175,7 @@ async def login_finish(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     login = sessions.current_login(request)
     if login is not None:
-        await run_db(request, identity.sign_out, login_id=login.id, client=Client.of(request))
+        await run_db(request, signin.sign_out, login_id=login.id, client=Client.of(request))
     response = RedirectResponse(request.url_for("login_page"), status_code=303)
     if request.headers.get("hx-request") == "true":
         response.headers["HX-Redirect"] = "/login"
@@ -200,15 +195,15 @@ async def recovery_submit(request: Request) -> Response:
         code = str(form.get("code", ""))
     login = await run_db(
         request,
-        identity.recovery_sign_in,
+        recovery.recovery_sign_in,
         app_settings(request),
         code=code,
         client=Client.of(request),
         replacing=replacing(request),
     )
     if isinstance(login, Refused):
-        status = 429 if login.retry_after_minutes else 400
-        return render(request, "auth/recovery.html", {"message": login.message}, status_code=status)
+        context = {"message": refusal_message(login)}
+        return render(request, "auth/recovery.html", context, status_code=refusal_status(login))
     return signed_in_redirect(request, login, "/account/passkeys")
 
 
@@ -225,17 +220,15 @@ async def password_submit(request: Request) -> Response:
         password = str(form.get("password", ""))
     result = await run_db(
         request,
-        identity.password_sign_in,
+        passwords.password_sign_in,
         app_settings(request),
         email=email,
         password=password,
         client=Client.of(request),
     )
     if isinstance(result, Refused):
-        status = 429 if result.retry_after_minutes else 400
-        return render(
-            request, "auth/password.html", {"message": result.message, "email": email}, status_code=status
-        )
+        context = {"message": refusal_message(result), "email": email}
+        return render(request, "auth/password.html", context, status_code=refusal_status(result))
     response = RedirectResponse(request.url_for("mail_code_page"), status_code=303)
     token = signing.sign(app_settings(request), PENDING_PURPOSE, str(result))
     secure = "; Secure" if app_settings(request).https or app_settings(request).rp_id == "localhost" else ""
@@ -267,7 +260,7 @@ async def mail_code_submit(request: Request) -> Response:
         code = str(form.get("code", ""))[:40]
     login = await run_db(
         request,
-        identity.mail_code_sign_in,
+        passwords.mail_code_sign_in,
         app_settings(request),
         pending_id=pending,
         code=code,
@@ -275,8 +268,8 @@ async def mail_code_submit(request: Request) -> Response:
         replacing=replacing(request),
     )
     if isinstance(login, Refused):
-        status = 429 if login.retry_after_minutes else 400
-        return render(request, "auth/mail_code.html", {"message": login.message}, status_code=status)
+        context = {"message": refusal_message(login)}
+        return render(request, "auth/mail_code.html", context, status_code=refusal_status(login))
     response = signed_in_redirect(request, login)
     response.headers.append("set-cookie", f"{PENDING_COOKIE}=; Path=/login; Max-Age=0")
     return response
@@ -292,7 +285,7 @@ async def enrol_page(request: Request) -> Response:
 async def enrol_options(request: Request) -> Response:
     result = await run_db(
         request,
-        identity.enrolment_options,
+        people.enrolment_options,
         app_settings(request),
         token=request.path_params["token"],
         client=Client.of(request),
@@ -304,7 +297,7 @@ async def enrol_finish(request: Request) -> Response:
     credential = credential_of(await read_json(request))
     login = await run_db(
         request,
-        identity.finish_enrolment,
+        people.finish_enrolment,
         app_settings(request),
         credential=credential,
         client=Client.of(request),

@@ -9,9 +9,11 @@ from starlette.routing import Route
 from portal.db import run_db
 from portal.models.people import StaffRole
 from portal.security.sessions import Client, require_staff
-from portal.services import identity
+from portal.services.errors import Refused
+from portal.services.identity import front_desk
 from portal.templating import render
 from portal.views.auth import parse_birth_date
+from portal.views.identity_refusals import refusal_message
 
 ROLES = (StaffRole.FRONT_DESK, StaffRole.ADMIN)
 NOT_FOUND = "No patient has that ID. Check it in the EHR and try again."
@@ -39,7 +41,7 @@ async def front_desk_search(request: Request) -> Response:
         return render(request, "front_desk/page.html", context, status_code=400)
     results = await run_db(
         request,
-        identity.search_patients,
+        front_desk.search_patients,
         family_name=family,
         birth_date=birth_date,
         staff=staff,
@@ -53,14 +55,18 @@ async def _issue_view(request: Request, *, reset: bool) -> Response:
     staff = require_staff(request, *ROLES)
     async with request.form(max_fields=10) as form:
         fhir_id = str(form.get("patient", "")).strip()[:64]
-    result = await run_db(
-        request,
-        identity.issue_for_fhir_id,
-        fhir_id=fhir_id,
-        staff=staff,
-        client=Client.of(request),
-        reset=reset,
-    )
+    try:
+        result = await run_db(
+            request,
+            front_desk.issue_for_fhir_id,
+            fhir_id=fhir_id,
+            staff=staff,
+            client=Client.of(request),
+            reset=reset,
+        )
+    except Refused as refusal:
+        context = _context(message=refusal_message(refusal))
+        return render(request, "front_desk/page.html", context, status_code=400)
     if result is None:
         return render(request, "front_desk/page.html", _context(message=NOT_FOUND), status_code=400)
     patient, code = result

@@ -13,8 +13,9 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from portal.models import FhirResource, Observation, Patient
-from portal.services import identity, proxies
+from portal.services import proxies
 from portal.services.access import AgeRules
+from portal.services.identity import people
 from tests.browser.passkey_helpers import add_virtual_authenticator, cli_activation_code, fill_activation
 
 
@@ -57,7 +58,7 @@ def make_family(live_server) -> Family:
     with Session(live_server.engine, expire_on_commit=False) as session, session.begin():
         session.add_all(kids.values())
         session.flush()
-        parent, link = identity.add_person(
+        parent, link = people.add_person(
             session, settings, email=f"{surname}@example.test", display_name="Parent"
         )
         for kid in kids.values():
