@@ -1,4 +1,4 @@
-"""Writers in several processes, and a sequencer beside them, leave one chain: nothing lost, nothing forked."""
+"""Writers in several processes and a sequencer beside them leave one chain: nothing lost, none forked."""
 
 from __future__ import annotations
 
