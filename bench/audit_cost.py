@@ -2,14 +2,16 @@
 
     python bench/audit_cost.py [--requests N] [--database-url URL]
 
-Without --database-url it runs on a fresh SQLite file (the embedded default). Five figures:
-1. one transaction that reads a Patient row, with and without `audit.record()` in it;
+Without --database-url it runs on a fresh SQLite file (the embedded default). "Before" is the chain linked
+inside the request's own transaction under the chain's lock (as the portal did before the sequencer);
+"after" is today's sealed insert, linked later by the sequencer. Six figures:
+1. one transaction that reads a Patient row: without an event, before, after;
 2. the same through the whole ASGI stack (a route that calls run_db and answers), p50 / p95;
 3. a real page: a signed-in patient's chart summary, with its audit event and with `audit.record`
    swapped for a no-op (so everything else the page does, sign-in check, access decision, template, stays);
 4. record() throughput, one event per transaction and a hundred per transaction;
-5. transactions per second with several threads at once, with and without the audit event;
-plus how long `verify` takes per event.
+5. transactions per second with several threads at once: without an event, before, after;
+6. what the sequencer costs per event it links, and how long `verify` takes per event.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ from portal import db
 from portal.app import create_app
 from portal.config import Settings
 from portal.models import Patient, Person
+from portal.provenance import Provenance
 from portal.security import sessions
 from portal.services import audit
+from portal.services.audit import chain
+
+WHERE = Provenance(route="bench", request_id="0123456789abcdef")
 
 
 def read_patient(session: Session, patient_id: int) -> str:
@@ -54,10 +60,22 @@ def read_patient_audited(session: Session, patient_id: int) -> str:
         patient_id=patient_id,
         resource_type="Patient",
         resource_id=fhir_id,
-        route="bench",
-        request_id="0123456789abcdef",
+        provenance=WHERE,
     )
     return fhir_id
+
+
+def read_patient_chained_in_request(session: Session, patient_id: int) -> str:
+    """Before the sequencer: the event linked in the request's transaction, holding the chain's lock."""
+    fhir_id = read_patient_audited(session, patient_id)
+    chain.lock_chain(session)
+    chain.link_batch(session, chain.key_for(session), after_id=0, limit=1)
+    return fhir_id
+
+
+def link_pending(engine: Engine) -> int:
+    """What the worker does each round: link the events that wait."""
+    return audit.sequence_pending(engine, key=audit.engine_key(engine), limit=10**9)
 
 
 def timings(fn: Callable[[], object], n: int) -> list[float]:
@@ -174,11 +192,15 @@ def main() -> None:
     print(f"audit cost on {engine.dialect.name}, {n} calls each")
 
     plain = timings(lambda: db.run_in_transaction(engine, read_patient, patient_id), n)
+    before = timings(lambda: db.run_in_transaction(engine, read_patient_chained_in_request, patient_id), n)
     audited = timings(lambda: db.run_in_transaction(engine, read_patient_audited, patient_id), n)
     print(summary("transaction reading a patient", plain))
-    print(summary("the same, with its audit event", audited))
-    extra = statistics.fmean(audited) - statistics.fmean(plain)
-    print(f"{'cost of auditing one transaction':<44} {extra:+.3f} ms mean")
+    print(summary("before: event linked under the chain lock", before))
+    print(summary("after: sealed event, linked later", audited))
+    for label, values in (("before", before), ("after", audited)):
+        extra = statistics.fmean(values) - statistics.fmean(plain)
+        print(f"{f'cost of auditing one transaction, {label}':<44} {extra:+.3f} ms mean")
+    link_pending(engine)
 
     add_bench_routes(app, patient_id)
     with TestClient(app, base_url=settings.origin) as client:
@@ -196,12 +218,14 @@ def main() -> None:
     extra = statistics.fmean(page_audited) - statistics.fmean(page_plain)
     print(f"{'cost of auditing one chart page':<44} {extra:+.3f} ms mean")
 
+    link_pending(engine)
     for threads in (4, 16):
         plain_rate = concurrent_rate(engine, read_patient, patient_id, threads, n)
+        before_rate = concurrent_rate(engine, read_patient_chained_in_request, patient_id, threads, n)
         audited_rate = concurrent_rate(engine, read_patient_audited, patient_id, threads, n)
         print(
             f"{f'{threads} threads at once, transactions/s':<44} {plain_rate:8.0f} without audit, "
-            f"{audited_rate:8.0f} with (writers queue on the chain's lock)"
+            f"{before_rate:8.0f} before, {audited_rate:8.0f} after"
         )
 
     for batch in (1, 100):
@@ -214,6 +238,14 @@ def main() -> None:
         seconds = time.perf_counter() - start
         rate = transactions * batch / seconds
         print(f"{f'record() throughput, {batch} per transaction':<44} {rate:8.0f} events/s")
+
+    start = time.perf_counter()
+    linked = link_pending(engine)
+    seconds = time.perf_counter() - start
+    print(
+        f"{'sequencer':<44} {linked} events in {seconds:.2f} s "
+        f"({seconds / max(linked, 1) * 1e6:.1f} µs/event)"
+    )
 
     start = time.perf_counter()
     result = audit.verify(engine)

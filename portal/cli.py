@@ -119,7 +119,7 @@ def parse_day(value: str | None, option: str) -> date | None:
 
 @main.group(name="audit")
 def audit_group() -> None:
-    """The audit log: verify its chain, export it, purge it after the retention period."""
+    """The audit log: link and verify its chain, export it, purge it after the retention period."""
 
 
 def parse_head(value: str | None) -> tuple[int, str] | None:
@@ -134,20 +134,30 @@ def parse_head(value: str | None) -> tuple[int, str] | None:
 @audit_group.command(name="verify")
 @click.option("--head", help="A head printed by an earlier verify (SEQ:HASH): the chain must still hold it.")
 def audit_verify(head: str | None) -> None:
-    """Check every link of the chain; exit 1 naming the first bad event."""
+    """Link the events waiting for the sequencer, then check every link; exit 1 naming the first bad event."""
     expected_head = parse_head(head)
     with open_engine(load_settings()) as engine:
+        audit.sequence_pending(engine, key=audit.engine_key(engine))
         result = audit.verify(engine, head=expected_head)
     if not result.ok:
         click.echo(f"audit chain BROKEN after {result.count} good events: {result.problem}", err=True)
         sys.exit(1)
+    waiting = f"; {result.waiting} events wait to be sequenced" if result.waiting else ""
     if result.count == 0:
-        click.echo("audit chain verified: no events")
+        click.echo(f"audit chain verified: no events{waiting}")
         return
     click.echo(
         f"audit chain verified: {result.count} events, seq {result.first_seq}..{result.last_seq}, "
-        f"head {result.last_seq}:{result.head_hash}"
+        f"head {result.last_seq}:{result.head_hash}{waiting}"
     )
+
+
+@audit_group.command(name="sequence")
+def audit_sequence() -> None:
+    """Link the committed events that wait into the chain (the worker does this every round)."""
+    with open_engine(load_settings()) as engine:
+        linked = audit.sequence_pending(engine, key=audit.engine_key(engine))
+    click.echo(f"linked {linked} audit events")
 
 
 @audit_group.command(name="export")
@@ -186,8 +196,10 @@ def audit_purge() -> None:
     """Remove the events older than PORTAL_AUDIT_RETENTION_YEARS (default 6), keeping the rest verifiable."""
     settings = load_settings()
     cutoff = audit.retention_cutoff(settings.audit_retention_years)
-    with open_engine(settings) as engine, db.transaction(engine) as session:
-        result = audit.purge(session, before=cutoff)
+    with open_engine(settings) as engine:
+        audit.sequence_pending(engine, key=audit.engine_key(engine))  # only linked events are purged
+        with db.transaction(engine) as session:
+            result = audit.purge(session, before=cutoff)
     if result.purged == 0:
         click.echo(f"nothing to purge: no event older than {cutoff.date().isoformat()}")
     else:

@@ -12,19 +12,30 @@ from portal.models import AuditEvent
 from portal.services import audit
 
 
-def write_events(engine: Engine, count: int, **fields) -> list[AuditEvent]:
-    """`count` view events, each in its own transaction, as the access service would write them."""
-    events = []
+def write_events(engine: Engine, count: int, *, link: bool = True, **fields) -> list[AuditEvent]:
+    """`count` view events, each in its own transaction, as the access service would write them, then
+    linked by the sequencer as the worker would (unless `link` is False)."""
+    ids = []
     for number in range(count):
         with db.transaction(engine) as session:
             values = {"action": "view", "resource_type": "Observation", "resource_id": f"obs-{number}"}
-            events.append(audit.record(session, **{**values, **fields}))
-    return events
+            ids.append(audit.record(session, **{**values, **fields}).id)
+    if link:
+        sequence(engine)
+    with db.transaction(engine) as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.id.in_(ids)).order_by(AuditEvent.id)))
+
+
+def sequence(engine: Engine) -> int:
+    """Run the sequencer, as the worker does each round."""
+    return audit.sequence_pending(engine, key=audit.engine_key(engine))
 
 
 def all_events(engine: Engine) -> list[AuditEvent]:
+    """Every event: the linked ones in chain order, then those waiting, in the order they were written."""
     with db.transaction(engine) as session:
-        return list(session.exec(select(AuditEvent).order_by(AuditEvent.seq)))
+        waiting_last = AuditEvent.seq.is_(None)
+        return list(session.exec(select(AuditEvent).order_by(waiting_last, AuditEvent.seq, AuditEvent.id)))
 
 
 def tamper(engine: Engine, statement: str, **params) -> None:

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session, func, select
 
 from portal import db
 from portal.models import AuditCheckpoint, AuditEvent, Person
 from portal.models.base import utcnow
 from portal.services import audit
-from tests.audit_helpers import all_events, run_cli, tamper, write_events
-from tests.conftest import POSTGRES_URL
+from tests.audit_helpers import all_events, run_cli, sequence, tamper, write_events
+from tests.conftest import POSTGRES_URL, log_in
 
 # The only columns an audit row may have: ids, codes and chain fields, never a name, birth date or text.
 AUDIT_COLUMNS = {
@@ -34,6 +34,7 @@ AUDIT_COLUMNS = {
     "request_id",
     "prev_hash",
     "hash",
+    "mac",
 }
 
 
@@ -294,6 +295,7 @@ def test_several_events_in_one_transaction_with_a_rolled_back_savepoint_still_ch
         with session.begin_nested():
             audit.record(session, action="print")
         audit.record(session, action="view")
+    sequence(engine)
 
     events = all_events(engine)
 
@@ -319,7 +321,7 @@ def test_unknown_action_is_refused(engine) -> None:
 def test_time_survives_the_database_in_the_form_the_chain_signed(engine) -> None:
     whole_second = utcnow().replace(microsecond=0)
     with db.transaction(engine) as session:
-        event = audit.append(session, AuditEvent(seq=0, action="view", occurred_at=whole_second))
+        event = audit.append(session, AuditEvent(action="view", occurred_at=whole_second))
 
     stored = all_events(engine)[0]
 
@@ -392,8 +394,9 @@ def old_events(engine, count: int, *, years_ago: float = 7) -> None:
     moment = utcnow() - timedelta(days=365.25 * years_ago)
     for number in range(count):
         with db.transaction(engine) as session:
-            event = AuditEvent(seq=0, action="view", resource_id=f"old-{number}", occurred_at=moment)
+            event = AuditEvent(action="view", resource_id=f"old-{number}", occurred_at=moment)
             audit.append(session, event)
+    sequence(engine)
 
 
 def test_purge_removes_the_old_prefix_and_the_rest_still_verifies(engine, settings) -> None:
@@ -404,11 +407,11 @@ def test_purge_removes_the_old_prefix_and_the_rest_still_verifies(engine, settin
 
     assert result.exit_code == 0, result.output
     assert "purged 3 audit events" in result.stdout
+    verified = run_cli(settings, "audit", "verify")  # links the purge's own event first
+    assert verified.exit_code == 0, verified.output
     remaining = all_events(engine)
     assert [e.seq for e in remaining] == [4, 5, 6]
     assert remaining[-1].action == "audit-purge"
-    verified = run_cli(settings, "audit", "verify")
-    assert verified.exit_code == 0, verified.output
     assert "3 events, seq 4..6" in verified.stdout
 
 
@@ -441,7 +444,7 @@ def test_purging_everything_leaves_a_chain_that_continues_from_the_checkpoint(en
     with db.transaction(engine) as session:
         audit.purge(session, before=utcnow())
 
-    write_events(engine, 1)
+    write_events(engine, 1)  # linked after the purge's own event
 
     assert [e.seq for e in all_events(engine)] == [3, 4]
     assert audit.verify(engine).ok
@@ -489,3 +492,161 @@ def test_retention_must_be_at_least_a_year(settings) -> None:
 
     assert result.exit_code == 1
     assert "PORTAL_AUDIT_RETENTION_YEARS must be at least 1" in result.output
+
+
+# -- the sequencer: requests write sealed events, the worker links them ------------------------------------
+
+
+def test_a_requests_event_commits_with_it_and_waits_until_the_sequencer_links_it(
+    app, client, session
+) -> None:
+    admin = Person(display_name="Ada Admin", staff_role="admin")
+    session.add(admin)
+    session.commit()
+    log_in(client, session, admin)
+
+    response = client.get("/admin/audit")
+
+    assert response.status_code == 200
+    [event] = all_events(app.state.engine)
+    assert (event.action, event.route, event.actor_person_id) == ("view", "audit_search", admin.id)
+    assert (event.seq, event.prev_hash, event.hash) == (None, None, None)
+    assert sequence(app.state.engine) == 1
+    [linked] = all_events(app.state.engine)
+    assert (linked.id, linked.seq, linked.prev_hash) == (event.id, 1, "")
+    assert audit.verify(app.state.engine).ok
+
+
+def test_verify_reports_how_many_events_wait(engine) -> None:
+    write_events(engine, 2)
+    write_events(engine, 3, link=False)
+
+    result = audit.verify(engine)
+
+    assert result.ok
+    assert (result.count, result.waiting) == (2, 3)
+
+
+def test_the_verify_command_links_what_waits_first(engine, settings) -> None:
+    write_events(engine, 3, link=False)
+
+    result = run_cli(settings, "audit", "verify")
+
+    assert result.exit_code == 0, result.output
+    assert "verified: 3 events, seq 1..3" in result.stdout
+    assert "wait" not in result.stdout
+
+
+def test_the_verify_command_says_how_many_still_wait(engine, settings, monkeypatch) -> None:
+    write_events(engine, 2)
+    write_events(engine, 4, link=False)
+    monkeypatch.setattr(audit, "sequence_pending", lambda engine, **_: 0)  # a worker mid-round
+
+    result = run_cli(settings, "audit", "verify")
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "verified: 2 events, seq 1..2" in result.stdout and "4 events wait to be sequenced" in result.stdout
+    )
+
+
+def test_the_sequence_command_links_the_waiting_events(engine, settings) -> None:
+    write_events(engine, 3, link=False)
+
+    result = run_cli(settings, "audit", "sequence")
+
+    assert result.exit_code == 0, result.output
+    assert "linked 3 audit events" in result.stdout
+    assert [e.seq for e in all_events(engine)] == [1, 2, 3]
+
+
+def test_an_event_changed_while_it_waits_is_reported_and_never_linked(engine, settings) -> None:
+    events = write_events(engine, 3, link=False)
+    tamper(engine, "UPDATE audit_event SET outcome = 'denied' WHERE id = :id", id=events[1].id)
+
+    result = run_cli(settings, "audit", "verify")
+
+    assert result.exit_code == 1
+    assert f"event id={events[1].id}, waiting to be linked, was changed or inserted" in result.stderr
+    by_id = {e.id: e.seq for e in all_events(engine)}
+    assert (by_id[events[0].id], by_id[events[1].id], by_id[events[2].id]) == (1, None, 2)
+
+
+def test_an_event_forged_while_others_wait_is_reported(engine, settings) -> None:
+    write_events(engine, 1, link=False)
+    tamper(
+        engine,
+        "INSERT INTO audit_event (id, occurred_at, action, outcome, mac) "
+        "VALUES (100, '2026-01-01 00:00:00.000000', 'view', 'allowed', :mac)",
+        mac="0123456789abcdef:" + "0" * 64,
+    )
+
+    result = run_cli(settings, "audit", "verify")
+
+    assert result.exit_code == 1
+    assert "event id=100, waiting to be linked, was changed or inserted" in result.stderr
+
+
+def test_a_copy_of_a_waiting_event_is_refused(engine) -> None:
+    [event] = write_events(engine, 1, link=False)
+
+    with pytest.raises(IntegrityError):
+        tamper(
+            engine,
+            "INSERT INTO audit_event (id, occurred_at, action, outcome, mac) "
+            "SELECT 100, occurred_at, action, outcome, mac FROM audit_event WHERE id = :id",
+            id=event.id,
+        )
+
+
+def test_an_event_committed_late_with_a_lower_id_is_linked_after_the_head(engine) -> None:
+    with db.transaction(engine) as session:
+        audit.append(session, AuditEvent(id=10, action="view"))
+        audit.append(session, AuditEvent(id=11, action="view"))
+    sequence(engine)
+    with db.transaction(engine) as session:  # a transaction that took its id before the others committed
+        audit.append(session, AuditEvent(id=5, action="print"))
+
+    sequence(engine)
+
+    assert [(e.id, e.seq) for e in all_events(engine)] == [(10, 1), (11, 2), (5, 3)]
+    assert audit.verify(engine).ok
+
+
+@postgres_only
+def test_two_requests_holding_their_transactions_open_do_not_wait_for_each_other(engine) -> None:
+    first, second = Session(engine), Session(engine)
+    try:
+        for session in (first, second):
+            session.begin()
+            session.execute(text("SET LOCAL lock_timeout = '2s'"))
+            session.execute(text("SET LOCAL statement_timeout = '5s'"))
+            audit.record(session, action="view", resource_type="Observation")
+        second.commit()  # the later one commits first, while the earlier is still open
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+
+    assert sequence(engine) == 2
+    assert audit.verify(engine).ok
+
+
+@postgres_only
+def test_postgres_lets_the_sequencer_link_an_event_once_and_nothing_else(engine) -> None:
+    [event] = write_events(engine, 1, link=False)
+    refused = [
+        "UPDATE audit_event SET outcome = 'denied'",
+        "UPDATE audit_event SET seq = 1, prev_hash = '', hash = 'x', outcome = 'denied'",
+        "UPDATE audit_event SET mac = NULL",
+    ]
+    for statement in refused:
+        with pytest.raises(DBAPIError, match="append-only: UPDATE refused"), engine.begin() as conn:
+            conn.execute(text(statement))
+
+    sequence(engine)
+
+    with pytest.raises(DBAPIError, match="append-only: UPDATE refused"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET seq = 7, prev_hash = '', hash = 'x'"))
+    assert [(e.id, e.seq) for e in all_events(engine)] == [(event.id, 1)]
+    assert audit.verify(engine).ok

@@ -1,10 +1,11 @@
-"""Writers in several processes append to one chain without forking it."""
+"""Writers in several processes and a sequencer beside them leave one chain: nothing lost, none forked."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from sqlmodel import select
@@ -74,19 +75,36 @@ def writer_switches(events: list[AuditEvent]) -> int:
     return sum(1 for a, b in zip(events, events[1:], strict=False) if a.actor_person_id != b.actor_person_id)
 
 
+def keep_sequencing(engine, done: threading.Event, rounds: list[int]) -> None:
+    """The worker's sequencer, round after round while the writers run."""
+    key = audit.engine_key(engine)
+    while not done.is_set():
+        rounds.append(audit.sequence_pending(engine, key=key, limit=2000))
+        time.sleep(0.05)
+
+
 def test_eight_processes_writing_a_thousand_events_each_leave_one_chain(app, settings) -> None:
+    engine = app.state.engine
     writers = start_writers(settings)
+    done, rounds = threading.Event(), []
+    sequencer = threading.Thread(target=keep_sequencing, args=(engine, done, rounds))
 
     started = time.monotonic()
+    sequencer.start()
     for process in writers:
         process.stdin.write("go\n")
         process.stdin.flush()
     errors = [process.communicate(timeout=600)[1] for process in writers]
+    done.set()
+    sequencer.join(timeout=600)
+    rounds.append(audit.sequence_pending(engine, key=audit.engine_key(engine)))
     elapsed = time.monotonic() - started
 
     assert [p.returncode for p in writers] == [0] * PROCESSES, errors
-    result = audit.verify(app.state.engine)
+    assert sum(rounds) == PROCESSES * EVENTS_EACH
+    result = audit.verify(engine)
     assert result.ok, result.problem
+    assert result.waiting == 0
     assert result.count == PROCESSES * EVENTS_EACH
     assert (result.first_seq, result.last_seq) == (1, PROCESSES * EVENTS_EACH)
     with db.transaction(app.state.engine) as session:

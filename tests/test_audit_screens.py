@@ -55,12 +55,12 @@ def write(engine, at: datetime | None = None, **fields) -> AuditEvent:
         if at is None:
             where = Provenance(**{key: fields.pop(key) for key in PROVENANCE_FIELDS if key in fields})
             return audit.record(db_session, provenance=where, **fields)
-        return audit.append(db_session, AuditEvent(seq=0, occurred_at=at, **fields))
+        return audit.append(db_session, AuditEvent(occurred_at=at, **fields))
 
 
 def events(engine) -> list[AuditEvent]:
     with Session(engine, expire_on_commit=False) as db_session, db_session.begin():
-        return list(db_session.exec(select(AuditEvent).order_by(AuditEvent.seq)))
+        return list(db_session.exec(select(AuditEvent).order_by(AuditEvent.id)))
 
 
 def result_rows(page: str) -> list[str]:
@@ -135,7 +135,7 @@ def test_search_by_patient_shows_only_that_patients_events(app, as_admin, people
     write(app.state.engine, action="view", patient_id=people["patient"].id, resource_type="Observation")
     write(app.state.engine, action="view", patient_id=people["other"].id, resource_type="Immunization")
 
-    rows = result_rows(as_admin.get("/admin/audit", params={"patient": "pat-bob"}).text)
+    rows = result_rows(form_post(as_admin, "/admin/audit", {"patient": "pat-bob"}).text)
 
     assert len(rows) == 1 and "pat-bob" in rows[0] and "Immunization" in rows[0]
 
@@ -145,7 +145,7 @@ def test_search_by_person_takes_an_email_a_name_or_part_of_one(app, as_admin, pe
     write(app.state.engine, action="view", actor_person_id=people["nurse"].id, actor_role="clinician")
     write(app.state.engine, action="view", actor_person_id=people["own"].id, actor_role="patient")
 
-    rows = result_rows(as_admin.get("/admin/audit", params={"person": typed}).text)
+    rows = result_rows(form_post(as_admin, "/admin/audit", {"person": typed}).text)
 
     assert len(rows) == 1 and "Nora Nurse" in rows[0]
 
@@ -154,7 +154,7 @@ def test_a_name_that_matches_two_people_asks_for_an_email(as_admin, session, peo
     session.add(Person(display_name="Nora Nightingale"))
     session.commit()
 
-    response = as_admin.get("/admin/audit", params={"person": "Nora"})
+    response = form_post(as_admin, "/admin/audit", {"person": "Nora"})
 
     assert response.status_code == 400
     assert 'id="person-problem"' in response.text and "enter their email" in response.text
@@ -165,7 +165,7 @@ def test_search_by_action(app, as_admin, people) -> None:
     write(app.state.engine, action="view", patient_id=people["patient"].id)
     write(app.state.engine, action="print", patient_id=people["patient"].id)
 
-    rows = result_rows(as_admin.get("/admin/audit", params={"action": "print"}).text)
+    rows = result_rows(form_post(as_admin, "/admin/audit", {"action": "print"}).text)
 
     assert len(rows) == 1 and " print " in f" {rows[0]} "
 
@@ -177,7 +177,7 @@ def test_dates_are_whole_days_at_the_clinic(app, as_admin) -> None:
     write(engine, at=datetime(2026, 3, 11, 5, 0, tzinfo=UTC), action="export")  # 11 March, 1 am there
 
     rows = result_rows(
-        as_admin.get("/admin/audit", params={"since": "2026-03-10", "until": "2026-03-10"}).text
+        form_post(as_admin, "/admin/audit", {"since": "2026-03-10", "until": "2026-03-10"}).text
     )
 
     assert len(rows) == 1 and "download" in rows[0]
@@ -200,7 +200,7 @@ def test_bad_filters_get_a_message_next_to_the_field_and_no_results(
 ) -> None:
     write(app.state.engine, action="view", patient_id=people["patient"].id)
 
-    response = as_admin.get("/admin/audit", params=params)
+    response = form_post(as_admin, "/admin/audit", params)
 
     assert response.status_code == 400
     problem = re.search(rf'<p id="{field}-problem" class="error-text">([^<]*)</p>', response.text)
@@ -210,13 +210,13 @@ def test_bad_filters_get_a_message_next_to_the_field_and_no_results(
 
 
 def test_a_malformed_date_reads_nothing_and_records_nothing(app, as_admin) -> None:
-    as_admin.get("/admin/audit", params={"since": "yesterday"})
+    form_post(as_admin, "/admin/audit", {"since": "yesterday"})
 
     assert events(app.state.engine) == []
 
 
 def test_searching_the_log_is_itself_audited(app, as_admin, people) -> None:
-    as_admin.get("/admin/audit", params={"patient": "pat-ann", "action": "view"})
+    form_post(as_admin, "/admin/audit", {"patient": "pat-ann", "action": "view"})
 
     [event] = events(app.state.engine)
     assert (event.action, event.resource_type, event.outcome) == ("view", "audit_event", "allowed")
@@ -225,24 +225,78 @@ def test_searching_the_log_is_itself_audited(app, as_admin, people) -> None:
     assert event.request_id is not None
 
 
-def test_pages_link_to_each_other_keeping_the_filters(app, as_admin, people) -> None:
+def page_turns(page: str) -> dict[str, dict[str, str]]:
+    """The pager's forms, by label: each posts the filters (hidden) and the page its button names."""
+    pager = (
+        page.split('aria-label="Pages of events"', 1)[1].split("</nav>", 1)[0] if "Pages of" in page else ""
+    )
+    turns = {}
+    for form in pager.split("</form>")[:-1]:
+        assert 'method="post" action="/admin/audit"' in form and 'name="csrf_token"' in form
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+        button = re.search(r'<button class="link" name="page" value="(\d+)"[^>]*>([^<]+)</button>', form)
+        assert button is not None
+        fields.pop("csrf_token")
+        turns[button.group(2)] = {**fields, "page": button.group(1)}
+    return turns
+
+
+def test_pages_turn_by_posting_the_filters(app, as_admin, people) -> None:
     for _ in range(51):
         write(app.state.engine, action="print", patient_id=people["patient"].id)
 
-    first = as_admin.get("/admin/audit", params={"patient": "pat-ann", "action": "print"})
-    second = as_admin.get("/admin/audit", params={"patient": "pat-ann", "action": "print", "page": "2"})
+    first = form_post(as_admin, "/admin/audit", {"patient": "pat-ann", "action": "print"})
+    second = form_post(as_admin, "/admin/audit", page_turns(first.text)["Older events"])
 
     assert len(result_rows(first.text)) == 50
-    assert 'href="/admin/audit?patient=pat-ann&amp;action=print&amp;page=2"' in first.text
-    assert "Newer events" not in first.text
+    assert page_turns(first.text) == {"Older events": {"patient": "pat-ann", "action": "print", "page": "2"}}
     assert len(result_rows(second.text)) == 1
-    assert 'href="/admin/audit?patient=pat-ann&amp;action=print&amp;page=1"' in second.text
+    assert page_turns(second.text) == {"Newer events": {"patient": "pat-ann", "action": "print", "page": "1"}}
+
+
+def test_no_name_email_or_patient_id_reaches_a_url(app, as_admin, people) -> None:
+    for _ in range(51):
+        write(
+            app.state.engine,
+            action="view",
+            actor_person_id=people["nurse"].id,
+            patient_id=people["patient"].id,
+        )
+    filters = {"patient": "pat-ann", "person": "nora@clinic.example"}
+
+    response = form_post(as_admin, "/admin/audit", filters)
+
+    assert response.status_code == 200 and len(result_rows(response.text)) == 50
+    assert str(response.url) == "https://localhost:8000/admin/audit"
+    urls = re.findall(r'(?:href|action|hx-get|hx-post|hx-push-url)="([^"]*)"', response.text)
+    assert urls and not [url for url in urls if "pat-ann" in url or "nora" in url.lower()]
+    assert not [url for url in urls if "/admin/audit?" in url]
+    assert 'method="get"' not in response.text and "hx-push-url" not in response.text
+
+
+def test_a_search_in_the_query_string_is_not_read(app, as_admin, people) -> None:
+    write(app.state.engine, action="view", patient_id=people["patient"].id)
+    write(app.state.engine, action="view", patient_id=people["other"].id)
+
+    response = as_admin.get("/admin/audit", params={"patient": "pat-bob"})
+
+    assert len(result_rows(response.text)) == 2
+    assert 'value="pat-bob"' not in response.text
+
+
+def test_a_search_without_the_forms_token_is_refused(app, as_admin) -> None:
+    csrf_token(as_admin)
+
+    response = as_admin.post("/admin/audit", data={"patient": "pat-ann"}, headers={"Origin": ORIGIN})
+
+    assert response.status_code == 403
+    assert events(app.state.engine) == []
 
 
 def test_a_page_turn_by_htmx_gets_just_the_table(app, as_admin) -> None:
     write(app.state.engine, action="view")
 
-    response = as_admin.get("/admin/audit", params={"page": "1"}, headers={"HX-Request": "true"})
+    response = form_post(as_admin, "/admin/audit", {"page": "1"}, headers={"HX-Request": "true"})
 
     assert response.template.name == "audit/_results.html"
     assert "<tbody>" in response.text and "<html" not in response.text
@@ -251,16 +305,16 @@ def test_a_page_turn_by_htmx_gets_just_the_table(app, as_admin) -> None:
 def test_a_page_past_the_end_links_back_to_the_last_one(app, as_admin) -> None:
     write(app.state.engine, action="print")
 
-    response = as_admin.get("/admin/audit", params={"action": "print", "page": "7"})
+    response = form_post(as_admin, "/admin/audit", {"action": "print", "page": "7"})
 
     assert "No events match on this page" in response.text
-    assert 'href="/admin/audit?action=print&amp;page=1"' in response.text
+    assert page_turns(response.text) == {"Newer events": {"action": "print", "page": "1"}}
 
 
 def test_a_nonsense_page_number_shows_the_first_page(app, as_admin) -> None:
     write(app.state.engine, action="view")
 
-    response = as_admin.get("/admin/audit", params={"page": "-3"})
+    response = form_post(as_admin, "/admin/audit", {"page": "-3"})
 
     assert response.status_code == 200 and len(result_rows(response.text)) == 1
 
@@ -327,7 +381,7 @@ def test_a_download_without_the_forms_token_is_refused(app, as_admin) -> None:
 
 
 def test_the_download_form_carries_the_current_filters(as_admin, people) -> None:
-    page = as_admin.get("/admin/audit", params={"patient": "pat-ann", "since": "2026-01-01"}).text
+    page = form_post(as_admin, "/admin/audit", {"patient": "pat-ann", "since": "2026-01-01"}).text
 
     form = page.split('action="/admin/audit/export"', 1)[1].split("</form>", 1)[0]
     assert '<input type="hidden" name="patient" value="pat-ann">' in form
@@ -335,7 +389,7 @@ def test_the_download_form_carries_the_current_filters(as_admin, people) -> None
 
 
 def test_a_download_too_large_for_the_screen_points_to_the_command(app, as_admin, monkeypatch) -> None:
-    monkeypatch.setattr(audit, "EXPORT_LIMIT", 2)
+    monkeypatch.setattr(audit.screen, "EXPORT_LIMIT", 2)
     write(app.state.engine, action="view")
     write(app.state.engine, action="view")
 

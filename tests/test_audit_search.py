@@ -11,7 +11,7 @@ import pytest
 from portal import db
 from portal.models import AuditEvent, Patient, Person
 from portal.services import audit
-from tests.audit_helpers import all_events, run_cli
+from tests.audit_helpers import all_events, run_cli, sequence
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def write(engine, at: datetime | None = None, **fields) -> AuditEvent:
     with db.transaction(engine) as session:
         if at is None:
             return audit.record(session, **fields)
-        return audit.append(session, AuditEvent(seq=0, occurred_at=at, **fields))
+        return audit.append(session, AuditEvent(occurred_at=at, **fields))
 
 
 def search(engine, **filters) -> audit.AuditPage:
@@ -217,8 +217,20 @@ def test_export_writes_one_row_per_event_oldest_first_with_ids_only(engine, peop
     assert rows[0]["patient_fhir_id"] == "pat-ann"
     assert rows[0]["resource_id"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["occurred_at"] == audit.utc_iso(first.occurred_at)
-    assert rows[1]["hash"] == second.hash and rows[1]["prev_hash"] == first.hash
     assert "Nora" not in str(rows) and "Ann Own" not in str(rows)
+
+
+def test_export_shows_events_waiting_for_the_sequencer_and_their_links_once_made(engine, people) -> None:
+    write(engine, action="view", patient_id=people["patient"].id)
+    write(engine, action="print", patient_id=people["other"].id)
+    waiting = export(engine)
+
+    sequence(engine)
+
+    linked = export(engine)
+    assert [(row["seq"], row["hash"]) for row in waiting] == [("", ""), ("", "")]
+    assert [row["seq"] for row in linked] == ["1", "2"]
+    assert linked[1]["prev_hash"] == linked[0]["hash"] != ""
 
 
 def test_export_filters_by_patient_and_since(engine, people) -> None:

@@ -1,8 +1,9 @@
 """The audit log: one append-only table, one row per look at or change of patient data.
 
-Each event is a link in a keyed hash chain (see portal/services/audit.py): `seq` increases by exactly one
-from event to event, `prev_hash` repeats the previous event's `hash`, and `hash` is an HMAC over the
-event's content and `prev_hash`. Retention purges only whole old prefixes of the chain and leaves an
+Each event is written sealed (`mac`: an HMAC of its content, see portal/services/audit/chain.py) and
+waiting; the sequencer then makes it a link in a keyed hash chain, once: `seq` increases by exactly one
+from link to link, `prev_hash` repeats the previous link's `hash`, and `hash` is an HMAC over the event's
+content, `seq` and `prev_hash`. Retention purges only whole old prefixes of the chain and leaves an
 `AuditCheckpoint` naming the last purged link, so what remains still verifies.
 """
 
@@ -18,11 +19,12 @@ from portal.models.base import UTCDateTime, utcnow
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
-    # "Who has viewed my record": one patient's events, newest first.
-    __table_args__ = (Index("ix_audit_event_patient_seq", "patient_id", "seq"),)
+    # "Who has viewed my record" and the admin's search by patient: one patient's events, newest first.
+    __table_args__ = (Index("ix_audit_event_patient_id_id", "patient_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    seq: int = Field(sa_type=BigInteger, unique=True, index=True)  # position in the chain: dense, from 1
+    # Position in the chain: dense, from 1; None while the event waits for the sequencer.
+    seq: int | None = Field(default=None, sa_type=BigInteger, unique=True, index=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor_person_id: int | None = Field(default=None, index=True)  # None: the system, or signed out
     actor_role: str | None = Field(default=None, max_length=20)  # patient, proxy, front_desk, clinician...
@@ -35,8 +37,10 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(default="allowed", max_length=10)  # allowed / denied
     client_address: str | None = Field(default=None, max_length=45)
     request_id: str | None = Field(default=None, max_length=32)
-    prev_hash: str = Field(default="", max_length=64)
-    hash: str = Field(default="", max_length=64)
+    prev_hash: str | None = Field(default=None, max_length=64)  # set by the sequencer, with seq and hash
+    hash: str | None = Field(default=None, max_length=64)
+    # "nonce:HMAC" over the content, written with the event; unique, so a copied row is refused.
+    mac: str | None = Field(default=None, max_length=81, unique=True, index=True)
 
 
 class AuditCheckpoint(SQLModel, table=True):

@@ -1,4 +1,9 @@
-"""The audit log on screen: the admin's search and download; "Who has viewed my record" for the patient."""
+"""The audit log on screen: the admin's search and download; "Who has viewed my record" for the patient.
+
+The admin's filters name people (a patient's FHIR id, an email, a name), so they never travel in a URL,
+where browser history and server logs would keep them: the search, its page turns and the download are
+POSTed forms (with the CSRF token, as every form). A GET shows the newest events, unfiltered.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,12 +21,12 @@ from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_
 from portal.models.base import utcnow
-from portal.models.people import Patient, StaffRole
+from portal.models.people import StaffRole
 from portal.security.sessions import require_staff
-from portal.services import audit
-from portal.services.access import Area, Decision
+from portal.services import access, audit
+from portal.services.access import Area
 from portal.templating import render
-from portal.views.chart import chart_context, open_chart_or_404, where
+from portal.views.chart import chart_context, read_chart_or_404, where
 
 # -- the admin's screen ------------------------------------------------------------------------------
 
@@ -42,10 +45,6 @@ class SearchForm:
     filters: audit.Filters
     problems: dict[str, str]
     page: int
-
-    def url(self, path: str, page: int) -> str:
-        query = {name: value for name, value in self.values.items() if value}
-        return f"{path}?{urlencode({**query, 'page': page})}"
 
 
 def day_in(text: str, problems: dict[str, str], field: str) -> date | None:
@@ -87,23 +86,31 @@ def read_form(params: Mapping[str, str], zone: ZoneInfo) -> SearchForm:
 def screen_context(request: Request, form: SearchForm, screen: audit.Screen | None) -> dict[str, object]:
     settings: Settings = request.app.state.settings
     page = screen.page if screen else None
-    path = request.url_for("audit_search").path
     return {
         "values": form.values,
         "problems": {**form.problems, **(screen.problems if screen else {})},
         "actions": sorted(audit.ACTIONS),
         "zone": settings.clinic_timezone,
         "results": page,
-        "previous_url": form.url(path, min(page.page - 1, page.pages)) if page and page.page > 1 else None,
-        "next_url": form.url(path, page.page + 1) if page and page.page < page.pages else None,
+        # Page turns are POSTed forms carrying the filters: the page number is all that changes.
+        "previous_page": min(page.page - 1, page.pages) if page and page.page > 1 else None,
+        "next_page": page.page + 1 if page and page.page < page.pages else None,
     }
+
+
+async def search_form(request: Request, zone: ZoneInfo) -> SearchForm:
+    """The filters and page POSTed by the search form or a page turn; a GET asks for the newest events."""
+    if request.method != "POST":
+        return read_form({}, zone)
+    async with request.form(max_fields=20) as data:
+        return read_form({name: str(data.get(name, "")) for name in (*FIELDS, "page")}, zone)
 
 
 async def audit_search(request: Request) -> Response:
     """Search the log by patient, person, action and dates, a page at a time; the search is audited."""
     admin = require_staff(request, StaffRole.ADMIN)
     settings: Settings = request.app.state.settings
-    form = read_form(request.query_params, settings.timezone)
+    form = await search_form(request, settings.timezone)
     if form.problems:
         context = screen_context(request, form, None)
         return render(request, "audit/search.html", context, fragment="audit/_results.html", status_code=400)
@@ -242,12 +249,8 @@ async def viewed_page(request: Request) -> Response:
     page_text = request.query_params.get("page", "1")
     page = min(int(page_text), MAX_PAGE) if page_text.isdigit() and len(page_text) <= 6 else 1
     page = max(page, 1)
-
-    def load(session: Session, patient: Patient, decision: Decision) -> audit.ViewingPage:
-        assert patient.id is not None
-        return audit.who_viewed(session, patient.id, page=page, per_page=VIEWINGS_PER_PAGE)
-
-    chart = await open_chart_or_404(request, Area.AUDIT, load, resource_type="audit_event")
+    look = access.Look(Area.AUDIT, "audit_event")
+    chart = await read_chart_or_404(request, look, audit.who_viewed_page, page, per_page=VIEWINGS_PER_PAGE)
     viewings: audit.ViewingPage = chart.data
     path = request.url_for("viewed_page", patient=chart.patient.public_id).path
     more = page * VIEWINGS_PER_PAGE < viewings.total
@@ -266,7 +269,7 @@ async def viewed_page(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/audit", audit_search, name="audit_search"),
+    Route("/admin/audit", audit_search, methods=["GET", "POST"], name="audit_search"),
     Route("/admin/audit/export", audit_export, methods=["POST"], name="audit_export"),
     Route("/p/{patient}/viewed", viewed_page, name="viewed_page"),
 ]

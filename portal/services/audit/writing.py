@@ -1,0 +1,89 @@
+"""Writing the audit log: one sealed event, in the caller's transaction, without waiting for anyone.
+
+`record` INSERTs the event with its seal (see chain.py) and leaves it to the sequencer to link; it takes
+no lock, so audited requests run side by side. If it raises, the caller's transaction (and so the action)
+must not commit.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from portal.models.audit import AuditEvent
+from portal.models.base import utcnow
+from portal.provenance import NOWHERE, Provenance
+from portal.services.audit.chain import key_for, seal
+
+ACTIONS = frozenset(
+    {
+        "view",
+        "create",
+        "update",
+        "delete",
+        "download",
+        "print",
+        "export",
+        "sign-in",
+        "sign-in-failed",
+        "sign-out",
+        "switch-patient",
+        "grant-proxy",
+        "revoke-proxy",
+        "code-issued",
+        "staff-reset",
+        "activate",
+        "passkey-added",
+        "passkey-removed",
+        "session-revoked",
+        "audit-purge",
+    }
+)
+OUTCOMES = ("allowed", "denied")
+
+# What counts as someone looking at a record, for "Who has viewed my record".
+ACCESS_ACTIONS = ("view", "download", "print", "export")
+
+
+def append(session: Session, event: AuditEvent) -> AuditEvent:
+    """Write an event as given (keeping its own time), sealed and waiting to be linked."""
+    key = key_for(session)
+    event.seq = event.prev_hash = event.hash = None
+    event.mac = seal(key, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    outcome: str = "allowed",
+    actor_person_id: int | None = None,
+    actor_role: str | None = None,
+    on_behalf_of_person_id: int | None = None,
+    patient_id: int | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    provenance: Provenance = NOWHERE,
+) -> AuditEvent:
+    """Add one event to the log inside the caller's transaction; the sequencer links it after commit."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown audit outcome {outcome!r}")
+    event = AuditEvent(
+        occurred_at=utcnow(),
+        action=action,
+        outcome=outcome,
+        actor_person_id=actor_person_id,
+        actor_role=actor_role,
+        on_behalf_of_person_id=on_behalf_of_person_id,
+        patient_id=patient_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        route=provenance.route,
+        client_address=provenance.client_address,
+        request_id=provenance.request_id,
+    )
+    return append(session, event)
