@@ -1,7 +1,7 @@
 """The worker: sends queued mail and runs queued batch jobs, in its own process (`portal worker`) or in a
 thread beside the demo's web server (`portal demo`).
 
-Each round sends what the outbox holds, then runs the print jobs (a day's visit summaries in one PDF).
+Each round links waiting audit events into the chain, sends what the outbox holds, then runs the print jobs (a day's visit summaries in one PDF).
 All state is in the database, so the worker and any number of web processes share nothing else.
 """
 
@@ -14,13 +14,14 @@ from sqlalchemy import Engine
 
 from portal.commands import open_engine
 from portal.config import Settings
-from portal.services import mail, printing
+from portal.services import audit, mail, printing
 
 log = logging.getLogger("portal.worker")
 
 
 def run_round(engine: Engine, settings: Settings) -> None:
-    """One round: send the mail, then run the queued print jobs."""
+    """One round: link the audit events that wait, send the mail, then run the queued print jobs."""
+    audit.sequence_pending(engine, key=audit.engine_key(engine))
     mail.send_pending(engine, settings)
     printing.run_print_jobs(engine, settings)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_audit_sequencer"
-down_revision = "0008_printing"
+down_revision = "0009_confidentiality"
 branch_labels = None
 depends_on = None
 
