@@ -16,9 +16,11 @@ from portal import db
 from portal.config import Settings
 from portal.fhir import dates, importer
 from portal.models.access import ProxyGrant
+from portal.models.base import utcnow
 from portal.models.people import Patient, Person
 from portal.models.records import Encounter, Observation
-from portal.services import identity, printing, proxies
+from portal.provenance import Provenance
+from portal.services import access, identity, printing, proxies
 from portal.services.access import AgeRules, age_on
 from portal.views import demo_mail
 
@@ -168,13 +170,16 @@ def grant_once(session: Session, parent: Person, child: Patient, *, today: date,
         )
     ).first()
     if held is None and child.birth_date is not None:
-        proxies.add_grant(
+        operator = access.Operator(today, rules, utcnow(), Provenance(route="demo"))
+        access.act_as_operator(
             session,
+            operator,
+            child,
+            access.Look(access.Area.PROXIES, "proxy_grant", action="grant-proxy"),
+            proxies.add_grant,
             proxy=parent,
-            patient=child,
             relationship="parent",
             starts_on=child.birth_date,
-            granted_by=None,
             today=today,
             rules=rules,
         )
