@@ -339,39 +339,40 @@ def proxy_add(
     guardian_beyond_18: bool,
 ) -> None:
     """Let the account with EMAIL act for PATIENT (the patient's FHIR id), making the account if needed."""
-    from portal.services import families, proxies
-    from portal.services.access import AgeRules
+    from portal.models.base import utcnow
+    from portal.services import access, families
+    from portal.views.families import say
 
     settings = load_settings()
-    today = settings.today()
-    rules = AgeRules(full_proxy_until_age=settings.full_proxy_until_age, adult_at_age=settings.adult_at_age)
-    starts_on = parse_day(starts, "--starts") or today
+    rules = access.AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = access.Operator(settings.today(), rules, utcnow(), Provenance(route="cli:proxy_add"))
+    starts_on = parse_day(starts, "--starts") or operator.today
     ends_on = parse_day(ends, "--ends")
-    try:
-        with open_engine(settings) as engine, db.transaction(engine) as session:
-            found = session.exec(select(Patient).where(Patient.fhir_id == patient)).first()
-            if found is None:
-                raise click.ClickException("no patient has that FHIR id")
-            granted = families.grant_by_email(
-                session,
-                settings,
-                patient=found,
-                email=email,
-                name=name or "",
-                relationship=relationship,
-                level=level,
-                starts_on=starts_on,
-                ends_on=ends_on,
-                beyond_majority=guardian_beyond_18,
-                granted_by=None,
-                today=today,
-                rules=rules,
-                where=Provenance(route="cli:proxy_add"),
-            )
-            grant_id = granted.grant.public_id
-    except proxies.GrantRefused as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Proxy access granted; to end it: portal proxy end -- {grant_id}")
+    with open_engine(settings) as engine, db.transaction(engine) as session:
+        found = session.exec(select(Patient).where(Patient.fhir_id == patient)).first()
+        if found is None:
+            raise click.ClickException("no patient has that FHIR id")
+        acted = access.act_as_operator(
+            session,
+            operator,
+            found,
+            families.GRANT,
+            families.grant_by_email,
+            settings,
+            email=email,
+            name=name or "",
+            relationship=relationship,
+            level=level,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            beyond_majority=guardian_beyond_18,
+            today=operator.today,
+            rules=operator.rules,
+        )
+    if acted is None or acted.data is None:
+        raise click.ClickException(say(acted.refused) if acted and acted.refused else "no access was granted")
+    granted = acted.data
+    click.echo(f"Proxy access granted; to end it: portal proxy end -- {granted.grant.public_id}")
     if granted.enrolment_link:
         click.echo("A new account was made. Enrolment link (works once, also mailed to them):")
         click.echo(granted.enrolment_link)
@@ -383,15 +384,31 @@ def proxy_end(grant: str) -> None:
     """End the proxy grant GRANT now (its id as `portal proxy add` printed it; put `--` before an id that
     starts with a dash)."""
     from portal.models.access import ProxyGrant
-    from portal.services import proxies
+    from portal.models.base import utcnow
+    from portal.services import access, families
+    from portal.views.families import say
 
-    with open_engine(load_settings()) as engine, db.transaction(engine) as session:
+    settings = load_settings()
+    rules = access.AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = access.Operator(settings.today(), rules, utcnow(), Provenance(route="cli:proxy_end"))
+    with open_engine(settings) as engine, db.transaction(engine) as session:
         found = session.exec(select(ProxyGrant).where(ProxyGrant.public_id == grant)).first()
         patient = session.get(Patient, found.patient_id) if found else None
         if found is None or patient is None:
             raise click.ClickException("no proxy grant has that id")
-        proxies.end_grant(
-            session, found, patient=patient, ended_by=None, where=Provenance(route="cli:proxy_end")
+        acted = access.act_as_operator(
+            session,
+            operator,
+            patient,
+            families.end_look(grant),
+            families.clinic_end_grant,
+            grant,
+            today=operator.today,
+            rules=operator.rules,
+        )
+    if acted is None or acted.refused is not None:
+        raise click.ClickException(
+            say(acted.refused) if acted and acted.refused else "no proxy grant has that id"
         )
     click.echo("Proxy access ended.")
 

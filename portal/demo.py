@@ -16,9 +16,11 @@ from portal import db
 from portal.config import Settings
 from portal.fhir import confidentiality, dates, importer
 from portal.models.access import ProxyGrant
+from portal.models.base import utcnow
 from portal.models.people import Patient, Person, StaffRole
 from portal.models.records import Encounter, FhirResource, Observation
-from portal.services import printing, proxies
+from portal.provenance import Provenance
+from portal.services import access, printing, proxies
 from portal.services.access import AgeRules, age_on
 from portal.services.identity import codes, people
 from portal.views import demo_mail
@@ -169,13 +171,16 @@ def grant_once(session: Session, parent: Person, child: Patient, *, today: date,
         )
     ).first()
     if held is None and child.birth_date is not None:
-        proxies.add_grant(
+        operator = access.Operator(today, rules, utcnow(), Provenance(route="demo"))
+        access.act_as_operator(
             session,
+            operator,
+            child,
+            access.Look(access.Area.PROXIES, "proxy_grant", action="grant-proxy"),
+            proxies.add_grant,
             proxy=parent,
-            patient=child,
             relationship="parent",
             starts_on=child.birth_date,
-            granted_by=None,
             today=today,
             rules=rules,
         )

@@ -1,7 +1,8 @@
 """The worker: sends queued mail and runs queued batch jobs, in its own process (`portal worker`) or in a
 thread beside the demo's web server (`portal demo`).
 
-Each round links waiting audit events into the chain, sends what the outbox holds, then runs the print jobs (a day's visit summaries in one PDF).
+Each round links waiting audit events into the chain, sends what the outbox holds, then runs the print
+jobs (a day's visit summaries in one PDF).
 All state is in the database, so the worker and any number of web processes share nothing else.
 """
 

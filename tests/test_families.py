@@ -121,7 +121,7 @@ def test_a_refused_grant_leaves_no_account_behind(client, session, desk) -> None
         {"email": "new@example.test", "relationship": "parent", "identity_checked": "yes"},
     )
 
-    assert page.status_code == 400 and "parent grant ends at 18" in page.text
+    assert page.status_code == 400 and "access ends at 18" in page.text
     assert rows(session, Person, Person.email == "new@example.test") == []
 
 
@@ -130,7 +130,11 @@ def test_the_front_desk_ends_a_grant(client, session, desk, child) -> None:
     grant = grant_for(session, parent, child, relationship="parent")
     log_in(client, session, desk)
 
-    page = form_post(client, f"/front-desk/patients/{child.public_id}/proxies/{grant.public_id}/end")
+    page = form_post(
+        client,
+        f"/front-desk/patients/{child.public_id}/proxies/{grant.public_id}/end",
+        {"identity_checked": "yes"},
+    )
 
     assert page.status_code == 200
     [ended] = rows(session, ProxyGrant, ProxyGrant.id == grant.id)
@@ -141,7 +145,11 @@ def test_a_grant_cannot_be_ended_through_another_patients_page(client, session, 
     grant = grant_for(session, make_person(session), child, relationship="parent")
     log_in(client, session, desk)
 
-    page = form_post(client, f"/front-desk/patients/{adult.public_id}/proxies/{grant.public_id}/end")
+    page = form_post(
+        client,
+        f"/front-desk/patients/{adult.public_id}/proxies/{grant.public_id}/end",
+        {"identity_checked": "yes"},
+    )
 
     assert page.status_code == 404
     assert rows(session, ProxyGrant, ProxyGrant.id == grant.id)[0].revoked_at is None
@@ -298,7 +306,7 @@ def test_the_patient_revokes_a_helper_who_then_loses_access(client, session, adu
     grant = grant_for(session, helper, adult)
     log_in(client, session, session.get(Person, adult.person_id))
 
-    page = form_post(client, f"/p/{adult.public_id}/access/{grant.public_id}/revoke")
+    page = form_post(client, f"/p/{adult.public_id}/access/{grant.public_id}/revoke", {"confirm": "yes"})
     log_in(client, session, helper)
 
     assert page.status_code == 200
@@ -316,7 +324,8 @@ def test_the_patient_sees_who_holds_access_and_what_they_did(client, session, ad
     page = client.get(f"/p/{adult.public_id}/access")
 
     assert page.status_code == 200
-    assert page.text.count("Helpful Harriet") == 2  # once as a holder, once in what they did
+    # as a holder, in the name of its "Remove access" button, and in what they did
+    assert page.text.count("Helpful Harriet") == 3
     assert "Looked at" in page.text
 
 

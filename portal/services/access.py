@@ -25,6 +25,7 @@ from portal.models.access import ProxyGrant
 from portal.models.people import Patient, Person, StaffRole
 from portal.provenance import Provenance
 from portal.services import audit
+from portal.services.errors import Refused
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -399,3 +400,241 @@ def patients_for(
             best[patient.id] = (patient, level)
     found.extend(sorted(best.values(), key=lambda pair: (pair[0].given_name, pair[0].family_name)))
     return found
+
+
+# =============================================================== changes through the door, and screen verbs
+# Reading has `read`; a change has `act` (and, for the clinic's own commands, `act_as_operator`): decide,
+# call the action with a scope, write one audit event, all in the caller's transaction. The verbs below
+# say what the proxy screens and the front desk may offer, so views and templates ask rather than decide.
+
+
+class Screen(StrEnum):
+    """Staff screens that are not about one patient's chart."""
+
+    FRONT_DESK = "front_desk"  # activation codes and the patient search
+    PROXIES = "proxies"  # who may act for a patient, as the clinic manages it
+
+
+SCREEN_ROLES: dict[Screen, frozenset[StaffRole]] = {
+    Screen.FRONT_DESK: frozenset({StaffRole.FRONT_DESK, StaffRole.ADMIN}),
+    Screen.PROXIES: frozenset({StaffRole.FRONT_DESK, StaffRole.ADMIN}),
+}
+
+
+def may_use_screen(person: Person, screen: Screen) -> bool:
+    """Whether this member of staff's role opens this screen (never a patient, never a disabled account)."""
+    return (
+        not person.disabled
+        and person.staff_role is not None
+        and person.staff_role in SCREEN_ROLES.get(screen, frozenset())
+    )
+
+
+def require_screen(person: Person, screen: Screen) -> None:
+    """Refuses (code "screen_not_allowed") anyone whose role does not open `screen`."""
+    if not may_use_screen(person, screen):
+        raise Refused("screen_not_allowed", screen=screen.value)
+
+
+def is_adult(patient: Patient, *, today: date, rules: AgeRules) -> bool:
+    return patient.birth_date is not None and age_on(patient.birth_date, today) >= rules.adult_at_age
+
+
+def may_manage_proxies_for_clinic(scope: PatientScope) -> bool:
+    """The clinic's proxy screen (grant, end with the identity checked): staff with the proxies area."""
+    return scope.area is Area.PROXIES and scope.level is Level.STAFF
+
+
+def may_see_own_proxies(scope: PatientScope) -> bool:
+    """The patient's own "who can see my record" page: the patient alone, not a proxy, not staff."""
+    return scope.area is Area.PROXIES and scope.level is Level.SELF
+
+
+def may_invite(scope: PatientScope, *, today: date, rules: AgeRules) -> bool:
+    """An adult patient may invite someone to help them; a minor's proxies are set up by the clinic."""
+    return may_see_own_proxies(scope) and is_adult(scope.patient, today=today, rules=rules)
+
+
+def end_grant_refusal(scope: PatientScope, grant: ProxyGrant, *, today: date, rules: AgeRules) -> str | None:
+    """Why this viewer may not end this grant (a Refused code), or None when they may.
+
+    The clinic may end any grant of the patient. A patient may end grants on their own record, except that
+    a patient under the age of majority may not remove a parent's or guardian's access.
+    """
+    if grant.patient_id != scope.patient_id:
+        return "grant_of_another_patient"
+    if may_manage_proxies_for_clinic(scope):
+        return None
+    if not may_see_own_proxies(scope):
+        return "not_allowed"
+    if grant.relationship in ("parent", "guardian") and not is_adult(scope.patient, today=today, rules=rules):
+        return "teen_cannot_revoke"
+    return None
+
+
+def may_end_grant(scope: PatientScope, grant: ProxyGrant, *, today: date, rules: AgeRules) -> bool:
+    return end_grant_refusal(scope, grant, today=today, rules=rules) is None
+
+
+@dataclass(frozen=True)
+class Acted(Generic[T]):
+    """A change made (or refused) through the door: the scope, what the action returned, or the refusal."""
+
+    scope: PatientScope
+    data: T | None
+    refused: Refused | None = None
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The clinic's operator at the command line (or the demo's set-up): trusted, audited as "system"."""
+
+    today: date
+    rules: AgeRules
+    now: datetime
+    provenance: Provenance
+
+
+OPERATOR_ROLE = "system"
+
+
+def act(
+    session: Session,
+    asker: Asker,
+    patient_public_id: str,
+    look: Look,
+    action: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Acted[T] | None:
+    """Change one patient's data through the door with `action`, writing one audit event.
+
+    Returns None (one denied event) when the patient is unknown, the person may not act, or the action
+    found nothing for this patient; the caller answers 404 after the commit. An action that raises
+    `Refused` has its changes undone (a savepoint) and is recorded as denied; the refusal is returned.
+    """
+    person = asker.person
+    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    if patient is None:
+        audit.record(
+            session,
+            action=look.action,
+            outcome="denied",
+            actor_person_id=person.id,
+            actor_role=person.staff_role,
+            resource_type=look.resource_type,
+            resource_id=look.resource_id,
+            provenance=asker.provenance,
+        )
+        return None
+    decision = decide(session, person, patient, look.area, today=asker.today, rules=asker.rules)
+    if not decision.allowed or decision.level is None:
+        _audit_look(session, person, patient, decision, False, look, asker.provenance, None)
+        return None
+    scope = PatientScope(
+        patient,
+        person,
+        look.area,
+        decision.level,
+        decision.sees_confidential,
+        decision.sees_patient_messages,
+        asker.now,
+        _DOOR,
+    )
+    acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
+    allowed = acted is not None and acted.refused is None
+    _audit_look(session, person, patient, decision, allowed, look, asker.provenance, resource_id)
+    return acted
+
+
+def act_as_operator(
+    session: Session,
+    operator: Operator,
+    patient: Patient,
+    look: Look,
+    action: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Acted[T] | None:
+    """The clinic's own command changes one patient's data: no person to decide for, still one event."""
+    viewer = Person(display_name="Clinic operator")  # never stored: the scope's viewer has no account
+    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, _DOOR)
+    acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
+    audit.record(
+        session,
+        action=look.action,
+        outcome="allowed" if acted is not None and acted.refused is None else "denied",
+        actor_person_id=None,
+        actor_role=OPERATOR_ROLE,
+        patient_id=patient.id,
+        resource_type=look.resource_type,
+        resource_id=look.resource_id or resource_id,
+        provenance=operator.provenance,
+    )
+    return acted
+
+
+def _carry_out(
+    session: Session,
+    scope: PatientScope,
+    action: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> tuple[Acted[T] | None, str | None]:
+    """Run the action in a savepoint: kept when it returns something, undone when it refuses or finds
+    nothing. Also returns the public id of what it made, when it made something that has one."""
+    savepoint = session.begin_nested()
+    try:
+        data = action(session, scope, *args, **kwargs)
+    except Refused as refused:
+        savepoint.rollback()
+        return Acted(scope, None, refused), None
+    if data is None:
+        savepoint.rollback()
+        return None, None
+    savepoint.commit()
+    made = getattr(data, "public_id", None)
+    return Acted(scope, data), made if isinstance(made, str) else None
+
+
+def _audit_look(
+    session: Session,
+    person: Person,
+    patient: Patient,
+    decision: Decision,
+    allowed: bool,
+    look: Look,
+    where: Provenance,
+    made_id: str | None,
+) -> None:
+    _audit(
+        session,
+        person,
+        patient,
+        decision,
+        allowed,
+        action=look.action,
+        where=where,
+        resource_type=look.resource_type,
+        resource_id=look.resource_id or made_id,
+    )
+
+
+def acting(
+    asker: Asker,
+    patient_public_id: str,
+    look: Look,
+    action: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Callable[[Session], Acted[T] | None]:
+    """`act`, waiting for its transaction: what a view hands to `run_db` (so no view holds a session)."""
+
+    def unit_of_work(session: Session) -> Acted[T] | None:
+        return act(session, asker, patient_public_id, look, action, *args, **kwargs)
+
+    return unit_of_work

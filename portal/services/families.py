@@ -1,10 +1,11 @@
-"""Families: the front desk grants proxy access, an adult patient invites their own caregiver, and a patient
-sees what each proxy did on their behalf.
+"""Families: the clinic grants proxy access, an adult patient invites their own caregiver, and a patient
+sees who holds access and what each proxy did on their behalf.
 
-The grants themselves (rules, refusals, audit) live in `portal.services.proxies`; this module finds the
-people and patients a screen names, creates accounts for proxies who have none, and runs invitations.
-An invitation is a single-use code (kind "invitation") linking the patient, the invitee's account and the
-patient who sent it; the mail carries only the link, never anything about the patient.
+Every function that reads or changes a patient's grants takes the `PatientScope` the access service
+opened (views pass them to `access.read` or `access.act`), and returns None when the scope is not the
+kind the screen is for, so that the page answers exactly as for a missing patient. The grants themselves
+live in `portal.services.proxies`. An invitation is a single-use code (kind "invitation") linking the
+patient, the invitee's account and the patient who sent it; the mail carries only the link.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, select
 
 from portal.config import Settings
 from portal.models.access import ProxyGrant
@@ -21,16 +22,15 @@ from portal.models.base import utcnow
 from portal.models.identity import OneTimeCode, Passkey
 from portal.models.people import Patient, Person
 from portal.provenance import Provenance
-from portal.services import audit, mail
-from portal.services.access import AgeRules, age_on
+from portal.services import access, mail, proxies
+from portal.services.access import AgeRules, Area, Look, PatientScope
 from portal.services.errors import Refused
 from portal.services.identity import codes, people
-from portal.services.proxies import GrantRefused, add_grant, end_grant
 
 INVITATION_KIND = "invitation"
 INVITATION_DAYS = 14
 INVITATION_LENGTH = 24
-MAX_MATCHES = 20
+MAX_EMAIL = 320
 
 INVITATION_SUBJECT = "You have been invited to a health portal"
 INVITATION_BODY = (
@@ -45,26 +45,33 @@ ENROLMENT_BODY = (
     "If you were not expecting this, please call the clinic.\n"
 )
 
+# What the audit log calls each change (the views' Looks and the invitation's acceptance use these).
+GRANT = Look(Area.PROXIES, "proxy_grant", action="grant-proxy")
+INVITATION = Look(Area.PROXIES, "proxy_invitation", action="create")
 
-# -------------------------------------------------------------------------------- the front desk
+
+def end_look(grant_public_id: str) -> Look:
+    return Look(Area.PROXIES, "proxy_grant", grant_public_id, action="revoke-proxy")
 
 
-def find_patients(
-    session: Session, *, fhir_id: str = "", name: str = "", birth_date: date | None = None
-) -> list[Patient]:
-    """Patients by their EHR id, or by every word of a name together with the exact date of birth."""
-    if fhir_id:
-        return list(session.exec(select(Patient).where(Patient.fhir_id == fhir_id)).all())
-    words = name.lower().split()
-    if not words or birth_date is None:
-        return []
-    query = select(Patient).where(Patient.birth_date == birth_date)
-    for word in words[:5]:
-        pattern = f"%{word}%"
-        query = query.where(
-            or_(func.lower(Patient.given_name).like(pattern), func.lower(Patient.family_name).like(pattern))
-        )
-    return list(session.exec(query.order_by(col(Patient.family_name)).limit(MAX_MATCHES)).all())
+def email_address(typed: str) -> str:
+    """The address as stored (trimmed, lower case); Refused("bad_email") when it cannot be one."""
+    address = typed.strip().lower()
+    if "@" not in address or " " in address or len(address) > MAX_EMAIL:
+        raise Refused("bad_email")
+    return address
+
+
+# ------------------------------------------------------------------------------ the clinic's screen
+
+
+def clinic_holders(
+    session: Session, scope: PatientScope, *, today: date, rules: AgeRules
+) -> list[proxies.Holder] | None:
+    """Who holds access to the patient, for the clinic's proxy screen; None for anyone but the clinic."""
+    if not access.may_manage_proxies_for_clinic(scope):
+        return None  # the patient's own page is /p/{patient}/access
+    return proxies.holders(session, scope, today=today, rules=rules)
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,17 @@ class Granted:
     proxy: Person
     enrolment_link: str | None  # set when the proxy had no account and one was made
 
+    @property
+    def public_id(self) -> str:
+        """The grant's id, for the audit event of the change."""
+        return self.grant.public_id
+
 
 def grant_by_email(
     session: Session,
+    scope: PatientScope,
     settings: Settings,
     *,
-    patient: Patient,
     email: str,
     name: str = "",
     relationship: str,
@@ -86,35 +98,30 @@ def grant_by_email(
     starts_on: date,
     ends_on: date | None = None,
     beyond_majority: bool = False,
-    granted_by: Person | None,
     today: date,
     rules: AgeRules,
-    where: Provenance | None = None,
-) -> Granted:
-    """Grant access to the account with this email, making the account (and mailing its enrolment link)
-    when there is none. Raises GrantRefused (and the caller's transaction rolls back) when it cannot."""
-    try:
-        address = people.clean_email(email)
-    except Refused:
-        raise GrantRefused("that is not an email address") from None
+) -> Granted | None:
+    """The clinic grants access to the account with this email, making the account (and mailing its
+    enrolment link) when there is none. Raises Refused when it cannot; `access.act` then undoes it all."""
+    if not access.may_manage_proxies_for_clinic(scope):
+        return None
+    address = email_address(email)
     proxy = session.exec(select(Person).where(Person.email == address)).first()
     link = None
     if proxy is None:
         proxy, link = people.add_person(session, settings, email=address, display_name=name)
         send_enrolment(session, to=address, link=link)
-    grant = add_grant(
+    grant = proxies.add_grant(
         session,
+        scope,
         proxy=proxy,
-        patient=patient,
         relationship=relationship,
         level=level,
         starts_on=starts_on,
         ends_on=ends_on,
         beyond_majority=beyond_majority,
-        granted_by=granted_by,
         today=today,
         rules=rules,
-        where=where,
     )
     return Granted(grant, proxy, link)
 
@@ -128,55 +135,116 @@ def send_enrolment(session: Session, *, to: str, link: str) -> None:
     )
 
 
-def grant_of(session: Session, patient: Patient, grant_public_id: str) -> ProxyGrant | None:
-    """The grant with this public id, if it is one of this patient's; None otherwise."""
-    return session.exec(
-        select(ProxyGrant).where(ProxyGrant.public_id == grant_public_id, ProxyGrant.patient_id == patient.id)
-    ).first()
-
-
-def end_grant_of(
-    session: Session,
-    patient: Patient,
-    grant_public_id: str,
-    *,
-    ended_by: Person,
-    where: Provenance | None = None,
+def clinic_end_grant(
+    session: Session, scope: PatientScope, grant_public_id: str, *, today: date, rules: AgeRules
 ) -> ProxyGrant | None:
-    grant = grant_of(session, patient, grant_public_id)
-    if grant is None:
+    """The clinic ends one of the patient's grants (its screen asks that the identity was checked)."""
+    if not access.may_manage_proxies_for_clinic(scope):
         return None
-    return end_grant(session, grant, patient=patient, ended_by=ended_by, where=where)
+    return proxies.end_grant(session, scope, grant_public_id, today=today, rules=rules)
+
+
+# -------------------------------------------------------------------------- the patient's own page
+
+
+@dataclass(frozen=True)
+class ProxyAction:
+    occurred_at: datetime
+    proxy_name: str
+    action: str
+    resource_type: str | None
+
+
+@dataclass(frozen=True)
+class OwnAccess:
+    holders: list[proxies.Holder]
+    actions: list[ProxyAction]
+    can_invite: bool
+    # Someone in force whom the patient may not remove (a parent or guardian of a minor): the page says
+    # whom to ask instead.
+    ask_the_clinic: bool
+
+
+def own_access(session: Session, scope: PatientScope, *, today: date, rules: AgeRules) -> OwnAccess | None:
+    """The patient's "who can see my record" page; None for anyone but the patient."""
+    if not access.may_see_own_proxies(scope):
+        return None
+    held = proxies.holders(session, scope, today=today, rules=rules)
+    return OwnAccess(
+        held,
+        proxy_actions(session, scope),
+        access.may_invite(scope, today=today, rules=rules),
+        any(holder.level is not None and not holder.may_end for holder in held),
+    )
+
+
+def grant_to_end(
+    session: Session, scope: PatientScope, grant_public_id: str, *, today: date, rules: AgeRules
+) -> proxies.Holder | None:
+    """One grant of the patient's, as the confirmation step shows it; None for another patient's."""
+    if not access.may_see_own_proxies(scope):
+        return None
+    held = proxies.holders(session, scope, today=today, rules=rules)
+    return next((holder for holder in held if holder.grant.public_id == grant_public_id), None)
+
+
+def end_own_grant(
+    session: Session, scope: PatientScope, grant_public_id: str, *, today: date, rules: AgeRules
+) -> ProxyGrant | None:
+    """The patient removes someone's access (refused for a minor removing a parent or guardian)."""
+    if not access.may_see_own_proxies(scope):
+        return None
+    return proxies.end_grant(session, scope, grant_public_id, today=today, rules=rules)
+
+
+def proxy_actions(session: Session, scope: PatientScope, *, limit: int = 100) -> list[ProxyAction]:
+    """What people acting for this patient did in their record, newest first (allowed actions only)."""
+    rows = session.exec(
+        select(AuditEvent, Person.display_name)
+        .join(Person, col(Person.id) == col(AuditEvent.actor_person_id))
+        .where(
+            col(AuditEvent.patient_id) == scope.patient_id,
+            col(AuditEvent.actor_role) == "proxy",
+            col(AuditEvent.outcome) == "allowed",
+        )
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(limit)
+    ).all()
+    return [ProxyAction(event.occurred_at, name, event.action, event.resource_type) for event, name in rows]
 
 
 # ------------------------------------------------------------------------------------ invitations
 
 
-def is_adult(patient: Patient, *, today: date, rules: AgeRules) -> bool:
-    return patient.birth_date is not None and age_on(patient.birth_date, today) >= rules.adult_at_age
+@dataclass(frozen=True)
+class Invited:
+    link: str
+    invitee: Person
+
+    @property
+    def public_id(self) -> str:
+        """The invitee's id, for the audit event of the invitation."""
+        return self.invitee.public_id
 
 
 def invite(
     session: Session,
+    scope: PatientScope,
     settings: Settings,
     *,
-    patient: Patient,
-    inviter: Person,
     email: str,
     name: str = "",
     today: date,
     rules: AgeRules,
-    where: Provenance | None = None,
-) -> str:
-    """Mail a single-use invitation to help `patient`; the invitee accepts with their passkey."""
-    if not is_adult(patient, today=today, rules=rules):
-        raise GrantRefused("Only adult patients can invite someone to help them.")
-    try:
-        address = people.clean_email(email)
-    except Refused:
-        raise GrantRefused("Please enter an email address, like name@example.com.") from None
-    if inviter.email is not None and address == inviter.email:
-        raise GrantRefused("Please enter the email address of the person you want to invite.")
+) -> Invited | None:
+    """Mail a single-use invitation to help the patient; the invitee accepts with their passkey."""
+    if not access.may_see_own_proxies(scope):
+        return None
+    if not access.may_invite(scope, today=today, rules=rules):
+        raise Refused("invite_adults_only")
+    address = email_address(email)
+    if scope.viewer.email is not None and address == scope.viewer.email:
+        raise Refused("invite_self")
     invitee = session.exec(select(Person).where(Person.email == address)).first()
     if invitee is None:
         invitee = people.create_person(session, email=address, display_name=name)
@@ -185,9 +253,9 @@ def invite(
         kind=INVITATION_KIND,
         length=INVITATION_LENGTH,
         lifetime=timedelta(days=INVITATION_DAYS),
-        patient_id=patient.id,
+        patient_id=scope.patient_id,
         person_id=invitee.id,
-        issued_by_person_id=inviter.id,
+        issued_by_person_id=scope.viewer.id,
     )
     link = f"{settings.origin}/invitation/{token}"
     mail.enqueue(
@@ -196,18 +264,7 @@ def invite(
         subject=INVITATION_SUBJECT,
         body=INVITATION_BODY.format(days=INVITATION_DAYS, link=link),
     )
-    w = where or Provenance()
-    audit.record(
-        session,
-        action="create",
-        actor_person_id=inviter.id,
-        actor_role="patient",
-        patient_id=patient.id,
-        resource_type="proxy_invitation",
-        resource_id=invitee.public_id,
-        provenance=w,
-    )
-    return link
+    return Invited(link, invitee)
 
 
 @dataclass(frozen=True)
@@ -239,10 +296,6 @@ class Accepted:
     enrolment_link: str | None  # for an invitee with no passkey yet: where to create one
 
 
-NOT_YOURS = "This invitation was sent to someone else. Sign out, then open the link again."
-SIGN_IN_FIRST = "Please sign in with your passkey first, then open the link again."
-
-
 def accept_invitation(
     session: Session,
     settings: Settings,
@@ -251,63 +304,53 @@ def accept_invitation(
     person: Person | None,
     today: date,
     rules: AgeRules,
-    where: Provenance | None = None,
+    where: Provenance,
 ) -> Accepted | None:
     """Accept an invitation: the grant (caregiver, full) is made and the link stops working.
 
+    The grant goes through the door on the inviting patient's authority: access decides again, today,
+    that the inviter may still invite for this patient (an account since disabled, or a patient no
+    longer theirs, makes the link stop working), and the change is audited as theirs.
     A signed-in invitee accepts as themself. Someone not signed in may accept only for an invitee who has
     no passkey yet: holding the mailed link proves the address, and they then create their passkey.
-    Returns None for a link that does not work; raises GrantRefused with a message to show otherwise.
+    Returns None for a link that does not work; raises Refused ("not_yours", "sign_in_first", or the
+    grant's own refusal) otherwise.
     """
     invitation = find_invitation(session, token)
-    if invitation is None:
+    if invitation is None or invitation.inviter is None:
         return None
     if person is not None and person.id != invitation.invitee.id:
-        raise GrantRefused(NOT_YOURS)
+        raise Refused("not_yours")
     if person is None and invitation.has_passkey:
-        raise GrantRefused(SIGN_IN_FIRST)
-    grant = add_grant(
-        session,
-        proxy=invitation.invitee,
-        patient=invitation.patient,
-        relationship="caregiver",
-        level="full",
-        starts_on=today,
-        granted_by=invitation.inviter,
-        today=today,
-        rules=rules,
-        where=where,
+        raise Refused("sign_in_first")
+    asker = access.Asker(invitation.inviter, today, rules, utcnow(), where)
+    acted = access.act(
+        session, asker, invitation.patient.public_id, GRANT, _grant_invitee, invitation, today, rules
     )
+    if acted is None:
+        return None
+    if acted.refused is not None or acted.data is None:
+        raise acted.refused or Refused("not_allowed")
     invitation.code.used_at = utcnow()
     session.add(invitation.code)
     link = None
     if person is None:
         link = people.enrolment_link(session, settings, person=invitation.invitee)
-    return Accepted(grant, link)
+    return Accepted(acted.data, link)
 
 
-# ------------------------------------------------------------------------ what proxies did for me
-
-
-@dataclass(frozen=True)
-class ProxyAction:
-    occurred_at: datetime
-    proxy_name: str
-    action: str
-    resource_type: str | None
-
-
-def proxy_actions(session: Session, patient: Patient, *, limit: int = 100) -> list[ProxyAction]:
-    """What people acting for this patient did in their record, newest first (allowed actions only)."""
-    rows = session.exec(
-        select(AuditEvent, Person.display_name)
-        .join(Person, col(Person.id) == col(AuditEvent.actor_person_id))
-        .where(
-            col(AuditEvent.patient_id) == patient.id,
-            col(AuditEvent.actor_role) == "proxy",
-            col(AuditEvent.outcome) == "allowed",
-        )
-        .order_by(col(AuditEvent.seq).desc())
-        .limit(limit)
-    ).all()
-    return [ProxyAction(event.occurred_at, name, event.action, event.resource_type) for event, name in rows]
+def _grant_invitee(
+    session: Session, scope: PatientScope, invitation: Invitation, today: date, rules: AgeRules
+) -> ProxyGrant | None:
+    if not access.may_invite(scope, today=today, rules=rules):
+        return None
+    return proxies.add_grant(
+        session,
+        scope,
+        proxy=invitation.invitee,
+        relationship="caregiver",
+        level="full",
+        starts_on=today,
+        today=today,
+        rules=rules,
+    )

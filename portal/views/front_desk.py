@@ -1,23 +1,55 @@
-"""The front desk: activation codes for patients, and resetting a patient's sign-in."""
+"""The front desk: activation codes for patients, resetting a patient's sign-in, and the patient search.
+
+Which roles open these screens is the access service's decision (`Screen.FRONT_DESK`); the search is the
+one audited front-desk search (`services.patient_search`), sent by POST so that names stay out of URLs.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.db import run_db
-from portal.models.people import StaffRole
-from portal.security.sessions import Client, require_staff
+from portal.models.people import Person
+from portal.security.sessions import Client, require_person
+from portal.services import access, patient_search
+from portal.services.access import Screen
 from portal.services.errors import Refused
 from portal.services.identity import front_desk
 from portal.templating import render
 from portal.views.auth import parse_birth_date
-from portal.views.identity_refusals import refusal_message
+from portal.views.chart import where
 
-ROLES = (StaffRole.FRONT_DESK, StaffRole.ADMIN)
 NOT_FOUND = "No patient has that ID. Check it in the EHR and try again."
 SEARCH_INCOMPLETE = "Enter the patient's family name and date of birth."
+# Refusals from issuing a code, in words for the front desk (staff screen: English).
+ISSUE_REFUSALS = {
+    "patient_deceased": "This patient has died: the portal does not offer them an account.",
+    "deceased": "This patient has died: the portal does not offer them an account.",
+}
+ISSUE_FALLBACK = "No code was issued. Check the patient ID and try again."
+
+
+def require_screen(request: Request, screen: Screen) -> Person:
+    """The signed-in member of staff whose role opens `screen` (the access service decides); else 403."""
+    person = require_person(request)
+    if not access.may_use_screen(person, screen):
+        raise HTTPException(403)
+    return person
+
+
+def parse_day(value: str) -> date | None:
+    """A typed or picked date (empty: None); Refused("bad_date") for anything else."""
+    if not value.strip():
+        return None
+    day = parse_birth_date(value)
+    if day is None:
+        raise Refused("bad_date")
+    return day
 
 
 def _context(**values: object) -> dict[str, object]:
@@ -25,34 +57,30 @@ def _context(**values: object) -> dict[str, object]:
 
 
 async def front_desk_page(request: Request) -> Response:
-    require_staff(request, *ROLES)
+    require_screen(request, Screen.FRONT_DESK)
     return render(request, "front_desk/page.html", _context())
 
 
 async def front_desk_search(request: Request) -> Response:
-    """Find a patient by family name and date of birth (sent in a POST body: never in a URL)."""
-    staff = require_staff(request, *ROLES)
+    """Find a patient by a name (family name, or its first letters) and the exact date of birth."""
+    staff = require_screen(request, Screen.FRONT_DESK)
     async with request.form(max_fields=10) as form:
         family = str(form.get("family", ""))[:200]
         typed_birth_date = str(form.get("birth_date", ""))[:20]
-    birth_date = parse_birth_date(typed_birth_date)
-    if birth_date is None or not family.strip():
+    query = patient_search.Query(name=family, birth_date=parse_birth_date(typed_birth_date))
+    try:
+        results = await run_db(
+            request, patient_search.search, staff, query, screen=Screen.FRONT_DESK, provenance=where(request)
+        )
+    except Refused:
         context = _context(message=SEARCH_INCOMPLETE, family=family, birth_date=typed_birth_date)
         return render(request, "front_desk/page.html", context, status_code=400)
-    results = await run_db(
-        request,
-        front_desk.search_patients,
-        family_name=family,
-        birth_date=birth_date,
-        staff=staff,
-        client=Client.of(request),
-    )
     context = _context(results=results, family=family, birth_date=typed_birth_date)
     return render(request, "front_desk/page.html", context)
 
 
 async def _issue_view(request: Request, *, reset: bool) -> Response:
-    staff = require_staff(request, *ROLES)
+    staff = require_screen(request, Screen.FRONT_DESK)
     async with request.form(max_fields=10) as form:
         fhir_id = str(form.get("patient", "")).strip()[:64]
     try:
@@ -64,9 +92,9 @@ async def _issue_view(request: Request, *, reset: bool) -> Response:
             client=Client.of(request),
             reset=reset,
         )
-    except Refused as refusal:
-        context = _context(message=refusal_message(refusal))
-        return render(request, "front_desk/page.html", context, status_code=400)
+    except Refused as refused:
+        message = ISSUE_REFUSALS.get(refused.code, ISSUE_FALLBACK)
+        return render(request, "front_desk/page.html", _context(message=message), status_code=400)
     if result is None:
         return render(request, "front_desk/page.html", _context(message=NOT_FOUND), status_code=400)
     patient, code = result

@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from portal.models import FhirResource, Observation, Patient
-from portal.services import proxies
+from portal.provenance import Provenance
+from portal.services import access, proxies
 from portal.services.access import AgeRules
 from portal.services.identity import people
 from tests.browser.passkey_helpers import add_virtual_authenticator, cli_activation_code, fill_activation
@@ -62,13 +63,15 @@ def make_family(live_server) -> Family:
             session, settings, email=f"{surname}@example.test", display_name="Parent"
         )
         for kid in kids.values():
-            proxies.add_grant(
+            access.act_as_operator(
                 session,
+                access.Operator(today, AgeRules(), datetime.now(UTC), Provenance(route="test")),
+                kid,
+                access.Look(access.Area.PROXIES, "proxy_grant", action="grant-proxy"),
+                proxies.add_grant,
                 proxy=parent,
-                patient=kid,
                 relationship="parent",
                 starts_on=kid.birth_date,
-                granted_by=None,
                 today=today,
                 rules=AgeRules(),
             )
@@ -159,3 +162,19 @@ def test_the_teen_signs_in_to_their_own_record(live_server, page, authenticator)
     page.get_by_role("navigation", name="Record sections").get_by_role("link", name="Test results").click()
     expect(page.get_by_role("main")).to_contain_text("Hemoglobin A1c")
     expect(page.get_by_role("main")).to_contain_text(PRIVATE_RESULT)
+
+
+def test_the_teen_is_told_whom_to_ask_instead_of_being_offered_to_remove_a_parent(
+    live_server, page, authenticator
+) -> None:
+    family = make_family(live_server)
+    code = cli_activation_code(live_server, family.teen.fhir_id)
+    fill_activation(page, live_server, code, birth_date=family.teen.birth_date)
+    page.wait_for_url("**/account")
+
+    page.goto(f"{live_server.url}/p/{family.teen.public_id}/access")
+
+    main = page.get_by_role("main")
+    expect(main).to_contain_text("Parent")
+    expect(main.get_by_role("button", name=re.compile("Remove access"))).to_have_count(0)
+    expect(main).to_contain_text("Only the clinic can change a parent")
