@@ -177,7 +177,7 @@ def event_count(session: Session) -> int:
 
 def events_after(session: Session, count: int) -> list[AuditEvent]:
     session.expire_all()
-    found = list(session.exec(select(AuditEvent).order_by(AuditEvent.seq).offset(count)))
+    found = list(session.exec(select(AuditEvent).order_by(AuditEvent.id).offset(count)))
     session.commit()
     return found
 

@@ -37,7 +37,7 @@ def family(session):
 
 def audit_events(session):
     session.expire_all()
-    events = session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
     session.commit()
     return events
 

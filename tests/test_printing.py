@@ -120,7 +120,7 @@ def parent_of(session, patient: Patient, level: str = "full") -> Person:
 
 def events(session, action: str) -> list[AuditEvent]:
     session.expire_all()
-    found = session.exec(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)).all()
+    found = session.exec(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
     session.commit()
     return list(found)
 

@@ -76,7 +76,7 @@ def of(session, model, patient):
 
 def audit_events(session):
     session.expire_all()
-    events = session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
     session.commit()
     return events
 

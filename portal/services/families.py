@@ -207,7 +207,7 @@ def proxy_actions(session: Session, scope: PatientScope, *, limit: int = 100) ->
             col(AuditEvent.actor_role) == "proxy",
             col(AuditEvent.outcome) == "allowed",
         )
-        .order_by(col(AuditEvent.seq).desc())
+        .order_by(col(AuditEvent.id).desc())  # waiting events have no seq yet
         .limit(limit)
     ).all()
     return [ProxyAction(event.occurred_at, name, event.action, event.resource_type) for event, name in rows]

@@ -1,47 +1,15 @@
-"""The front desk's identity work: find a patient, give them an activation code, reset their sign-in."""
+"""The front desk's identity work: give a patient an activation code, reset their sign-in (the search is
+services/patient_search.py)."""
 
 from __future__ import annotations
 
-from datetime import date
-
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from portal.models import Patient, Person
 from portal.security.sessions import Client
 from portal.services.identity.codes import find_patient, issue_activation_code
 from portal.services.identity.common import audit_event
 from portal.services.identity.signin import remove_sign_in
-
-SEARCH_LIMIT = 20
-
-
-def search_patients(
-    session: Session, *, family_name: str, birth_date: date, staff: Person, client: Client
-) -> list[Patient]:
-    """Patients with this birth date whose family name starts as given, for the front desk (audited)."""
-    prefix = family_name.strip().lower()
-    if not prefix:
-        return []
-    found = [
-        p
-        for p in session.exec(
-            select(Patient).where(Patient.birth_date == birth_date).order_by(col(Patient.family_name))
-        ).all()
-        if p.family_name.lower().startswith(prefix)
-    ][:SEARCH_LIMIT]
-    for patient in found:
-        audit_event(
-            session,
-            client,
-            action="view",
-            actor_person_id=staff.id,
-            actor_role=staff.staff_role,
-            patient_id=patient.id,
-            resource_type="Patient",
-            resource_id=patient.fhir_id,
-            route="front_desk_search",
-        )
-    return found
 
 
 def issue_for_fhir_id(
