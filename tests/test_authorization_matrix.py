@@ -323,8 +323,16 @@ def ask(client, case: Case, url: str):
     return client.get(url, headers=headers)
 
 
+def signed_out(response) -> bool:
+    """Sent to sign in: redirected there, or (for htmx, which must not swap the page into a fragment) told
+    to go there by a 401 with HX-Redirect."""
+    if response.status_code == 401:
+        return response.headers.get("HX-Redirect", "").startswith("/login")
+    return response.url.path == "/login"
+
+
 def outcome_of(response, case: Case, url: str) -> str:
-    if response.url.path == "/login":
+    if signed_out(response):
         return "sign-in"
     if response.status_code == 404:
         return "deny"
@@ -475,7 +483,7 @@ def test_every_staff_screen_about_patients_answers_as_the_rules_say(
         allowed = entry.who(how, None)
         before = state(session) if method == "POST" and not allowed else None
         response = form_post(client, url, forms.get(key, {})) if method == "POST" else client.get(url)
-        if response.url.path == "/login":
+        if signed_out(response):
             got = "sign-in"
         elif response.status_code in (403, 404):
             got = "deny"

@@ -201,7 +201,9 @@ def outputs_of(client, tmp_path, name: str, patient: Patient, links: dict[str, s
     found = []
     for what, kind, path in requests:
         response = client.get(path, headers={"HX-Request": "true"} if kind == "fragment" else {})
-        signed_out = response.url.path == "/login"
+        signed_out = response.url.path == "/login" or (
+            response.status_code == 401 and response.headers.get("HX-Redirect", "").startswith("/login")
+        )
         pdf = response.headers.get("content-type", "").startswith("application/pdf")
         text = pdf_text(tmp_path, response.content) if pdf and response.status_code == 200 else response.text
         found.append(Output(what, kind, response.status_code, text, signed_out))
