@@ -1,0 +1,282 @@
+"""Every route of the app, accounted for: patient data (what it shows, its audit event, who may use it and
+in which outputs) or not patient data (and why).
+
+tests/test_route_registry.py fails when the app has a route missing here, or this file names a route the
+app no longer has; tests/test_authorization_matrix.py and tests/test_audit_every_route.py are driven by it.
+A route is keyed "METHOD path" (GET covers the HEAD Starlette adds to it).
+
+Who may use a route is written out from the clinic's rules (DESIGN.md "Access rules", README "Families and
+proxy access"), as a function of the viewer's relation to the patient and the patient's age, never computed
+by the access service. Relations: "self" (the patient's own account), "full proxy", "limited proxy",
+"stranger" (an unrelated person, or a proxy whose grant was revoked or has ended), a staff role
+("front_desk", "clinician", "billing", "admin"), and "signed out".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from portal.models import ClinicalDocument, DiagnosticReport, Encounter, Observation, ProxyGrant
+
+STAFF = ("front_desk", "clinician", "billing", "admin")
+RELATIONS = ("self", "full proxy", "limited proxy", "stranger", *STAFF, "signed out")
+
+# The outputs a route can serve, and how a test asks for each.
+PAGE = "page"  # a full HTML page
+FRAGMENT = "fragment"  # the same URL asked by htmx (HX-Request: true): only the changed part
+PDF = "pdf"
+FHIR = "fhir"  # application/fhir+json
+CSV = "csv"
+OUTPUTS = (PAGE, FRAGMENT, PDF, FHIR, CSV)
+
+# May `relation` use the route for a patient aged `age` (None when the route names no patient)?
+Rule = Callable[[str, "int | None"], bool]
+
+
+def record(relation: str, age: int | None) -> bool:
+    """Results, medications, visits, notes...: the patient, a proxy in force (full or limited), clinicians."""
+    return relation in ("self", "full proxy", "limited proxy", "clinician")
+
+
+def demographics(relation: str, age: int | None) -> bool:
+    """The summary page and its banner (name, age): as the record, and every member of staff."""
+    return record(relation, age) or relation in STAFF
+
+
+def documents(relation: str, age: int | None) -> bool:
+    """Summaries and PDFs: as the record, and the front desk (who print them)."""
+    return record(relation, age) or relation == "front_desk"
+
+
+def growth(relation: str, age: int | None) -> bool:
+    """Growth charts: as the record, for patients under 20 only."""
+    return record(relation, age) and age is not None and age < 20
+
+
+def whole_record_download(relation: str, age: int | None) -> bool:
+    """The FHIR download: the patient and a full proxy (a limited view's bundle would carry hidden items)."""
+    return relation in ("self", "full proxy")
+
+
+def own_access(relation: str, age: int | None) -> bool:
+    """Who holds access to my record, and what they did: the patient alone (not a proxy, not staff)."""
+    return relation == "self"
+
+
+def adult_own_access(relation: str, age: int | None) -> bool:
+    """Invite a helper, end someone's access: an adult patient only (a 12-17-year-old may not)."""
+    return relation == "self" and age is not None and age >= 18
+
+
+def who_viewed(relation: str, age: int | None) -> bool:
+    """Who has viewed my record: the patient, and admins (who read the audit log); never a proxy."""
+    return relation in ("self", "admin")
+
+
+def front_desk_proxies(relation: str, age: int | None) -> bool:
+    """The staff screen of a patient's grants, and its changes: the front desk and admins."""
+    return relation in ("front_desk", "admin")
+
+
+def front_desk(relation: str, age: int | None) -> bool:
+    """Patient search, activation codes, sign-in resets: the front desk and admins."""
+    return relation in ("front_desk", "admin")
+
+
+def staff_printing(relation: str, age: int | None) -> bool:
+    """Printing visit summaries for a day or a visit: the front desk and clinicians."""
+    return relation in ("front_desk", "clinician")
+
+
+def audit_log(relation: str, age: int | None) -> bool:
+    """The audit log's search and CSV export: admins only."""
+    return relation == "admin"
+
+
+def anyone_signed_in(relation: str, age: int | None) -> bool:
+    """The records switcher: anyone signed in (it lists only whom they may act for)."""
+    return relation != "signed out"
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """A route that shows or changes a patient's data."""
+
+    area: str  # what part of the record, in words
+    action: str  # the audit event's action: view, download, print, create, update, delete
+    resource_type: str  # the audit event's resource_type
+    outputs: tuple[str, ...]  # what it serves: page, fragment, pdf, fhir, csv
+    who: Rule  # who may use it, written out from the rules
+    # Path parameters other than {patient} -> the table whose public id they name (a way to find an item).
+    items: dict[str, type] = field(default_factory=dict)
+    sees_confidential_items: bool = True  # an item page: a limited proxy gets 404 for a confidential item
+
+
+@dataclass(frozen=True)
+class NotPatientData:
+    reason: str
+
+
+Entry = PatientData | NotPatientData
+
+RECORD_PAGE = (PAGE, FRAGMENT)
+
+ROUTES: dict[str, Entry] = {
+    # -- no patient data ------------------------------------------------------------------------------
+    "GET /healthz": NotPatientData("a load balancer's liveness check: answers ok"),
+    "GET /": NotPatientData("the home page: sign-in links and the clinic's name"),
+    "GET /static/{name}": NotPatientData("the portal's own CSS, JavaScript and icons"),
+    "GET /language": NotPatientData("sets the language cookie and redirects"),
+    "GET /activate": NotPatientData("the activation form; it asks for a code and a birth date"),
+    "POST /activate": NotPatientData("checks an activation code and birth date; reveals no record"),
+    "POST /activate/options": NotPatientData("WebAuthn registration options for a new account"),
+    "POST /activate/finish": NotPatientData("stores the new account's passkey"),
+    "GET /login": NotPatientData("the sign-in page"),
+    "POST /login": NotPatientData("signs a person in"),
+    "POST /login/options": NotPatientData("WebAuthn sign-in options"),
+    "POST /login/finish": NotPatientData("checks a passkey assertion"),
+    "GET /login/recovery": NotPatientData("the recovery-code sign-in form"),
+    "POST /login/recovery": NotPatientData("signs in with a recovery code"),
+    "GET /login/password": NotPatientData("the password sign-in form"),
+    "POST /login/password": NotPatientData("checks a password and mails a one-time code"),
+    "GET /login/code": NotPatientData("the one-time code form"),
+    "POST /login/code": NotPatientData("checks the mailed one-time code"),
+    "POST /logout": NotPatientData("ends the session"),
+    "GET /enrol/{token}": NotPatientData("a new person's passkey enrolment page"),
+    "POST /enrol/{token}/options": NotPatientData("WebAuthn registration options for enrolment"),
+    "POST /enrol-finish": NotPatientData("stores an enrolling person's passkey"),
+    "GET /account": NotPatientData("the signed-in person's own account settings"),
+    "GET /account/passkeys": NotPatientData("the person's own passkeys"),
+    "POST /account/passkeys/{public_id}/rename": NotPatientData("renames one of the person's passkeys"),
+    "POST /account/passkeys/{public_id}/remove": NotPatientData("removes one of the person's passkeys"),
+    "POST /account/passkeys/options": NotPatientData("WebAuthn options to add a passkey"),
+    "POST /account/passkeys/finish": NotPatientData("stores an added passkey"),
+    "POST /account/step-up/options": NotPatientData("WebAuthn options to confirm it is really you"),
+    "POST /account/step-up/finish": NotPatientData("checks the step-up assertion"),
+    "GET /account/sessions": NotPatientData("the person's own signed-in devices"),
+    "POST /account/sessions/{public_id}/revoke": NotPatientData("signs out one of the person's devices"),
+    "POST /account/sessions/everywhere": NotPatientData("signs the person out everywhere"),
+    "GET /account/recovery-codes": NotPatientData("the person's recovery codes page"),
+    "POST /account/recovery-codes": NotPatientData("makes new recovery codes for the person"),
+    "GET /account/password": NotPatientData("the person's password form"),
+    "POST /account/password": NotPatientData("sets the person's password"),
+    "GET /front-desk": NotPatientData("the front desk's empty search and code forms"),
+    "GET /front-desk/patients": NotPatientData("the front desk's empty patient search form"),
+    "GET /admin/audit": NotPatientData("admin-only; the search screen's events are covered by its export"),
+    "GET /invitation/{token}": NotPatientData("an invitation's accept page: names no patient's record"),
+    "POST /invitation/{token}": NotPatientData("accepts an invitation for the signed-in invitee"),
+    "GET /clinic/result-holds": NotPatientData("categories held from release: clinic settings, no patient"),
+    "POST /clinic/result-holds": NotPatientData("sets a category's hold: clinic settings, no patient"),
+    "POST /clinic/result-holds/clear": NotPatientData("ends a category's hold: clinic settings, no patient"),
+    "GET /staff/print": NotPatientData("the staff print form; lists providers with visits, no patient"),
+    "GET /demo/mail": NotPatientData("demo mode only: the demo's outbox, which mail keeps free of PHI"),
+    "GET /p/{patient}": NotPatientData("redirects to the summary page, which is checked"),
+    # -- a patient's chart ----------------------------------------------------------------------------
+    "GET /p/{patient}/summary": PatientData("summary", "view", "Summary", RECORD_PAGE, demographics),
+    "GET /p/{patient}/results": PatientData("results", "view", "DiagnosticReport", RECORD_PAGE, record),
+    "GET /p/{patient}/results/{result}": PatientData(
+        "one result's history", "view", "Observation", RECORD_PAGE, record, {"result": Observation}
+    ),
+    "GET /p/{patient}/reports/{report}": PatientData(
+        "one report", "view", "DiagnosticReport", RECORD_PAGE, record, {"report": DiagnosticReport}
+    ),
+    "GET /p/{patient}/medications": PatientData(
+        "medications", "view", "MedicationRequest", RECORD_PAGE, record
+    ),
+    "GET /p/{patient}/allergies": PatientData("allergies", "view", "AllergyIntolerance", RECORD_PAGE, record),
+    "GET /p/{patient}/problems": PatientData("health issues", "view", "Condition", RECORD_PAGE, record),
+    "GET /p/{patient}/immunizations": PatientData(
+        "immunizations", "view", "Immunization", RECORD_PAGE, record
+    ),
+    "GET /p/{patient}/visits": PatientData("visits", "view", "Encounter", RECORD_PAGE, record),
+    "GET /p/{patient}/visits/{visit}": PatientData(
+        "one visit", "view", "Encounter", RECORD_PAGE, record, {"visit": Encounter}
+    ),
+    "GET /p/{patient}/documents": PatientData("notes", "view", "DocumentReference", RECORD_PAGE, record),
+    "GET /p/{patient}/documents/{document}": PatientData(
+        "one note", "view", "DocumentReference", RECORD_PAGE, record, {"document": ClinicalDocument}
+    ),
+    "GET /p/{patient}/growth": PatientData("growth charts", "view", "Growth", RECORD_PAGE, growth),
+    "POST /p/{patient}/download": PatientData(
+        "the whole record as FHIR", "download", "Patient", (FHIR,), whole_record_download
+    ),
+    "GET /p/{patient}/viewed": PatientData(
+        "who viewed the record", "view", "audit_event", RECORD_PAGE, who_viewed
+    ),
+    # -- printing -------------------------------------------------------------------------------------
+    "GET /p/{patient}/print": PatientData("documents to print", "view", "Documents", RECORD_PAGE, documents),
+    "GET /p/{patient}/print/summary": PatientData(
+        "health summary PDF", "download", "RecordSummary", (PDF,), documents
+    ),
+    "GET /p/{patient}/print/immunizations": PatientData(
+        "immunization record PDF", "download", "ImmunizationRecord", (PDF,), documents
+    ),
+    "GET /p/{patient}/print/visit/{encounter}": PatientData(
+        "visit summary PDF", "download", "Encounter", (PDF,), documents, {"encounter": Encounter}
+    ),
+    "POST /staff/print/day": PatientData(
+        "a day's visit summaries", "print", "Encounter", (PDF,), staff_printing
+    ),
+    "POST /staff/print/visit": PatientData(
+        "one visit's summary", "print", "Encounter", (PDF,), staff_printing
+    ),
+    "GET /staff/print/jobs/{job}": PatientData(
+        "a print job's progress (names its day)", "view", "PrintJob", (PAGE,), staff_printing
+    ),
+    "GET /staff/print/jobs/{job}/pdf": PatientData(
+        "a finished print job's PDF", "download", "PrintJob", (PDF,), staff_printing
+    ),
+    # -- families and proxies -------------------------------------------------------------------------
+    "GET /p/{patient}/access": PatientData(
+        "who holds access", "view", "proxy_grant", RECORD_PAGE, own_access
+    ),
+    "POST /p/{patient}/access/invite": PatientData(
+        "invite a helper", "create", "proxy_invitation", (PAGE,), adult_own_access
+    ),
+    "POST /p/{patient}/access/{grant}/revoke": PatientData(
+        "end a helper's access", "update", "proxy_grant", (PAGE,), adult_own_access, {"grant": ProxyGrant}
+    ),
+    "GET /front-desk/patients/{patient}/proxies": PatientData(
+        "a patient's grants (staff screen)", "view", "proxy_grant", RECORD_PAGE, front_desk_proxies
+    ),
+    "POST /front-desk/patients/{patient}/proxies": PatientData(
+        "grant access", "update", "proxy_grant", (PAGE,), front_desk_proxies
+    ),
+    "POST /front-desk/patients/{patient}/proxies/{grant}/end": PatientData(
+        "end a grant", "update", "proxy_grant", (PAGE,), front_desk_proxies, {"grant": ProxyGrant}
+    ),
+    # -- staff screens that list or change patients ---------------------------------------------------
+    "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),
+    "POST /front-desk/search": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),
+    "POST /front-desk/patients": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),
+    "POST /front-desk/activation-code": PatientData(
+        "a patient's activation code", "create", "activation_code", (PAGE,), front_desk
+    ),
+    "POST /front-desk/reset": PatientData(
+        "a patient's sign-in reset", "update", "activation_code", (PAGE,), front_desk
+    ),
+    "POST /admin/audit/export": PatientData(
+        "the audit log as CSV", "download", "audit_event", (CSV,), audit_log
+    ),
+}
+
+
+def route_keys(route: object) -> list[str]:
+    """The registry keys of one route of the app: one per method (HEAD goes with GET)."""
+    path = getattr(route, "path", "")
+    methods = getattr(route, "methods", None)
+    if methods is None:  # a Mount or a WebSocket route: it answers any method
+        kind = "WEBSOCKET" if type(route).__name__ == "WebSocketRoute" else "ANY"
+        return [f"{kind} {path}"]
+    return [f"{method} {path}" for method in sorted(methods) if method != "HEAD" or "GET" not in methods]
+
+
+def patient_data(path_holds_patient: bool | None = None) -> dict[str, PatientData]:
+    """The registry's patient-data routes (only those whose path names {patient}, when asked)."""
+    return {
+        key: entry
+        for key, entry in ROUTES.items()
+        if isinstance(entry, PatientData)
+        and (path_holds_patient is None or ("{patient}" in key) == path_holds_patient)
+    }
