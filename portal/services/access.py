@@ -8,7 +8,19 @@ can be forgotten):
   `beyond_majority`; an adult caregiver has the level the grant gives;
 - a limited view hides confidential items (sensitive codes, meta.security R or V) and the patient's own
   messages;
-- staff see what their job needs, by role.
+- staff see what their job needs, by role (`STAFF_AREAS`);
+- the operator at the command line (`portal print`, `portal export-fhir`) has no account: `read_as_operator`
+  opens the chart with every area, audited as the operator with the command's `cli:` provenance.
+
+One decision gives a scope every area the viewer may use for this patient (`scope.areas`, `scope.may`),
+so a page that shows the banner to all staff and the record only to some decides and audits once.
+
+Printed documents, by area. A clinic's front desk prints what a patient takes home at checkout and the
+forms schools ask for, not the clinical record:
+- DOCUMENTS alone (the front desk): the immunization record; a visit summary with the visit, the medicines
+  started, changed or stopped, the next visits and (for a patient without an account) an activation code;
+- DOCUMENTS and RECORD (clinicians, the patient, a proxy): the visit summary in full (reason, diagnoses,
+  vital signs, results, notes) and the health summary, which is an extract of the record.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Concatenate, Generic, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlmodel import Session, select
 
@@ -35,6 +47,7 @@ class Level(StrEnum):
     FULL = "full"
     LIMITED = "limited"
     STAFF = "staff"
+    OPERATOR = "operator"  # the command line: no account, every area, audited as such
 
 
 class Area(StrEnum):
@@ -76,6 +89,7 @@ class Decision:
     level: Level | None
     sees_confidential: bool = False
     sees_patient_messages: bool = False
+    areas: frozenset[Area] = frozenset()  # every area this viewer may use for this patient
 
 
 DENIED = Decision(allowed=False, level=None)
@@ -105,6 +119,9 @@ def grant_level(grant: ProxyGrant, birth_date: date | None, today: date, rules: 
     return level
 
 
+ALL_AREAS = frozenset(Area)
+
+
 def decide(
     session: Session, person: Person, patient: Patient, area: Area, *, today: date, rules: AgeRules
 ) -> Decision:
@@ -112,14 +129,19 @@ def decide(
     if person.disabled:
         return DENIED
     if person.staff_role is not None:
-        if area in STAFF_AREAS.get(person.staff_role, frozenset()):
+        areas = STAFF_AREAS.get(person.staff_role, frozenset())
+        if area in areas:
             confidential = person.staff_role == StaffRole.CLINICIAN
             return Decision(
-                True, Level.STAFF, sees_confidential=confidential, sees_patient_messages=confidential
+                True,
+                Level.STAFF,
+                sees_confidential=confidential,
+                sees_patient_messages=confidential,
+                areas=areas,
             )
         return DENIED
     if patient.person_id is not None and patient.person_id == person.id:
-        return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True)
+        return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True, areas=ALL_AREAS)
     if area not in PROXY_AREAS:
         return DENIED
     best: Level | None = None
@@ -132,7 +154,7 @@ def decide(
     if best is None:
         return DENIED
     full = best is Level.FULL
-    return Decision(True, best, sees_confidential=full, sees_patient_messages=full)
+    return Decision(True, best, sees_confidential=full, sees_patient_messages=full, areas=PROXY_AREAS)
 
 
 _DOOR = object()  # only this module holds it, so only this module can make a PatientScope
@@ -148,12 +170,13 @@ class PatientScope:
     """
 
     patient: Patient
-    viewer: Person
+    viewer: Person | None  # None only for the operator at the command line (level OPERATOR)
     area: Area
     level: Level
     sees_confidential: bool  # False for a limited proxy: confidential items are left out
     sees_patient_messages: bool
     now: datetime  # the moment release holds are judged at
+    areas: frozenset[Area]  # every area the viewer may use for this patient, from the same decision
     door: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -167,8 +190,13 @@ class PatientScope:
 
     @property
     def staff(self) -> bool:
-        """Staff see results still held from patients (marked so); patients and proxies do not."""
-        return self.level is Level.STAFF
+        """Staff (and the operator) see results still held from patients, marked so; patients and proxies
+        do not."""
+        return self.level in (Level.STAFF, Level.OPERATOR)
+
+    def may(self, area: Area) -> bool:
+        """Whether the same decision also allows `area` (the summary shows the record part only if so)."""
+        return area in self.areas
 
 
 @dataclass(frozen=True)
@@ -242,6 +270,7 @@ def read(
             decision.sees_confidential,
             decision.sees_patient_messages,
             asker.now,
+            decision.areas,
             _DOOR,
         )
         data = reader(session, scope, *args, **kwargs)
@@ -258,6 +287,87 @@ def read(
         resource_id=look.resource_id,
     )
     return opened
+
+
+@dataclass(frozen=True)
+class OpenedPage(Generic[T]):
+    """A chart opened for a page: the read, and everyone the person can act for (for the switcher)."""
+
+    opened: Opened[T]
+    others: list[tuple[Patient, Level]]
+
+
+@dataclass(frozen=True)
+class Bound(Generic[T]):
+    """A reader with its arguments, waiting for the session and the scope (see `bind`)."""
+
+    reader: Callable[..., T | None]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    def __call__(self, session: Session, scope: PatientScope) -> T | None:
+        return self.reader(session, scope, *self.args, **self.kwargs)
+
+
+def bind(
+    reader: Callable[Concatenate[Session, PatientScope, P], T | None], /, *args: P.args, **kwargs: P.kwargs
+) -> Bound[T]:
+    """A reader and its arguments (checked here by mypy), to hand to `read_page` through `run_db`."""
+    return Bound(reader, args, kwargs)
+
+
+def read_page(
+    session: Session, asker: Asker, patient_public_id: str, look: Look, reader: Bound[T]
+) -> OpenedPage[T] | None:
+    """`read` for a chart page: also lists whom a patient or proxy can switch to (staff switch nobody)."""
+    opened = read(session, asker, patient_public_id, look, reader)
+    if opened is None:
+        return None
+    person = asker.person
+    others = (
+        patients_for(session, person, today=asker.today, rules=asker.rules)
+        if person.staff_role is None
+        else []
+    )
+    return OpenedPage(opened, others)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The operator at the command line: no account; the moment and the command (a `cli:` provenance)."""
+
+    now: datetime
+    provenance: Provenance
+
+
+def read_as_operator(
+    session: Session,
+    operator: Operator,
+    patient: Patient,
+    look: Look,
+    reader: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T | None:
+    """The command line's read of a chart: the operator sees everything, and the look is audited (actor
+    role "operator", the command's `cli:` provenance), denied when the reader found nothing. Never called
+    from a request: views go through `read`."""
+    if not (operator.provenance.route or "").startswith("cli:"):
+        raise ValueError("the operator reads from the command line only")
+    scope = PatientScope(patient, None, look.area, Level.OPERATOR, True, True, operator.now, ALL_AREAS, _DOOR)
+    data = reader(session, scope, *args, **kwargs)
+    audit.record(
+        session,
+        action=look.action,
+        outcome="allowed" if data is not None else "denied",
+        actor_role="operator",
+        patient_id=patient.id,
+        resource_type=look.resource_type,
+        resource_id=look.resource_id,
+        provenance=operator.provenance,
+    )
+    return data
 
 
 def authorize(
