@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from portal import db
 from portal.cli import main
-from portal.fhir import export, importer
+from portal.fhir import importer
 from portal.models import AuditEvent, Patient
-from portal.services import audit
+from portal.services import audit, records
 from tests.fhir_bundles import SYNTHEA, distinct_counts, patient_resources, resources_in, write_bundle
 
 CLINICAL_TYPES = ("Observation", "Immunization", "MedicationRequest", "Condition", "AllergyIntolerance")
@@ -45,7 +45,7 @@ def clinical(resources) -> dict[tuple[str, str], dict]:
 
 def exported(engine, patient_id: str) -> dict:
     with db.transaction(engine) as session:
-        bundle = export.patient_bundle(session, patient_id)
+        bundle = records.operator_export(session, patient_id)  # what `portal export-fhir` writes
     assert bundle is not None
     return bundle
 
