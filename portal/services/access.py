@@ -15,12 +15,10 @@ can be forgotten):
 One decision gives a scope every area the viewer may use for this patient (`scope.areas`, `scope.may`),
 so a page that shows the banner to all staff and the record only to some decides and audits once.
 
-Printed documents, by area. A clinic's front desk prints what a patient takes home at checkout and the
-forms schools ask for, not the clinical record:
-- DOCUMENTS alone (the front desk): the immunization record; a visit summary with the visit, the medicines
-  started, changed or stopped, the next visits and (for a patient without an account) an activation code;
-- DOCUMENTS and RECORD (clinicians, the patient, a proxy): the visit summary in full (reason, diagnoses,
-  vital signs, results, notes) and the health summary, which is an extract of the record.
+Printed documents, by area. The front desk prints what a patient asks for at the desk: the after-visit
+summary at checkout, the immunization record schools ask for, a health summary on request (DOCUMENTS).
+Test results and the care team's notes are the record itself (RECORD), which the front desk does not
+read: every document printed without RECORD leaves them out, so no PDF is a way around the results page.
 """
 
 from __future__ import annotations

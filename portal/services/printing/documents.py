@@ -94,7 +94,6 @@ class VisitSummary:
     notes: list[str]
     next_visits: list[datetime]  # in the clinic's time zone
     activation: Activation | None = None
-    clinical: bool = True  # False: the reason, measurements, diagnoses, results and notes were left out
 
     @property
     def medicines_started(self) -> list[Medicine]:
@@ -124,6 +123,7 @@ class RecordSummary:
     vaccines: list[Vaccine]
     results: list[tuple[date | None, list[ResultLine]]]  # recent results by day or report, newest first
     growth: list[growth.Assessment] = field(default_factory=list)  # the latest of each, for a child
+    with_results: bool = True  # False without the RECORD area: the results section is left out
 
 
 @dataclass(frozen=True)
@@ -228,13 +228,11 @@ def visit_summary(
     session: Session, scope: PatientScope, settings: Settings, encounter_public_id: str
 ) -> VisitSummary | None:
     """One visit's after-visit summary, or None when it is not this patient's (or hidden from the scope).
-
-    Without the RECORD area (the front desk) it carries the visit, the medicines to take and the next
-    visits, not the reason, measurements, diagnoses, results or notes."""
+    Without the RECORD area (the front desk) its test results and notes are left out."""
     detail = records.encounter_detail(session, scope, encounter_public_id)
     if detail is None:
         return None
-    clinical = scope.may(Area.RECORD)
+    with_record = scope.may(Area.RECORD)
     encounter = detail.encounter
     zone = settings.timezone
     start = encounter.start_at or encounter.end_at or utcnow()
@@ -255,14 +253,13 @@ def visit_summary(
         location=encounter.location,
         provider=encounter.practitioner,
         visit_type=encounter.display,
-        reason=encounter.reason if clinical else None,
-        vitals=[measurement(session, o) for o in detail.vitals] if clinical else [],
-        diagnoses=diagnoses if clinical else [],
+        reason=encounter.reason,
+        vitals=[measurement(session, o) for o in detail.vitals],
+        diagnoses=diagnoses,
         medicines=_medicines(session, scope, encounter, detail.medications),
-        results=_result_lines(session, scope, detail.results) if clinical else [],
-        notes=[note.text for note in detail.notes if note.text] if clinical else [],
+        results=_result_lines(session, scope, detail.results) if with_record else [],
+        notes=[note.text for note in detail.notes if note.text] if with_record else [],
         next_visits=next_visits,
-        clinical=clinical,
     )
 
 
@@ -296,19 +293,18 @@ def immunization_record(session: Session, scope: PatientScope, settings: Setting
     return ImmunizationRecord(scope.patient, _vaccines(session, scope, settings.timezone))
 
 
-def record_summary(session: Session, scope: PatientScope, settings: Settings) -> RecordSummary | None:
-    """Problems, medicines, allergies, vaccines, recent results and, for a child, growth centiles.
-
-    An extract of the record: None (refused, and audited so) without the RECORD area."""
-    if not scope.may(Area.RECORD):
-        return None
+def record_summary(session: Session, scope: PatientScope, settings: Settings) -> RecordSummary:
+    """Problems, medicines, allergies, vaccines, recent results and, for a child, growth centiles; without
+    the RECORD area (the front desk) no results."""
+    with_results = scope.may(Area.RECORD)
     problems = [c.display for c in records.conditions(session, scope).current]
     medicines = [
         Medicine(m.display, m.dosage, "current") for m in records.medications(session, scope).current
     ]
     allergies = [(a.display, a.reactions) for a in records.allergies(session, scope).current]
     recent = []
-    for group in records.results_by_report(session, scope)[:RECENT_RESULT_GROUPS]:
+    groups = records.results_by_report(session, scope) if with_results else []
+    for group in groups[:RECENT_RESULT_GROUPS]:
         when = group.when.astimezone(settings.timezone).date() if group.when else None
         recent.append((when, _result_lines(session, scope, group.results)))
     return RecordSummary(
@@ -319,6 +315,7 @@ def record_summary(session: Session, scope: PatientScope, settings: Settings) ->
         vaccines=_vaccines(session, scope, settings.timezone),
         results=recent,
         growth=_latest_growth(session, scope, settings),
+        with_results=with_results,
     )
 
 
