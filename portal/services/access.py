@@ -368,35 +368,6 @@ def read_as_operator(
     return data
 
 
-def authorize(
-    session: Session,
-    person: Person,
-    patient: Patient,
-    area: Area,
-    *,
-    action: str,
-    today: date,
-    rules: AgeRules,
-    where: Provenance | None = None,
-    resource_type: str | None = None,
-    resource_id: str | None = None,
-) -> Decision:
-    """Decide, and write the audit event for the attempt in the same transaction, allowed or denied."""
-    decision = decide(session, person, patient, area, today=today, rules=rules)
-    _audit(
-        session,
-        person,
-        patient,
-        decision,
-        decision.allowed,
-        action=action,
-        where=where,
-        resource_type=resource_type,
-        resource_id=resource_id,
-    )
-    return decision
-
-
 @dataclass(frozen=True)
 class Chart(Generic[T]):
     """An opened chart: whose it is, what the viewer may see, and what was loaded for the page."""
