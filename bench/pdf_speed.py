@@ -52,7 +52,8 @@ def pick_visits(engine: object) -> list[tuple[Patient, str]]:
 
 
 def print_visits(engine: object, settings: Settings, env: object, visits: list[tuple[Patient, str]]) -> bytes:
-    operator = access.Operator(utcnow(), Provenance(route="cli:bench_pdf_speed"))
+    rules = access.AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = access.Operator(settings.today(), rules, utcnow(), Provenance(route="cli:bench_pdf_speed"))
     with db.transaction(engine) as session:  # type: ignore[arg-type]
         summaries = [
             access.read_as_operator(

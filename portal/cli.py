@@ -292,10 +292,14 @@ def format_summary(summary: ImportSummary) -> str:
 @click.argument("patient")
 def export_fhir(patient: str) -> None:
     """Print one patient's record (by FHIR id) as a FHIR R4 Bundle of type collection."""
-    from portal.services import records
+    from portal.models.base import utcnow
+    from portal.services import access, records
 
-    with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
-        bundle = records.operator_export(session, patient)  # the operator's scope: nothing hidden, audited
+    settings = load_settings()
+    rules = access.AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = access.Operator(settings.today(), rules, utcnow(), Provenance(route="cli:export_fhir"))
+    with open_engine(settings, upgrade=True) as engine, db.transaction(engine) as session:
+        bundle = records.operator_export(session, operator, patient)  # nothing hidden, audited
     if bundle is None:
         raise click.ClickException("no patient with that FHIR id")
     click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))
@@ -486,10 +490,11 @@ def print_visit_summary(encounter: str, output: Path) -> None:
     """Print the summary of ENCOUNTER (the Encounter's FHIR id) into a PDF file."""
     from portal.models.base import utcnow
     from portal.services import printing
-    from portal.services.access import Operator
+    from portal.services.access import AgeRules, Operator
 
     settings = load_settings()
-    operator = Operator(utcnow(), Provenance(route="cli:print_visit_summary"))
+    rules = AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = Operator(settings.today(), rules, utcnow(), Provenance(route="cli:print_visit_summary"))
     with open_engine(settings) as engine, db.transaction(engine) as session:
         summary = printing.print_encounter(session, operator, settings, encounter)
     if summary is None:
@@ -507,12 +512,13 @@ def print_day(day: str, provider: str | None, output: Path) -> None:
     """Print every visit summary of a day (or one provider's) into one PDF, one patient per page."""
     from portal.models.base import utcnow
     from portal.services import printing
-    from portal.services.access import Operator
+    from portal.services.access import AgeRules, Operator
 
     settings = load_settings()
     parsed = parse_day(day, "--date")
     assert parsed is not None
-    operator = Operator(utcnow(), Provenance(route="cli:print_day"))
+    rules = AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = Operator(settings.today(), rules, utcnow(), Provenance(route="cli:print_day"))
     with open_engine(settings) as engine, db.transaction(engine) as session:
         summaries = printing.print_day(session, operator, settings, parsed, provider)
     if not summaries:

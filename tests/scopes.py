@@ -22,7 +22,7 @@ def _patient(session: Session, patient: Patient | int) -> Patient:
 
 def operator_scope(session: Session, patient: Patient | int, area: Area = Area.RECORD) -> PatientScope:
     """The command line's scope: everything, held results marked."""
-    operator = access.Operator(utcnow(), Provenance(route="cli:test"))
+    operator = access.Operator(date.today(), access.AgeRules(), utcnow(), Provenance(route="cli:test"))
     scope = access.read_as_operator(session, operator, _patient(session, patient), Look(area), _scope)
     assert scope is not None
     return scope

@@ -251,14 +251,14 @@ def test_one_decision_knows_every_area_the_viewer_may_use(session, infant) -> No
 def test_a_patient_scope_cannot_be_made_outside_access(infant) -> None:
     with pytest.raises(TypeError):
         access.PatientScope(
-            infant, None, Area.RECORD, Level.STAFF, True, True, utcnow(), frozenset(Area), object()
+            infant, Person(), Area.RECORD, Level.STAFF, True, True, utcnow(), frozenset(Area), object()
         )
 
 
 def test_the_operator_reads_only_from_the_command_line(session, infant) -> None:
     from portal.provenance import Provenance
 
-    operator = access.Operator(utcnow(), Provenance(route="records_page"))
+    operator = access.Operator(date.today(), access.AgeRules(), utcnow(), Provenance(route="records_page"))
 
     with pytest.raises(ValueError):
         access.read_as_operator(session, operator, infant, access.Look(Area.RECORD), lambda s, scope: scope)
@@ -324,7 +324,7 @@ def test_the_cli_print_is_audited_as_the_operator(settings, session, tmp_path, i
     assert result.exit_code == 0, result.output
     (event,) = events(session, action="print")
     assert (event.actor_role, event.actor_person_id, event.route, event.outcome, event.patient_id) == (
-        "operator",
+        "system",
         None,
         "cli:print_visit_summary",
         "allowed",

@@ -10,7 +10,7 @@ can be forgotten):
   messages;
 - staff see what their job needs, by role (`STAFF_AREAS`);
 - the operator at the command line (`portal print`, `portal export-fhir`) has no account: `read_as_operator`
-  opens the chart with every area, audited as the operator with the command's `cli:` provenance.
+  opens the chart with every area, audited as "system" with the command's `cli:` provenance.
 
 One decision gives a scope every area the viewer may use for this patient (`scope.areas`, `scope.may`),
 so a page that shows the banner to all staff and the record only to some decides and audits once.
@@ -45,7 +45,6 @@ class Level(StrEnum):
     FULL = "full"
     LIMITED = "limited"
     STAFF = "staff"
-    OPERATOR = "operator"  # the command line: no account, every area, audited as such
 
 
 class Area(StrEnum):
@@ -168,7 +167,7 @@ class PatientScope:
     """
 
     patient: Patient
-    viewer: Person | None  # None only for the operator at the command line (level OPERATOR)
+    viewer: Person  # for the operator at the command line, a stand-in that is never stored
     area: Area
     level: Level
     sees_confidential: bool  # False for a limited proxy: confidential items are left out
@@ -190,7 +189,7 @@ class PatientScope:
     def staff(self) -> bool:
         """Staff (and the operator) see results still held from patients, marked so; patients and proxies
         do not."""
-        return self.level in (Level.STAFF, Level.OPERATOR)
+        return self.level is Level.STAFF
 
     def may(self, area: Area) -> bool:
         """Whether the same decision also allows `area` (the summary shows the record part only if so)."""
@@ -332,10 +331,15 @@ def read_page(
 
 @dataclass(frozen=True)
 class Operator:
-    """The operator at the command line: no account; the moment and the command (a `cli:` provenance)."""
+    """The clinic's operator at the command line (or the demo's set-up): trusted, audited as "system"."""
 
+    today: date
+    rules: AgeRules
     now: datetime
     provenance: Provenance
+
+
+OPERATOR_ROLE = "system"
 
 
 def read_as_operator(
@@ -348,18 +352,19 @@ def read_as_operator(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T | None:
-    """The command line's read of a chart: the operator sees everything, and the look is audited (actor
-    role "operator", the command's `cli:` provenance), denied when the reader found nothing. Never called
-    from a request: views go through `read`."""
+    """The command line's read of a chart: the operator sees everything (held results marked, as staff
+    do), and the look is audited (actor role "system", the command's `cli:` provenance), denied when the
+    reader found nothing. Never called from a request: views go through `read`."""
     if not (operator.provenance.route or "").startswith("cli:"):
         raise ValueError("the operator reads from the command line only")
-    scope = PatientScope(patient, None, look.area, Level.OPERATOR, True, True, operator.now, ALL_AREAS, _DOOR)
+    viewer = Person(display_name="Clinic operator")  # never stored: the scope's viewer has no account
+    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, ALL_AREAS, _DOOR)
     data = reader(session, scope, *args, **kwargs)
     audit.record(
         session,
         action=look.action,
         outcome="allowed" if data is not None else "denied",
-        actor_role="operator",
+        actor_role=OPERATOR_ROLE,
         patient_id=patient.id,
         resource_type=look.resource_type,
         resource_id=look.resource_id,

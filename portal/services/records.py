@@ -20,7 +20,6 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from portal.fhir import export
-from portal.models.base import utcnow
 from portal.models.people import Patient
 from portal.models.records import (
     Allergy,
@@ -36,7 +35,6 @@ from portal.models.records import (
     Procedure,
     RecordItem,
 )
-from portal.provenance import Provenance
 from portal.services import visibility
 from portal.services.access import Area, Look, Operator, PatientScope, read_as_operator
 from portal.services.visibility import visible
@@ -441,14 +439,13 @@ def resources_of_type(session: Session, scope: PatientScope, resource_type: str)
 # Export -------------------------------------------------------------------------------------------
 
 
-def operator_export(session: Session, patient_fhir_id: str) -> dict[str, Any] | None:
+def operator_export(session: Session, operator: Operator, patient_fhir_id: str) -> dict[str, Any] | None:
     """Everything held for one patient as a FHIR R4 Bundle, for the operator's `portal export-fhir` only:
     an operator scope (nothing hidden), audited as an export by the operator. None for an unknown patient.
     The patient-facing download is `export.patient_bundle(session, scope)`."""
     patient = session.scalars(select(Patient).where(col(Patient.fhir_id) == patient_fhir_id)).first()
     if patient is None:
         return None
-    operator = Operator(utcnow(), Provenance(route="cli:export_fhir"))
     look = Look(Area.RECORD, "Patient", patient.public_id, action="export")
     return read_as_operator(session, operator, patient, look, export.patient_bundle)
 

@@ -102,7 +102,8 @@ def print_visit(
     summary = visit_summary(session, scope, settings, encounter_public_id)
     if summary is None:
         return None
-    return with_activation(session, settings, summary, issued_by=scope.viewer)
+    issuer = scope.viewer if scope.viewer.id is not None else None  # the operator has no account
+    return with_activation(session, settings, summary, issued_by=issuer)
 
 
 def print_one(
@@ -246,7 +247,7 @@ def _print_job(engine: Engine, settings: Settings, job: PrintJob) -> bytes:
         with db.transaction(engine) as session:
             encounter, patient = session.get(Encounter, encounter_id), session.get(Patient, patient_id)
             assert encounter is not None and patient is not None
-            asker = Asker(owner, settings.today(), rules, utcnow(), where)
+            asker = Asker(owner, settings.today(), rules, utcnow(), where)  # the owner prints, not the worker
             summary = print_one(session, asker, settings, encounter, patient)
             stored = session.get(PrintJob, job.id)
             assert stored is not None
