@@ -19,8 +19,9 @@ from portal import db
 from portal.config import Settings
 from portal.fhir import importer
 from portal.models import Encounter, Patient
+from portal.models.base import utcnow
 from portal.provenance import Provenance
-from portal.services import audit, printing
+from portal.services import access, audit, printing
 from portal.templating import make_templates
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +52,18 @@ def pick_visits(engine: object) -> list[tuple[Patient, str]]:
 
 
 def print_visits(engine: object, settings: Settings, env: object, visits: list[tuple[Patient, str]]) -> bytes:
+    rules = access.AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = access.Operator(settings.today(), rules, utcnow(), Provenance(route="cli:bench_pdf_speed"))
     with db.transaction(engine) as session:  # type: ignore[arg-type]
         summaries = [
-            printing.print_visit(
-                session, settings, patient, public_id, where=Provenance(route="bench:pdf_speed")
+            access.read_as_operator(
+                session,
+                operator,
+                patient,
+                access.Look(access.Area.DOCUMENTS, "Encounter", public_id, action="print"),
+                printing.print_visit,
+                settings,
+                public_id,
             )
             for patient, public_id in visits
         ]

@@ -287,10 +287,14 @@ def format_summary(summary: ImportSummary) -> str:
 @click.argument("patient")
 def export_fhir(patient: str) -> None:
     """Print one patient's record (by FHIR id) as a FHIR R4 Bundle of type collection."""
-    from portal.services import records
+    from portal.models.base import utcnow
+    from portal.services import access, records
 
-    with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
-        bundle = records.export_record(session, patient)  # by the operator: no person, no role
+    settings = load_settings()
+    rules = access.AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = access.Operator(settings.today(), rules, utcnow(), Provenance(route="cli:export_fhir"))
+    with open_engine(settings, upgrade=True) as engine, db.transaction(engine) as session:
+        bundle = records.operator_export(session, operator, patient)  # nothing hidden, audited
     if bundle is None:
         raise click.ClickException("no patient with that FHIR id")
     click.echo(json.dumps(bundle, ensure_ascii=False, indent=1))
@@ -435,19 +439,17 @@ def _write_summaries(settings: Settings, summaries: list[Any], output: Path) -> 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def print_visit_summary(encounter: str, output: Path) -> None:
     """Print the summary of ENCOUNTER (the Encounter's FHIR id) into a PDF file."""
+    from portal.models.base import utcnow
     from portal.services import printing
+    from portal.services.access import AgeRules, Operator
 
     settings = load_settings()
+    rules = AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = Operator(settings.today(), rules, utcnow(), Provenance(route="cli:print_visit_summary"))
     with open_engine(settings) as engine, db.transaction(engine) as session:
-        found = printing.find_encounter(session, encounter)
-        if found is None:
-            raise click.ClickException("no visit has that FHIR id")
-        visit, patient = found
-        summary = printing.print_visit(
-            session, settings, patient, visit.public_id, where=Provenance(route="cli:print_visit_summary")
-        )
-        if summary is None:
-            raise click.ClickException("no visit has that FHIR id")
+        summary = printing.print_encounter(session, operator, settings, encounter)
+    if summary is None:
+        raise click.ClickException("no visit has that FHIR id")
     _write_summaries(settings, [summary], output)
 
 
@@ -459,15 +461,17 @@ def print_visit_summary(encounter: str, output: Path) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def print_day(day: str, provider: str | None, output: Path) -> None:
     """Print every visit summary of a day (or one provider's) into one PDF, one patient per page."""
+    from portal.models.base import utcnow
     from portal.services import printing
+    from portal.services.access import AgeRules, Operator
 
     settings = load_settings()
     parsed = parse_day(day, "--date")
     assert parsed is not None
+    rules = AgeRules(settings.full_proxy_until_age, settings.adult_at_age)
+    operator = Operator(settings.today(), rules, utcnow(), Provenance(route="cli:print_day"))
     with open_engine(settings) as engine, db.transaction(engine) as session:
-        summaries = printing.visit_summaries_for_day(
-            session, settings, parsed, provider, where=Provenance(route="cli:print_day")
-        )
+        summaries = printing.print_day(session, operator, settings, parsed, provider)
     if not summaries:
         raise click.ClickException("no visits to print for that day" + (" and provider" if provider else ""))
     _write_summaries(settings, summaries, output)

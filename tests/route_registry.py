@@ -164,7 +164,7 @@ ROUTES: dict[str, Entry] = {
     "GET /front-desk": NotPatientData("the front desk's empty search and code forms"),
     "GET /front-desk/patients": NotPatientData("the front desk's empty patient search form"),
     "GET /admin/audit": NotPatientData("admin-only; the search screen's events are covered by its export"),
-    "POST /admin/audit": NotPatientData("admin-only: the same search with its filters in the body, not the URL"),
+    "POST /admin/audit": NotPatientData("admin-only: the same search, its filters in the body, not the URL"),
     "GET /invitation/{token}": NotPatientData("an invitation's accept page: names no patient's record"),
     "POST /invitation/{token}": NotPatientData("accepts an invitation for the signed-in invitee"),
     "GET /clinic/result-holds": NotPatientData("categories held from release: clinic settings, no patient"),

@@ -12,12 +12,14 @@ from portal.provenance import Provenance
 from portal.services.access import (
     AgeRules,
     Area,
+    Asker,
     Level,
+    Look,
     age_on,
-    authorize,
     decide,
     open_chart,
     patients_for,
+    read,
 )
 
 RULES = AgeRules()
@@ -184,28 +186,23 @@ def test_a_disabled_account_sees_nothing(session, family) -> None:
     assert level(session, family["parent"], family["infant"]) is None
 
 
-def test_authorize_audits_allowed_and_denied_attempts(session, family) -> None:
-    authorize(
+def test_reading_through_the_door_audits_allowed_and_denied_attempts(session, family) -> None:
+    where = Provenance(route="results_list")
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+
+    allowed = read(
         session,
-        family["parent"],
-        family["teen"],
-        Area.RECORD,
-        action="view",
-        today=TODAY,
-        rules=RULES,
-        resource_type="Observation",
-        resource_id="obs-1",
-        where=Provenance(route="results_list"),
+        Asker(family["parent"], TODAY, RULES, now, where),
+        family["teen"].public_id,
+        Look(Area.RECORD, "Observation", "obs-1"),
+        lambda session, scope: scope.patient_id,
     )
-    authorize(
+    denied = read(
         session,
-        family["stranger"],
-        family["child"],
-        Area.RECORD,
-        action="view",
-        today=TODAY,
-        rules=RULES,
-        where=Provenance(route="results_list"),
+        Asker(family["stranger"], TODAY, RULES, now, where),
+        family["child"].public_id,
+        Look(Area.RECORD),
+        lambda session, scope: scope.patient_id,
     )
     session.commit()
 
@@ -216,6 +213,7 @@ def test_authorize_audits_allowed_and_denied_attempts(session, family) -> None:
     ]
     assert events[0].on_behalf_of_person_id == family["teen_person"].id
     assert events[0].resource_type == "Observation" and events[0].resource_id == "obs-1"
+    assert allowed is not None and allowed.data == family["teen"].id and denied is None
 
 
 def test_switcher_lists_self_then_children_by_name(session, family) -> None:

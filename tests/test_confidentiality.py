@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from portal.models import FhirResource, Patient, Procedure
 from portal.services import records
 from portal.services.sensitive_codes import SNOMED
+from tests.scopes import limited_scope, operator_scope
 
 
 def add_procedure(session, patient, code: str, display: str, *, confidential: bool = False) -> Procedure:
@@ -42,8 +43,8 @@ def test_sensitive_codes_and_restricted_items_are_hidden_from_a_limited_view(ses
     add_procedure(session, teen, "430193006", "Medication reconciliation", confidential=True)
     add_procedure(session, teen, "430193007", "Hearing screening")
 
-    limited = records.procedures(session, teen.id, include_confidential=False)
-    full = records.procedures(session, teen.id, include_confidential=True)
+    limited = records.procedures(session, limited_scope(session, teen.id))
+    full = records.procedures(session, operator_scope(session, teen.id))
 
     assert [p.display for p in limited] == ["Hearing screening"]
     assert len(full) == 3

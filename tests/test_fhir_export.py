@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import select
 
 from portal import db
 from portal.cli import main
-from portal.fhir import export, importer
+from portal.fhir import importer
 from portal.models import AuditEvent, Patient
-from portal.services import audit
+from portal.models.base import utcnow
+from portal.provenance import Provenance
+from portal.services import access, audit, records
 from tests.fhir_bundles import SYNTHEA, distinct_counts, patient_resources, resources_in, write_bundle
 
 CLINICAL_TYPES = ("Observation", "Immunization", "MedicationRequest", "Condition", "AllergyIntolerance")
@@ -45,7 +48,10 @@ def clinical(resources) -> dict[tuple[str, str], dict]:
 
 def exported(engine, patient_id: str) -> dict:
     with db.transaction(engine) as session:
-        bundle = export.patient_bundle(session, patient_id)
+        operator = access.Operator(
+            date.today(), access.AgeRules(), utcnow(), Provenance(route="cli:export_fhir")
+        )
+        bundle = records.operator_export(session, operator, patient_id)  # what `portal export-fhir` writes
     assert bundle is not None
     return bundle
 

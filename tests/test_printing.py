@@ -453,9 +453,9 @@ def test_the_migration_links_visits_imported_before_it(app, session, infant) -> 
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    from portal.services import printing
+    from portal.services.printing import staff
 
-    monkeypatch.setattr(printing, "BATCH_IN_REQUEST", 2)
+    monkeypatch.setattr(staff, "BATCH_IN_REQUEST", 2)
 
 
 def test_a_large_day_becomes_a_job_with_a_progress_page(

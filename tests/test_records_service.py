@@ -11,6 +11,7 @@ from portal.fhir import importer
 from portal.models import Patient
 from portal.services import records
 from tests.fhir_bundles import SAMPLE_BUNDLE, patient_resources, write_bundle
+from tests.scopes import limited_scope, operator_scope
 
 SAMPLE_PATIENT = "Sample"  # the family name in data/fhir/sample-infant.json
 
@@ -34,14 +35,14 @@ def stranger(app, session, tmp_path) -> int:
 
 
 def test_results_are_grouped_by_report_with_their_observations(session, infant) -> None:
-    groups = records.results_by_report(session, infant, include_confidential=True)
+    groups = records.results_by_report(session, operator_scope(session, infant))
 
     by_report = {group.report.display: [o.code for o in group.results] for group in groups if group.report}
     assert by_report == {"Newborn bilirubin": ["1975-2"], "Hepatitis B screen": ["5195-3"]}
 
 
 def test_confidential_results_are_hidden_unless_asked_for(session, infant) -> None:
-    groups = records.results_by_report(session, infant, include_confidential=False)
+    groups = records.results_by_report(session, limited_scope(session, infant))
 
     codes = [o.code for group in groups for o in group.results]
     assert codes == ["1975-2"]
@@ -49,27 +50,27 @@ def test_confidential_results_are_hidden_unless_asked_for(session, infant) -> No
 
 
 def test_result_history_for_a_code_is_oldest_first(session, infant) -> None:
-    history = records.result_history(session, infant, "9843-4", include_confidential=True)
+    history = records.result_history(session, operator_scope(session, infant), "9843-4")
 
     assert [round(o.value, 1) for o in history] == [35.0, 38.6, 40.9, 42.6]
     assert [o.effective_at for o in history] == sorted(o.effective_at for o in history)
 
 
 def test_a_result_is_found_only_for_its_own_patient(session, infant, stranger) -> None:
-    (group, *_) = records.results_by_report(session, infant, include_confidential=True)
+    (group, *_) = records.results_by_report(session, operator_scope(session, infant))
     public_id = group.results[0].public_id
 
-    mine = records.result(session, infant, public_id, include_confidential=True)
-    theirs = records.result(session, stranger, public_id, include_confidential=True)
+    mine = records.result(session, operator_scope(session, infant), public_id)
+    theirs = records.result(session, operator_scope(session, stranger), public_id)
 
     assert mine is not None and theirs is None
 
 
 def test_report_detail_holds_its_results_and_reference_range(session, infant) -> None:
-    groups = records.results_by_report(session, infant, include_confidential=True)
+    groups = records.results_by_report(session, operator_scope(session, infant))
     report_id = next(g.report.public_id for g in groups if g.report and g.report.code == "1975-2")
 
-    detail = records.report(session, infant, report_id, include_confidential=True)
+    detail = records.report(session, operator_scope(session, infant), report_id)
 
     (bilirubin,) = detail.results
     assert (bilirubin.value, bilirubin.unit, bilirubin.reference_low, bilirubin.reference_high) == (
@@ -82,7 +83,7 @@ def test_report_detail_holds_its_results_and_reference_range(session, infant) ->
 
 
 def test_medications_are_split_into_current_and_past(session, infant) -> None:
-    lists = records.medications(session, infant, include_confidential=True)
+    lists = records.medications(session, operator_scope(session, infant))
 
     assert [m.display for m in lists.current] == ["Vitamin D drops 400 units/mL"]
     assert [m.display for m in lists.past] == ["Famotidine oral suspension"]
@@ -93,15 +94,15 @@ def test_medications_are_split_into_current_and_past(session, infant) -> None:
 
 
 def test_immunizations_are_newest_first(session, infant) -> None:
-    shots = records.immunizations(session, infant, include_confidential=True)
+    shots = records.immunizations(session, operator_scope(session, infant))
 
     assert len(shots) == 8
     assert [s.occurred_at for s in shots] == sorted((s.occurred_at for s in shots), reverse=True)
 
 
 def test_allergies_and_conditions(session, infant) -> None:
-    allergies = records.allergies(session, infant, include_confidential=True)
-    conditions = records.conditions(session, infant, include_confidential=True)
+    allergies = records.allergies(session, operator_scope(session, infant))
+    conditions = records.conditions(session, operator_scope(session, infant))
 
     assert [(a.display, a.reactions, a.criticality) for a in allergies.current] == [
         ("Amoxicillin", "Rash", "low")
@@ -110,10 +111,10 @@ def test_allergies_and_conditions(session, infant) -> None:
 
 
 def test_encounter_detail_brings_notes_diagnoses_vitals_and_results(session, infant) -> None:
-    visits = records.encounters(session, infant, include_confidential=True)
+    visits = records.encounters(session, operator_scope(session, infant))
     first_visit = visits[-1]
 
-    detail = records.encounter_detail(session, infant, first_visit.public_id, include_confidential=True)
+    detail = records.encounter_detail(session, operator_scope(session, infant), first_visit.public_id)
 
     assert len(visits) == 4 and first_visit.practitioner == "Dr. Ada Okafor"
     assert [n.text.splitlines()[0] for n in detail.notes] == ["Well child visit at 1 week."]
@@ -123,30 +124,30 @@ def test_encounter_detail_brings_notes_diagnoses_vitals_and_results(session, inf
 
 
 def test_encounter_detail_hides_confidential_results_when_asked(session, infant) -> None:
-    first_visit = records.encounters(session, infant, include_confidential=False)[-1]
+    first_visit = records.encounters(session, limited_scope(session, infant))[-1]
 
-    detail = records.encounter_detail(session, infant, first_visit.public_id, include_confidential=False)
+    detail = records.encounter_detail(session, limited_scope(session, infant), first_visit.public_id)
 
     assert {r.code for r in detail.results} == {"1975-2"}
 
 
 def test_another_patients_encounter_is_not_found(session, infant, stranger) -> None:
-    theirs = records.encounters(session, stranger, include_confidential=True)[0]
+    theirs = records.encounters(session, operator_scope(session, stranger))[0]
 
-    assert records.encounter_detail(session, infant, theirs.public_id, include_confidential=True) is None
+    assert records.encounter_detail(session, operator_scope(session, infant), theirs.public_id) is None
 
 
 def test_documents_list_and_one_document_with_its_text(session, infant) -> None:
-    notes = records.documents(session, infant, include_confidential=True)
+    notes = records.documents(session, operator_scope(session, infant))
 
-    note = records.document(session, infant, notes[0].public_id, include_confidential=True)
+    note = records.document(session, operator_scope(session, infant), notes[0].public_id)
 
     assert len(notes) == 4
     assert note.text.startswith("Well child visit at 6 months.") and note.author == "Dr. Ada Okafor"
 
 
 def test_growth_measurements_include_head_circumference_in_metric_units(session, infant) -> None:
-    growth = records.growth_measurements(session, infant, include_confidential=True)
+    growth = records.growth_measurements(session, operator_scope(session, infant))
 
     assert [round(p.value, 2) for p in growth["weight"]] == [3.45, 5.1, 6.4, 7.3]
     assert [p.unit for p in growth["head_circumference"]] == ["cm"] * 4
@@ -161,7 +162,7 @@ def test_growth_measurements_convert_grams_and_inches(app, session, tmp_path) ->
     importer.import_paths(app.state.engine, [write_bundle(tmp_path / "g.json", resources)])
     patient_id = session.scalars(select(Patient.id)).one()
 
-    growth = records.growth_measurements(session, patient_id, include_confidential=True)
+    growth = records.growth_measurements(session, operator_scope(session, patient_id))
 
     assert 3.5 in [round(p.value, 3) for p in growth["weight"]]
 
@@ -171,8 +172,8 @@ def test_blood_pressure_components_are_kept(app, session, tmp_path) -> None:
     panel = next(r for r in resources if r.get("component"))
     importer.import_paths(app.state.engine, [write_bundle(tmp_path / "bp.json", resources)])
     patient_id = session.scalars(select(Patient.id)).one()
-    visit = records.encounters(session, patient_id, include_confidential=True)[0]
-    detail = records.encounter_detail(session, patient_id, visit.public_id, include_confidential=True)
+    visit = records.encounters(session, operator_scope(session, patient_id))[0]
+    detail = records.encounter_detail(session, operator_scope(session, patient_id), visit.public_id)
     observation = next(v for v in detail.vitals if v.code == "85354-9")
 
     parts = records.components(session, observation)
@@ -208,10 +209,10 @@ def test_resources_of_type_returns_the_json_as_sent_for_that_patient_only(
     importer.import_paths(app.state.engine, [write_bundle(tmp_path / "claim.json", [*resources, claim])])
     patient_id = session.scalars(select(Patient.id).where(Patient.fhir_id == resources[2]["id"])).one()
 
-    claims = records.resources_of_type(session, patient_id, "Claim")
+    claims = records.resources_of_type(session, operator_scope(session, patient_id), "Claim")
 
     assert claims == [claim]
-    assert records.resources_of_type(session, stranger, "Claim") == []
+    assert records.resources_of_type(session, operator_scope(session, stranger), "Claim") == []
 
 
 def test_result_histories_for_the_codes_of_a_report(app, session, tmp_path) -> None:
@@ -224,7 +225,7 @@ def test_result_histories_for_the_codes_of_a_report(app, session, tmp_path) -> N
         if r["resourceType"] == "Observation" and r["category"][0]["coding"][0]["code"] == "laboratory":
             expected.setdefault(r["code"]["coding"][0]["code"], []).append(r["valueQuantity"]["value"])
 
-    histories = records.result_histories(session, patient_id, sorted(expected), include_confidential=True)
+    histories = records.result_histories(session, operator_scope(session, patient_id), sorted(expected))
 
     assert {code: sorted(o.value for o in rows) for code, rows in histories.items()} == {
         code: sorted(values) for code, values in expected.items()

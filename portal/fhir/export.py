@@ -3,6 +3,11 @@
 Each resource is the JSON the EHR sent, with its original id. References are rewritten to the relative
 `Type/id` form (the EHR's `urn:uuid:` and conditional references only make sense inside the file they came
 in), and the practitioners, organisations and places they point at are included, so the bundle stands alone.
+
+The bundle is what the patient scope may see: resources whose projected rows the visibility rule hides
+(a held result, a confidential item for a limited view) are left out, and so is anything reached only
+through them. The operator's command-line export opens a scope that hides nothing
+(`records.operator_export`).
 """
 
 from __future__ import annotations
@@ -17,22 +22,28 @@ from portal.fhir.references import Key, Resolver, reference_strings, rewrite_ref
 from portal.models.base import utcnow
 from portal.models.people import Patient
 from portal.models.records import FhirResource
+from portal.services import visibility
+from portal.services.access import PatientScope
 
 MAX_DEPTH = 4
 
 
-def patient_bundle(session: Session, patient_fhir_id: str) -> dict[str, Any] | None:
-    """The patient's record as a FHIR R4 collection Bundle (a dict), or None for an unknown patient."""
-    patient = session.scalars(select(Patient).where(col(Patient.fhir_id) == patient_fhir_id)).first()
-    if patient is None:
-        return None
-    rows = list(
-        session.scalars(
+def patient_bundle(session: Session, scope: PatientScope) -> dict[str, Any]:
+    """The patient's record as this scope sees it, as a FHIR R4 collection Bundle (a dict)."""
+    hidden = visibility.hidden_resource_ids(session, scope, visibility.RECORD_TABLES)
+    return _bundle(session, scope.patient, hidden)
+
+
+def _bundle(session: Session, patient: Patient, hidden: set[int]) -> dict[str, Any]:
+    rows = [
+        row
+        for row in session.scalars(
             select(FhirResource)
             .where(col(FhirResource.patient_id) == patient.id)
             .order_by(col(FhirResource.id))
         )
-    )
+        if row.id not in hidden
+    ]
     held: dict[Key, dict[str, Any]] = {
         (row.resource_type, row.fhir_id): json.loads(row.resource_json) for row in rows
     }
@@ -56,7 +67,8 @@ def patient_bundle(session: Session, patient_fhir_id: str) -> dict[str, Any] | N
             break
         frontier = []
         for row in session.scalars(select(FhirResource).where(col(FhirResource.id).in_(sorted(wanted)))):
-            if row.patient_id in (None, patient.id):  # never another patient's resource
+            # never another patient's resource, nor one the scope may not see
+            if row.patient_id in (None, patient.id) and row.id not in hidden:
                 held[(row.resource_type, row.fhir_id)] = resource = json.loads(row.resource_json)
                 frontier.append(resource)
     ordered = sorted(held.items(), key=lambda item: item[0][0] != "Patient")  # the patient first

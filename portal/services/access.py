@@ -8,7 +8,17 @@ can be forgotten):
   `beyond_majority`; an adult caregiver has the level the grant gives;
 - a limited view hides confidential items (sensitive codes, meta.security R or V) and the patient's own
   messages;
-- staff see what their job needs, by role.
+- staff see what their job needs, by role (`STAFF_AREAS`);
+- the operator at the command line (`portal print`, `portal export-fhir`) has no account: `read_as_operator`
+  opens the chart with every area, audited as "system" with the command's `cli:` provenance.
+
+One decision gives a scope every area the viewer may use for this patient (`scope.areas`, `scope.may`),
+so a page that shows the banner to all staff and the record only to some decides and audits once.
+
+Printed documents, by area. The front desk prints what a patient asks for at the desk: the after-visit
+summary at checkout, the immunization record schools ask for, a health summary on request (DOCUMENTS).
+Test results and the care team's notes are the record itself (RECORD), which the front desk does not
+read: every document printed without RECORD leaves them out, so no PDF is a way around the results page.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Concatenate, Generic, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlmodel import Session, select
 
@@ -77,6 +87,7 @@ class Decision:
     level: Level | None
     sees_confidential: bool = False
     sees_patient_messages: bool = False
+    areas: frozenset[Area] = frozenset()  # every area this viewer may use for this patient
 
 
 DENIED = Decision(allowed=False, level=None)
@@ -106,6 +117,9 @@ def grant_level(grant: ProxyGrant, birth_date: date | None, today: date, rules: 
     return level
 
 
+ALL_AREAS = frozenset(Area)
+
+
 def decide(
     session: Session, person: Person, patient: Patient, area: Area, *, today: date, rules: AgeRules
 ) -> Decision:
@@ -113,14 +127,19 @@ def decide(
     if person.disabled:
         return DENIED
     if person.staff_role is not None:
-        if area in STAFF_AREAS.get(person.staff_role, frozenset()):
+        areas = STAFF_AREAS.get(person.staff_role, frozenset())
+        if area in areas:
             confidential = person.staff_role == StaffRole.CLINICIAN
             return Decision(
-                True, Level.STAFF, sees_confidential=confidential, sees_patient_messages=confidential
+                True,
+                Level.STAFF,
+                sees_confidential=confidential,
+                sees_patient_messages=confidential,
+                areas=areas,
             )
         return DENIED
     if patient.person_id is not None and patient.person_id == person.id:
-        return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True)
+        return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True, areas=ALL_AREAS)
     if area not in PROXY_AREAS:
         return DENIED
     best: Level | None = None
@@ -133,7 +152,7 @@ def decide(
     if best is None:
         return DENIED
     full = best is Level.FULL
-    return Decision(True, best, sees_confidential=full, sees_patient_messages=full)
+    return Decision(True, best, sees_confidential=full, sees_patient_messages=full, areas=PROXY_AREAS)
 
 
 _DOOR = object()  # only this module holds it, so only this module can make a PatientScope
@@ -149,12 +168,13 @@ class PatientScope:
     """
 
     patient: Patient
-    viewer: Person
+    viewer: Person  # for the operator at the command line, a stand-in that is never stored
     area: Area
     level: Level
     sees_confidential: bool  # False for a limited proxy: confidential items are left out
     sees_patient_messages: bool
     now: datetime  # the moment release holds are judged at
+    areas: frozenset[Area]  # every area the viewer may use for this patient, from the same decision
     door: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -168,8 +188,13 @@ class PatientScope:
 
     @property
     def staff(self) -> bool:
-        """Staff see results still held from patients (marked so); patients and proxies do not."""
+        """Staff (and the operator) see results still held from patients, marked so; patients and proxies
+        do not."""
         return self.level is Level.STAFF
+
+    def may(self, area: Area) -> bool:
+        """Whether the same decision also allows `area` (the summary shows the record part only if so)."""
+        return area in self.areas
 
 
 @dataclass(frozen=True)
@@ -243,6 +268,7 @@ def read(
             decision.sees_confidential,
             decision.sees_patient_messages,
             asker.now,
+            decision.areas,
             _DOOR,
         )
         data = reader(session, scope, *args, **kwargs)
@@ -261,33 +287,91 @@ def read(
     return opened
 
 
-def authorize(
-    session: Session,
-    person: Person,
-    patient: Patient,
-    area: Area,
-    *,
-    action: str,
-    today: date,
-    rules: AgeRules,
-    where: Provenance | None = None,
-    resource_type: str | None = None,
-    resource_id: str | None = None,
-) -> Decision:
-    """Decide, and write the audit event for the attempt in the same transaction, allowed or denied."""
-    decision = decide(session, person, patient, area, today=today, rules=rules)
-    _audit(
-        session,
-        person,
-        patient,
-        decision,
-        decision.allowed,
-        action=action,
-        where=where,
-        resource_type=resource_type,
-        resource_id=resource_id,
+@dataclass(frozen=True)
+class OpenedPage(Generic[T]):
+    """A chart opened for a page: the read, and everyone the person can act for (for the switcher)."""
+
+    opened: Opened[T]
+    others: list[tuple[Patient, Level]]
+
+
+@dataclass(frozen=True)
+class Bound(Generic[T]):
+    """A reader with its arguments, waiting for the session and the scope (see `bind`)."""
+
+    reader: Callable[..., T | None]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    def __call__(self, session: Session, scope: PatientScope) -> T | None:
+        return self.reader(session, scope, *self.args, **self.kwargs)
+
+
+def bind(
+    reader: Callable[Concatenate[Session, PatientScope, P], T | None], /, *args: P.args, **kwargs: P.kwargs
+) -> Bound[T]:
+    """A reader and its arguments (checked here by mypy), to hand to `read_page` through `run_db`."""
+    return Bound(reader, args, kwargs)
+
+
+def read_page(
+    session: Session, asker: Asker, patient_public_id: str, look: Look, reader: Bound[T]
+) -> OpenedPage[T] | None:
+    """`read` for a chart page: also lists whom a patient or proxy can switch to (staff switch nobody)."""
+    opened = read(session, asker, patient_public_id, look, reader)
+    if opened is None:
+        return None
+    person = asker.person
+    others = (
+        patients_for(session, person, today=asker.today, rules=asker.rules)
+        if person.staff_role is None
+        else []
     )
-    return decision
+    return OpenedPage(opened, others)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The clinic's operator at the command line (or the demo's set-up): trusted, audited as "system"."""
+
+    today: date
+    rules: AgeRules
+    now: datetime
+    provenance: Provenance
+
+
+OPERATOR_ROLE = "system"
+
+
+def read_as_operator(
+    session: Session,
+    operator: Operator,
+    patient: Patient,
+    look: Look,
+    reader: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T | None:
+    """The command line's read of a chart: the operator sees everything (held results marked, as staff
+    do), and the look is audited (actor role "system", the command's `cli:` provenance), denied when the
+    reader found nothing. Never called from a request: views go through `read`."""
+    if not (operator.provenance.route or "").startswith("cli:"):
+        raise ValueError("the operator reads from the command line only")
+    viewer = Person(display_name="Clinic operator")  # never stored: the scope's viewer has no account
+    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, ALL_AREAS, _DOOR)
+    data = reader(session, scope, *args, **kwargs)
+    audit.record(
+        session,
+        action=look.action,
+        outcome="allowed" if data is not None else "denied",
+        actor_role=OPERATOR_ROLE,
+        patient_id=patient.id,
+        resource_type=look.resource_type,
+        resource_id=look.resource_id,
+        provenance=operator.provenance,
+    )
+    return data
 
 
 @dataclass(frozen=True)
@@ -485,19 +569,6 @@ class Acted(Generic[T]):
     refused: Refused | None = None
 
 
-@dataclass(frozen=True)
-class Operator:
-    """The clinic's operator at the command line (or the demo's set-up): trusted, audited as "system"."""
-
-    today: date
-    rules: AgeRules
-    now: datetime
-    provenance: Provenance
-
-
-OPERATOR_ROLE = "system"
-
-
 def act(
     session: Session,
     asker: Asker,
@@ -540,6 +611,7 @@ def act(
         decision.sees_confidential,
         decision.sees_patient_messages,
         asker.now,
+        decision.areas,
         _DOOR,
     )
     acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
@@ -560,7 +632,7 @@ def act_as_operator(
 ) -> Acted[T] | None:
     """The clinic's own command changes one patient's data: no person to decide for, still one event."""
     viewer = Person(display_name="Clinic operator")  # never stored: the scope's viewer has no account
-    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, _DOOR)
+    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, ALL_AREAS, _DOOR)
     acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
     audit.record(
         session,

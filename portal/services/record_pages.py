@@ -1,12 +1,14 @@
-"""What each record page shows: the records queries with the release rules, result flags, growth centiles
-and small result charts applied, for one viewer.
+"""What each record page shows: the records queries with result flags, growth centiles and small result
+charts applied, for one patient scope. Each page's reader takes the scope `access.read` opened.
 
-A patient or proxy sees a result only once it is released (`results.is_released`: at once unless its
-category is held); staff see every result, each marked with whether the patient can see it yet.
+What a scope sees is the one visibility rule's business (services/visibility.py): a patient or proxy
+never gets a held result from the queries; staff get every result, each marked with whether the patient
+can see it yet (`visibility.released`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,33 +16,16 @@ from typing import Any
 from sqlmodel import Session
 
 from portal.fhir import export
-from portal.models.people import Patient, Person
+from portal.models.people import Person
 from portal.models.records import DiagnosticReport, Observation
 from portal.models.results import ResultHold
 from portal.provenance import Provenance
-from portal.services import audit, growth, records, results
-from portal.services.access import Decision, Level, PatientScope, age_on
+from portal.services import audit, growth, records, results, visibility
+from portal.services.access import Area, PatientScope, age_on
 from portal.services.results import Flag
 
 GROUPS_PER_PAGE = 5
 SUMMARY_RESULTS = 5
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking, as far as the records care: may they see confidential items, are they staff."""
-
-    include_confidential: bool
-    staff: bool
-    now: datetime
-
-    @classmethod
-    def of(cls, decision: Decision, now: datetime) -> Viewer:
-        return cls(decision.sees_confidential, decision.level is Level.STAFF, now)
-
-    @classmethod
-    def of_scope(cls, scope: PatientScope) -> Viewer:
-        return cls(scope.sees_confidential, scope.staff, scope.now)
 
 
 @dataclass(frozen=True)
@@ -66,25 +51,31 @@ class Page:
     has_next: bool
 
 
+# A paged records query: (session, scope, limit, offset) -> rows, newest first.
+PagedQuery = Callable[[Session, PatientScope, int, int], list[Any]]
+PER_PAGE = 20
+
+
+def list_page(session: Session, scope: PatientScope, query: PagedQuery, number: int) -> Page:
+    """One page of a long list (visits, notes), with whether there is a next one."""
+    found = query(session, scope, PER_PAGE + 1, (number - 1) * PER_PAGE)
+    return Page(found[:PER_PAGE], number, len(found) > PER_PAGE)
+
+
 def row_of(
     observation: Observation, report: DiagnosticReport | None, holds: dict[str, ResultHold], now: datetime
 ) -> ResultRow:
     o = observation
-    issued = o.issued or (report.issued if report else None)
-    released = results.is_released(issued, o.category, holds, now=now)
-    if report is not None:
-        released = released and results.is_released(
-            report.issued or o.issued, report.category, holds, now=now
-        )
+    released = visibility.released(o, report, holds, now=now)
     return ResultRow(o, results.flag(o.value, o.reference_low, o.reference_high, o.interpretation), released)
 
 
-def _group(group: records.ResultGroup, holds: dict[str, ResultHold], viewer: Viewer) -> ReportGroup | None:
-    rows = [row_of(o, group.report, holds, viewer.now) for o in group.results]
-    report_released = group.report is None or results.is_released(
-        group.report.issued, group.report.category, holds, now=viewer.now
-    )
-    if not viewer.staff:
+def _group(
+    group: records.ResultGroup, holds: dict[str, ResultHold], scope: PatientScope
+) -> ReportGroup | None:
+    rows = [row_of(o, group.report, holds, scope.now) for o in group.results]
+    report_released = group.report is None or visibility.released(None, group.report, holds, now=scope.now)
+    if not scope.staff:  # the queries left held rows out already; this keeps a page right if they change
         rows = [row for row in rows if row.released]
         # A report whose results are all held waits with them; one with no results shows its text.
         text_only = group.report is not None and not group.results and report_released
@@ -97,20 +88,17 @@ def _group(group: records.ResultGroup, holds: dict[str, ResultHold], viewer: Vie
 
 def results_page(session: Session, scope: PatientScope, number: int = 1) -> Page:
     """Results grouped by report, newest first, a page of reports at a time."""
-    viewer = Viewer.of_scope(scope)
-    holds = results.holds(session)
-    groups = records.results_by_report(
-        session, scope.patient_id, include_confidential=viewer.include_confidential
-    )
-    shown = [g for g in (_group(group, holds, viewer) for group in groups) if g is not None]
+    holds = visibility.holds(session)
+    groups = records.results_by_report(session, scope)
+    shown = [g for g in (_group(group, holds, scope) for group in groups) if g is not None]
     start = (number - 1) * GROUPS_PER_PAGE
     return Page(shown[start : start + GROUPS_PER_PAGE], number, len(shown) > start + GROUPS_PER_PAGE)
 
 
-def report_page(session: Session, patient_id: int, public_id: str, viewer: Viewer) -> ReportGroup | None:
+def report_page(session: Session, scope: PatientScope, public_id: str) -> ReportGroup | None:
     """One report with its results; None when it is not this patient's or not yet released to them."""
-    found = records.report(session, patient_id, public_id, include_confidential=viewer.include_confidential)
-    return None if found is None else _group(found, results.holds(session), viewer)
+    found = records.report(session, scope, public_id)
+    return None if found is None else _group(found, visibility.holds(session), scope)
 
 
 @dataclass(frozen=True)
@@ -170,26 +158,18 @@ def sparkline(rows: list[ResultRow], *, width: int = 320, height: int = 120) -> 
     return Sparkline(width, height, points, band, labels)
 
 
-def result_history_page(
-    session: Session, patient_id: int, public_id: str, viewer: Viewer
-) -> ResultHistory | None:
+def result_history_page(session: Session, scope: PatientScope, public_id: str) -> ResultHistory | None:
     """One result and every earlier result of the same test, with a chart; None if not this patient's."""
-    found = records.result(session, patient_id, public_id, include_confidential=viewer.include_confidential)
+    found = records.result(session, scope, public_id)
     if found is None:
         return None
-    history = (
-        records.result_history(
-            session, patient_id, found.code, include_confidential=viewer.include_confidential
-        )
-        if found.code
-        else [found]
-    )
+    history = records.result_history(session, scope, found.code) if found.code else [found]
     reports = records.reports_by_resource_id(
-        session, patient_id, {o.report_resource_id for o in history if o.report_resource_id is not None}
+        session, scope, {o.report_resource_id for o in history if o.report_resource_id is not None}
     )
-    holds = results.holds(session)
-    rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, viewer.now) for o in history]
-    if not viewer.staff:
+    holds = visibility.holds(session)
+    rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, scope.now) for o in history]
+    if not scope.staff:
         rows = [row for row in rows if row.released]
     this = next((row for row in rows if row.observation.id == found.id), None)
     if this is None:
@@ -210,35 +190,35 @@ class Summary:
     can_download: bool
 
 
-def summary(session: Session, patient_id: int, viewer: Viewer) -> Summary:
-    """Health issues, current medications, allergies, recent results and upcoming visits."""
-    private = viewer.include_confidential
-    recent = records.recent_results(session, patient_id, include_confidential=private)
+def summary(session: Session, scope: PatientScope) -> Summary | bool:
+    """Health issues, current medications, allergies, recent results and upcoming visits; False (the
+    banner alone) when the scope's decision does not also allow the record, as for the front desk."""
+    if not scope.may(Area.RECORD):
+        return False
+    recent = records.recent_results(session, scope)
     reports = records.reports_by_resource_id(
-        session, patient_id, {o.report_resource_id for o in recent if o.report_resource_id is not None}
+        session, scope, {o.report_resource_id for o in recent if o.report_resource_id is not None}
     )
-    holds = results.holds(session)
-    rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, viewer.now) for o in recent]
-    if not viewer.staff:
+    holds = visibility.holds(session)
+    rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, scope.now) for o in recent]
+    if not scope.staff:
         rows = [row for row in rows if row.released]
     return Summary(
-        problems=records.conditions(session, patient_id, include_confidential=private).current,
-        medications=records.medications(session, patient_id, include_confidential=private).current,
-        allergies=records.allergies(session, patient_id, include_confidential=private).current,
+        problems=records.conditions(session, scope).current,
+        medications=records.medications(session, scope).current,
+        allergies=records.allergies(session, scope).current,
         results=rows[:SUMMARY_RESULTS],
-        upcoming=records.upcoming_encounters(
-            session, patient_id, include_confidential=private, now=viewer.now
-        ),
-        can_download=private and not viewer.staff,
+        upcoming=records.upcoming_encounters(session, scope),
+        can_download=scope.sees_confidential and not scope.staff,
     )
 
 
-def record_bundle(session: Session, patient: Patient, viewer: Viewer) -> dict[str, Any] | None:
-    """The whole record as a FHIR Bundle (what `portal export-fhir` writes), for the patient or a full
-    proxy; None for a limited view, since the bundle would carry the items that view hides."""
-    if not viewer.include_confidential or viewer.staff:
+def record_bundle(session: Session, scope: PatientScope) -> dict[str, Any] | None:
+    """The record as a FHIR Bundle, as this scope sees it (held results left out), for the patient or a
+    full proxy; None for a limited view (the file is the whole record or nothing) and for staff."""
+    if not scope.sees_confidential or scope.staff:
         return None
-    return export.patient_bundle(session, patient.fhir_id)
+    return export.patient_bundle(session, scope)
 
 
 # Growth ---------------------------------------------------------------------------------------------
@@ -251,15 +231,12 @@ class GrowthSeries:
     assessments: list[growth.Assessment]  # newest first, for the table when there is no chart
 
 
-def growth_page(
-    session: Session, patient: Patient, viewer: Viewer, *, today: date
-) -> list[GrowthSeries] | None:
+def growth_page(session: Session, scope: PatientScope, *, today: date) -> list[GrowthSeries] | None:
     """Each growth measure with its centiles and chart; None for anyone 20 or older (no growth charts)."""
-    if patient.id is None or patient.birth_date is None or not shows_growth(patient.birth_date, today):
+    patient = scope.patient
+    if patient.birth_date is None or not shows_growth(patient.birth_date, today):
         return None
-    series = records.growth_measurements(
-        session, patient.id, include_confidential=viewer.include_confidential
-    )
+    series = records.growth_measurements(session, scope)
     sex = patient.sex or ""
     shown = []
     for name, points in series.items():
@@ -300,6 +277,7 @@ def hold_category(
     hold = results.set_hold(
         session, category=category, hold_hours=hold_hours, reason=reason, set_by_person_id=person.id
     )
+    visibility.forget_holds(session)
     audit.record(
         session,
         action="update",
@@ -315,6 +293,7 @@ def hold_category(
 def release_category(session: Session, *, category: str, person: Person, where: Provenance) -> bool:
     """End a category's hold (its held results show at once), audited; False if it was not held."""
     cleared = results.clear_hold(session, category)
+    visibility.forget_holds(session)
     if cleared:
         audit.record(
             session,
@@ -326,3 +305,26 @@ def release_category(session: Session, *, category: str, person: Person, where: 
             provenance=where,
         )
     return cleared
+
+
+def hold_from_form(
+    session: Session, *, category: str, hours: str, reason: str, person: Person, where: Provenance
+) -> tuple[str | None, HoldsScreen]:
+    """The holds screen's form: hold the category, or say why not (changing nothing)."""
+    try:
+        hold_category(
+            session, category=category, hold_hours=int(hours), reason=reason, person=person, where=where
+        )
+    except ValueError as problem:
+        # set_hold checks its input before it writes anything, so there is nothing to undo
+        message = str(problem) if hours.isdigit() else "give the hold's length in whole hours"
+        return message, holds_screen(session)
+    return None, holds_screen(session)
+
+
+def release_from_form(
+    session: Session, *, category: str, person: Person, where: Provenance
+) -> tuple[bool, HoldsScreen]:
+    """The holds screen's release button: end the hold; False if the category was not held."""
+    cleared = release_category(session, category=category, person=person, where=where)
+    return cleared, holds_screen(session)

@@ -1,11 +1,10 @@
 """What the record pages read: results, medications, immunizations, allergies, problems, visits, notes and
 growth, for one patient at a time.
 
-Every function takes the patient's internal id and filters on it, so a public id from a URL never reaches
-another patient's row. `include_confidential` (keyword-only, no default) is decided by the access rules:
-False hides items the EHR marked restricted (meta.security R or V) and items carrying one of the clinic's
-sensitive codes (services/sensitive_codes.py), as a teenager's proxy must not see them.
-Nothing here writes, and nothing here commits.
+Every function takes the patient scope the access service opened, never a bare patient id, and reads
+through the one visibility rule (services/visibility.py): this patient's rows only, confidential items
+left out for a limited view, held results left out for patients and proxies. Nothing here writes, and
+nothing here commits, apart from the operator's audited export.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -36,8 +35,9 @@ from portal.models.records import (
     Procedure,
     RecordItem,
 )
-from portal.services import audit
-from portal.services.sensitive_codes import SENSITIVE_CODES
+from portal.services import visibility
+from portal.services.access import Area, Look, Operator, PatientScope, read_as_operator
+from portal.services.visibility import visible
 
 Item = TypeVar("Item", bound=RecordItem)
 
@@ -62,21 +62,8 @@ _UNIT_FACTORS = {  # to kg, cm, kg/m2, cm
 GROWTH_UNITS = {"weight": "kg", "height": "cm", "bmi": "kg/m2", "head_circumference": "cm"}
 
 
-def _visible(query: Any, table: type[RecordItem], patient_id: int, include_confidential: bool) -> Any:
-    query = query.where(col(table.patient_id) == patient_id)
-    if not include_confidential:
-        # Hidden from a limited proxy: what the EHR marked restricted, and the clinic's sensitive codes.
-        query = query.where(col(table.confidential).is_(False)).where(
-            tuple_(col(table.code_system), col(table.code)).not_in(sorted(SENSITIVE_CODES))
-            | col(table.code).is_(None)
-        )
-    return query
-
-
-def _one(
-    session: Session, table: type[Item], patient_id: int, public_id: str, include_confidential: bool
-) -> Item | None:
-    query = _visible(select(table), table, patient_id, include_confidential)
+def _one(session: Session, scope: PatientScope, table: type[Item], public_id: str) -> Item | None:
+    query = visible(session, scope, select(table), table)
     found: Item | None = session.scalars(query.where(col(table.public_id) == public_id)).first()
     return found
 
@@ -99,16 +86,12 @@ class ResultGroup:
         return self.results[0].effective_at if self.results else None
 
 
-def results_by_report(session: Session, patient_id: int, *, include_confidential: bool) -> list[ResultGroup]:
+def results_by_report(session: Session, scope: PatientScope) -> list[ResultGroup]:
     """Laboratory results grouped by their report, newest first."""
-    reports = list(
-        session.scalars(
-            _visible(select(DiagnosticReport), DiagnosticReport, patient_id, include_confidential)
-        )
-    )
+    reports = list(session.scalars(visible(session, scope, select(DiagnosticReport), DiagnosticReport)))
     report_ids = {report.resource_id for report in reports}
     observations = session.scalars(
-        _visible(select(Observation), Observation, patient_id, include_confidential)
+        visible(session, scope, select(Observation), Observation)
         .where(
             (col(Observation.category) == LABORATORY) | col(Observation.report_resource_id).in_(report_ids)
         )
@@ -136,11 +119,9 @@ def _sort_time(when: datetime | None) -> float:
     return when.timestamp() if when else float("-inf")
 
 
-def result_history(
-    session: Session, patient_id: int, code: str, *, include_confidential: bool
-) -> list[Observation]:
+def result_history(session: Session, scope: PatientScope, code: str) -> list[Observation]:
     """Every result with this code (a LOINC code, say), oldest first: the history of one test."""
-    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    query = visible(session, scope, select(Observation), Observation)
     return list(
         session.scalars(
             query.where(col(Observation.code) == code).order_by(
@@ -150,11 +131,9 @@ def result_history(
     )
 
 
-def result_histories(
-    session: Session, patient_id: int, codes: list[str], *, include_confidential: bool
-) -> dict[str, list[Observation]]:
+def result_histories(session: Session, scope: PatientScope, codes: list[str]) -> dict[str, list[Observation]]:
     """The history of several tests at once (say, every code on one report), oldest first, in one query."""
-    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    query = visible(session, scope, select(Observation), Observation)
     histories: dict[str, list[Observation]] = {code: [] for code in codes}
     for row in session.scalars(
         query.where(col(Observation.code).in_(codes)).order_by(
@@ -165,10 +144,8 @@ def result_histories(
     return histories
 
 
-def result(
-    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
-) -> Observation | None:
-    return _one(session, Observation, patient_id, public_id, include_confidential)
+def result(session: Session, scope: PatientScope, public_id: str) -> Observation | None:
+    return _one(session, scope, Observation, public_id)
 
 
 def components(session: Session, observation: Observation) -> list[ObservationComponent]:
@@ -182,29 +159,23 @@ def components(session: Session, observation: Observation) -> list[ObservationCo
     )
 
 
-def report(
-    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
-) -> ResultGroup | None:
+def report(session: Session, scope: PatientScope, public_id: str) -> ResultGroup | None:
     """One report with its results."""
-    found = _one(session, DiagnosticReport, patient_id, public_id, include_confidential)
+    found = _one(session, scope, DiagnosticReport, public_id)
     if found is None:
         return None
     results = session.scalars(
-        _visible(select(Observation), Observation, patient_id, include_confidential)
+        visible(session, scope, select(Observation), Observation)
         .where(col(Observation.report_resource_id) == found.resource_id)
         .order_by(col(Observation.id))
     )
     return ResultGroup(found, list(results), None)
 
 
-def recent_results(
-    session: Session, patient_id: int, *, include_confidential: bool, limit: int = 20
-) -> list[Observation]:
+def recent_results(session: Session, scope: PatientScope, limit: int = 20) -> list[Observation]:
     """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
-    visible_reports = _visible(
-        select(col(DiagnosticReport.resource_id)), DiagnosticReport, patient_id, include_confidential
-    )
-    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    visible_reports = visible(session, scope, select(col(DiagnosticReport.resource_id)), DiagnosticReport)
+    query = visible(session, scope, select(Observation), Observation)
     return list(
         session.scalars(
             query.where(col(Observation.category) == LABORATORY)
@@ -219,14 +190,14 @@ def recent_results(
 
 
 def reports_by_resource_id(
-    session: Session, patient_id: int, resource_ids: set[int]
+    session: Session, scope: PatientScope, resource_ids: set[int]
 ) -> dict[int, DiagnosticReport]:
-    """The reports some results belong to (for their release rules), by their resource id."""
+    """The reports some shown results belong to (for marking their release), by their resource id."""
     if not resource_ids:
         return {}
     rows = session.scalars(
         select(DiagnosticReport)
-        .where(col(DiagnosticReport.patient_id) == patient_id)
+        .where(col(DiagnosticReport.patient_id) == scope.patient_id)
         .where(col(DiagnosticReport.resource_id).in_(resource_ids))
     )
     return {row.resource_id: row for row in rows}
@@ -252,10 +223,10 @@ class CurrentAndPast:
     past: list[Any] = field(default_factory=list)
 
 
-def medications(session: Session, patient_id: int, *, include_confidential: bool) -> CurrentAndPast:
+def medications(session: Session, scope: PatientScope) -> CurrentAndPast:
     """Medication requests: active (and on hold) ones, then the rest, newest first in each."""
     rows = session.scalars(
-        _visible(select(MedicationRequest), MedicationRequest, patient_id, include_confidential).order_by(
+        visible(session, scope, select(MedicationRequest), MedicationRequest).order_by(
             col(MedicationRequest.authored_on).desc(), col(MedicationRequest.id).desc()
         )
     )
@@ -265,9 +236,9 @@ def medications(session: Session, patient_id: int, *, include_confidential: bool
     return lists
 
 
-def immunizations(session: Session, patient_id: int, *, include_confidential: bool) -> list[Immunization]:
+def immunizations(session: Session, scope: PatientScope) -> list[Immunization]:
     """Immunizations, newest first (entered-in-error ones left out)."""
-    query = _visible(select(Immunization), Immunization, patient_id, include_confidential)
+    query = visible(session, scope, select(Immunization), Immunization)
     return list(
         session.scalars(
             query.where(col(Immunization.status) != "entered-in-error").order_by(
@@ -277,10 +248,10 @@ def immunizations(session: Session, patient_id: int, *, include_confidential: bo
     )
 
 
-def allergies(session: Session, patient_id: int, *, include_confidential: bool) -> CurrentAndPast:
+def allergies(session: Session, scope: PatientScope) -> CurrentAndPast:
     """Allergies and intolerances: active ones, then resolved or inactive ones."""
     rows = session.scalars(
-        _visible(select(Allergy), Allergy, patient_id, include_confidential).order_by(
+        visible(session, scope, select(Allergy), Allergy).order_by(
             col(Allergy.recorded_at).desc(), col(Allergy.id).desc()
         )
     )
@@ -292,10 +263,10 @@ def allergies(session: Session, patient_id: int, *, include_confidential: bool) 
     return lists
 
 
-def conditions(session: Session, patient_id: int, *, include_confidential: bool) -> CurrentAndPast:
+def conditions(session: Session, scope: PatientScope) -> CurrentAndPast:
     """Problems and diagnoses: active ones, then resolved ones, most recent onset first."""
     rows = session.scalars(
-        _visible(select(Condition), Condition, patient_id, include_confidential).order_by(
+        visible(session, scope, select(Condition), Condition).order_by(
             col(Condition.onset_at).desc(), col(Condition.id).desc()
         )
     )
@@ -307,8 +278,8 @@ def conditions(session: Session, patient_id: int, *, include_confidential: bool)
     return lists
 
 
-def procedures(session: Session, patient_id: int, *, include_confidential: bool) -> list[Procedure]:
-    query = _visible(select(Procedure), Procedure, patient_id, include_confidential)
+def procedures(session: Session, scope: PatientScope) -> list[Procedure]:
+    query = visible(session, scope, select(Procedure), Procedure)
     return list(
         session.scalars(query.order_by(col(Procedure.performed_start).desc(), col(Procedure.id).desc()))
     )
@@ -317,11 +288,9 @@ def procedures(session: Session, patient_id: int, *, include_confidential: bool)
 # Visits and notes ----------------------------------------------------------------------------------
 
 
-def encounters(
-    session: Session, patient_id: int, *, include_confidential: bool, limit: int = 50, offset: int = 0
-) -> list[Encounter]:
+def encounters(session: Session, scope: PatientScope, limit: int = 50, offset: int = 0) -> list[Encounter]:
     """Visits, newest first, a page at a time."""
-    query = _visible(select(Encounter), Encounter, patient_id, include_confidential)
+    query = visible(session, scope, select(Encounter), Encounter)
     return list(
         session.scalars(
             query.order_by(col(Encounter.start_at).desc(), col(Encounter.id).desc())
@@ -331,14 +300,12 @@ def encounters(
     )
 
 
-def upcoming_encounters(
-    session: Session, patient_id: int, *, include_confidential: bool, now: datetime, limit: int = 5
-) -> list[Encounter]:
-    """Visits still to come (planned, or starting after `now`), soonest first."""
-    query = _visible(select(Encounter), Encounter, patient_id, include_confidential)
+def upcoming_encounters(session: Session, scope: PatientScope, limit: int = 5) -> list[Encounter]:
+    """Visits still to come (starting after the scope's moment), soonest first."""
+    query = visible(session, scope, select(Encounter), Encounter)
     return list(
         session.scalars(
-            query.where(col(Encounter.start_at) > now)
+            query.where(col(Encounter.start_at) > scope.now)
             .where(
                 col(Encounter.status).is_(None)
                 | col(Encounter.status).not_in(("cancelled", "entered-in-error"))
@@ -359,24 +326,35 @@ class EncounterDetail:
     immunizations: list[Immunization]
     medications: list[MedicationRequest]
     procedures: list[Procedure]
+    unreleased: frozenset[int] = frozenset()  # ids of results shown to staff, not yet to the patient
 
 
-def encounter_detail(
-    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
-) -> EncounterDetail | None:
+def encounter_detail(session: Session, scope: PatientScope, public_id: str) -> EncounterDetail | None:
     """One visit with its notes, diagnoses, vital signs, results, vaccines, prescriptions and procedures."""
-    found = _one(session, Encounter, patient_id, public_id, include_confidential)
+    found = _one(session, scope, Encounter, public_id)
     if found is None:
         return None
 
     def linked(table: type[Item], *order: Any) -> list[Item]:
-        query = _visible(select(table), table, patient_id, include_confidential)
+        query = visible(session, scope, select(table), table)
         link = table.encounter_resource_id  # type: ignore[attr-defined]
         return list(
             session.scalars(query.where(col(link) == found.resource_id).order_by(*order, col(table.id)))
         )
 
     observations = linked(Observation, col(Observation.effective_at))
+    unreleased: frozenset[int] = frozenset()
+    if scope.staff:  # patients and proxies never get a held result: the rule above left it out
+        holds = visibility.holds(session)
+        reports = reports_by_resource_id(
+            session, scope, {o.report_resource_id for o in observations if o.report_resource_id is not None}
+        )
+        unreleased = frozenset(
+            o.id
+            for o in observations
+            if o.id is not None
+            and not visibility.released(o, reports.get(o.report_resource_id or 0), holds, now=scope.now)
+        )
     return EncounterDetail(
         encounter=found,
         notes=linked(ClinicalDocument, col(ClinicalDocument.date)),
@@ -386,14 +364,15 @@ def encounter_detail(
         immunizations=linked(Immunization, col(Immunization.occurred_at)),
         medications=linked(MedicationRequest, col(MedicationRequest.authored_on)),
         procedures=linked(Procedure, col(Procedure.performed_start)),
+        unreleased=unreleased,
     )
 
 
 def documents(
-    session: Session, patient_id: int, *, include_confidential: bool, limit: int = 50, offset: int = 0
+    session: Session, scope: PatientScope, limit: int = 50, offset: int = 0
 ) -> list[ClinicalDocument]:
     """Notes and documents, newest first, without their text (the list does not show it)."""
-    query = _visible(select(ClinicalDocument), ClinicalDocument, patient_id, include_confidential)
+    query = visible(session, scope, select(ClinicalDocument), ClinicalDocument)
     return list(
         session.scalars(
             query.options(defer(ClinicalDocument.text))  # type: ignore[arg-type]
@@ -404,11 +383,9 @@ def documents(
     )
 
 
-def document(
-    session: Session, patient_id: int, public_id: str, *, include_confidential: bool
-) -> ClinicalDocument | None:
+def document(session: Session, scope: PatientScope, public_id: str) -> ClinicalDocument | None:
     """One note with its text: plain text, for the page to escape."""
-    return _one(session, ClinicalDocument, patient_id, public_id, include_confidential)
+    return _one(session, scope, ClinicalDocument, public_id)
 
 
 # Growth --------------------------------------------------------------------------------------------
@@ -422,12 +399,10 @@ class GrowthPoint:
     unit: str
 
 
-def growth_measurements(
-    session: Session, patient_id: int, *, include_confidential: bool
-) -> dict[str, list[GrowthPoint]]:
+def growth_measurements(session: Session, scope: PatientScope) -> dict[str, list[GrowthPoint]]:
     """Weight, height (or length), BMI and head circumference over time, oldest first, in metric units."""
     measure_of = {code: measure for measure, codes in GROWTH_CODES.items() for code in codes}
-    query = _visible(select(Observation), Observation, patient_id, include_confidential)
+    query = visible(session, scope, select(Observation), Observation)
     rows = session.scalars(
         query.where(col(Observation.code).in_(measure_of))
         .where(col(Observation.value).is_not(None))
@@ -449,12 +424,12 @@ def growth_measurements(
 # Everything else ----------------------------------------------------------------------------------
 
 
-def resources_of_type(session: Session, patient_id: int, resource_type: str) -> list[dict[str, Any]]:
+def resources_of_type(session: Session, scope: PatientScope, resource_type: str) -> list[dict[str, Any]]:
     """The patient's resources of one type as the EHR sent them (Claim, ExplanationOfBenefit, CarePlan...),
     for features that read more than the record pages' columns."""
     rows = session.scalars(
         select(col(FhirResource.resource_json))
-        .where(col(FhirResource.patient_id) == patient_id)
+        .where(col(FhirResource.patient_id) == scope.patient_id)
         .where(col(FhirResource.resource_type) == resource_type)
         .order_by(col(FhirResource.id))
     )
@@ -464,30 +439,15 @@ def resources_of_type(session: Session, patient_id: int, resource_type: str) -> 
 # Export -------------------------------------------------------------------------------------------
 
 
-def export_record(
-    session: Session,
-    patient_fhir_id: str,
-    *,
-    actor_person_id: int | None = None,
-    actor_role: str | None = None,
-) -> dict[str, Any] | None:
-    """The patient's whole record as a FHIR R4 Bundle, with the export written to the audit log.
-
-    None for an unknown patient. The caller has already decided that the actor may export this record."""
+def operator_export(session: Session, operator: Operator, patient_fhir_id: str) -> dict[str, Any] | None:
+    """Everything held for one patient as a FHIR R4 Bundle, for the operator's `portal export-fhir` only:
+    an operator scope (nothing hidden), audited as an export by the operator. None for an unknown patient.
+    The patient-facing download is `export.patient_bundle(session, scope)`."""
     patient = session.scalars(select(Patient).where(col(Patient.fhir_id) == patient_fhir_id)).first()
     if patient is None:
         return None
-    bundle = export.patient_bundle(session, patient_fhir_id)
-    audit.record(
-        session,
-        action="export",
-        actor_person_id=actor_person_id,
-        actor_role=actor_role,
-        patient_id=patient.id,
-        resource_type="Patient",
-        resource_id=patient.public_id,
-    )
-    return bundle
+    look = Look(Area.RECORD, "Patient", patient.public_id, action="export")
+    return read_as_operator(session, operator, patient, look, export.patient_bundle)
 
 
 # Counts --------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Every URL that shows a patient's record names that patient in its path (`/p/{patient}/...`, the patient's
 random public id), so two tabs can show two children and a form always acts for the child its page shows.
-`open_chart_or_404` signs the person in, checks access through the access service, loads the page's data
-and audits the view, all in one transaction; a patient the person may not see, or a record that belongs
-to another patient, answers 404 exactly like a missing one.
+`read_chart_or_404` signs the person in and reads the chart through the door (`access.read`: the decision,
+the reader given the patient scope, and one audit event, all in one transaction); a patient the person may
+not see, or a record that belongs to another patient, answers 404 exactly like a missing one.
+`open_chart_or_404` is the older way, kept until every view has moved over.
 """
 
 from __future__ import annotations
@@ -178,31 +179,21 @@ async def read_chart_or_404(
     """
     who = asker(request)
     settings: Settings = request.app.state.settings
-    patient_public_id = request.path_params["patient"]
-
-    def unit_of_work(session: Session) -> OpenChart | None:
-        opened = access.read(session, who, patient_public_id, look, reader, *args, **kwargs)
-        if opened is None:
-            return None
-        scope = opened.scope
-        others = (
-            access.patients_for(session, who.person, today=who.today, rules=who.rules)
-            if who.person.staff_role is None
-            else []
-        )
-        decision = Decision(True, scope.level, scope.sees_confidential, scope.sees_patient_messages)
-        return OpenChart(
-            scope.patient,
-            decision,
-            opened.data,
-            describe(scope.patient, scope.level, settings),
-            [describe(patient, level, settings) for patient, level in others],
-        )
-
-    opened_chart = await run_db(request, unit_of_work)
-    if opened_chart is None:
+    bound = access.bind(reader, *args, **kwargs)
+    page = await run_db(request, access.read_page, who, request.path_params["patient"], look, bound)
+    if page is None:
         raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
-    return opened_chart
+    scope = page.opened.scope
+    decision = Decision(
+        True, scope.level, scope.sees_confidential, scope.sees_patient_messages, areas=scope.areas
+    )
+    return OpenChart(
+        scope.patient,
+        decision,
+        page.opened.data,
+        describe(scope.patient, scope.level, settings),
+        [describe(patient, level, settings) for patient, level in page.others],
+    )
 
 
 def sections_for(level: Level | None) -> list[tuple[str, str]]:
@@ -233,12 +224,10 @@ async def switcher_page(request: Request) -> Response:
     """Everyone the person can act for, as a page: the switcher's no-JavaScript, any-page fallback."""
     person: Person = require_person(request)
     settings: Settings = request.app.state.settings
-
-    def load(session: Session) -> list[Switchable]:
-        found = access.patients_for(session, person, today=settings.today(), rules=rules_of(settings))
-        return [describe(patient, level, settings) for patient, level in found]
-
-    switchable = await run_db(request, load)
+    found = await run_db(
+        request, access.patients_for, person, today=settings.today(), rules=rules_of(settings)
+    )
+    switchable = [describe(patient, level, settings) for patient, level in found]
     if len(switchable) == 1:
         return RedirectResponse(
             request.url_for("chart_home", patient=switchable[0].public_id), status_code=303

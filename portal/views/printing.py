@@ -1,11 +1,15 @@
-"""Summaries as PDF: patients (and proxies) download theirs; staff print a visit or a provider's day."""
+"""Summaries as PDF: patients (and proxies) download theirs; staff print a visit or a provider's day.
+
+Every document is read through the door (`read_chart_or_404`, or the printing service's `access.read` for
+each patient of a staff print); which document each role gets is decided by the scope's areas (see
+services/access.py).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -15,13 +19,13 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.models.people import Patient, StaffRole
+from portal.models.people import StaffRole
 from portal.models.printing import PrintJob
 from portal.security.sessions import require_staff
 from portal.services import printing, records
-from portal.services.access import Area, Decision
+from portal.services.access import Area, Look
 from portal.templating import render
-from portal.views.chart import chart_context, open_chart_or_404, where
+from portal.views.chart import asker, chart_context, read_chart_or_404
 
 STAFF_ROLES = (StaffRole.FRONT_DESK, StaffRole.CLINICIAN)
 
@@ -50,13 +54,8 @@ async def render_pdf(request: Request, documents: list[Any]) -> bytes:
 
 async def print_page(request: Request) -> Response:
     """The patient's documents to download: the health summary, the vaccine record, each visit."""
-
-    def load(session: Session, patient: Patient, decision: Decision) -> list[Any]:
-        assert patient.id is not None
-        return records.encounters(session, patient.id, include_confidential=decision.sees_confidential)
-
     settings: Settings = request.app.state.settings
-    chart = await open_chart_or_404(request, Area.DOCUMENTS, load, resource_type="Documents")
+    chart = await read_chart_or_404(request, Look(Area.DOCUMENTS, "Documents"), records.encounters)
     context = chart_context(chart, section="print", visits=chart.data, timezone=settings.timezone)
     return render(request, "chart/print.html", context)
 
@@ -64,43 +63,22 @@ async def print_page(request: Request) -> Response:
 async def visit_summary_download(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     encounter = request.path_params["encounter"]
-
-    def load(session: Session, patient: Patient, decision: Decision) -> printing.VisitSummary | None:
-        return printing.visit_summary(
-            session, settings, patient, encounter, include_confidential=decision.sees_confidential
-        )
-
-    chart = await open_chart_or_404(
-        request, Area.DOCUMENTS, load, action="download", resource_type="Encounter", resource_id=encounter
-    )
+    look = Look(Area.DOCUMENTS, "Encounter", encounter, action="download")
+    chart = await read_chart_or_404(request, look, printing.visit_summary, settings, encounter)
     return pdf_response(await render_pdf(request, [chart.data]), "visit-summary.pdf")
 
 
 async def record_summary_download(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-
-    def load(session: Session, patient: Patient, decision: Decision) -> printing.RecordSummary:
-        return printing.record_summary(
-            session, settings, patient, include_confidential=decision.sees_confidential
-        )
-
-    chart = await open_chart_or_404(
-        request, Area.DOCUMENTS, load, action="download", resource_type="RecordSummary"
-    )
+    look = Look(Area.DOCUMENTS, "RecordSummary", action="download")
+    chart = await read_chart_or_404(request, look, printing.record_summary, settings)
     return pdf_response(await render_pdf(request, [chart.data]), "health-summary.pdf")
 
 
 async def immunization_record_download(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-
-    def load(session: Session, patient: Patient, decision: Decision) -> printing.ImmunizationRecord:
-        return printing.immunization_record(
-            session, settings, patient, include_confidential=decision.sees_confidential
-        )
-
-    chart = await open_chart_or_404(
-        request, Area.DOCUMENTS, load, action="download", resource_type="ImmunizationRecord"
-    )
+    look = Look(Area.DOCUMENTS, "ImmunizationRecord", action="download")
+    chart = await read_chart_or_404(request, look, printing.immunization_record, settings)
     return pdf_response(await render_pdf(request, [chart.data]), "immunization-record.pdf")
 
 
@@ -140,22 +118,14 @@ def staff_form(
 
 async def staff_print_day(request: Request) -> Response:
     """All the day's visit summaries (or one provider's) as one PDF, one patient per page."""
-    staff = require_staff(request, *STAFF_ROLES)
+    require_staff(request, *STAFF_ROLES)
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=10) as form:
         day = parse_date(str(form.get("date", ""))[:20])
         provider = str(form.get("provider", "")).strip()[:64] or None
     if day is None:
         return staff_form(request, settings.today(), [], "Enter the date as YYYY-MM-DD.", status_code=400)
-    summaries = await run_db(
-        request,
-        printing.print_or_queue_day,
-        settings,
-        day,
-        provider,
-        staff=staff,
-        where=where(request),
-    )
+    summaries = await run_db(request, printing.print_or_queue_day, asker(request), settings, day, provider)
     if isinstance(summaries, PrintJob):
         return RedirectResponse(request.url_for("print_job_page", job=summaries.public_id), status_code=303)
     if not summaries:
@@ -166,27 +136,15 @@ async def staff_print_day(request: Request) -> Response:
 
 async def staff_print_visit(request: Request) -> Response:
     """One visit's summary, by the encounter's id in the EHR."""
-    staff = require_staff(request, *STAFF_ROLES)
+    require_staff(request, *STAFF_ROLES)
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=10) as form:
         encounter_fhir_id = str(form.get("encounter", "")).strip()[:64]
-    place = where(request)
-
-    def unit_of_work(session: Session) -> printing.VisitSummary | None:
-        found = printing.find_encounter(session, encounter_fhir_id)
-        if found is None:
-            return None
-        encounter, patient = found
-        return printing.print_visit(
-            session,
-            settings,
-            patient,
-            encounter.public_id,
-            printed_by=staff,
-            where=place,
-        )
-
-    summary = await run_db(request, unit_of_work) if encounter_fhir_id else None
+    summary = (
+        await run_db(request, printing.print_encounter, asker(request), settings, encounter_fhir_id)
+        if encounter_fhir_id
+        else None
+    )
     if summary is None:
         return staff_form(
             request, settings.today(), [], "No visit has that ID. Check it in the EHR.", status_code=404
@@ -210,10 +168,12 @@ async def print_job_page(request: Request) -> Response:
 
 
 async def print_job_download(request: Request) -> Response:
-    job = await _own_job(request)
-    if job.status != "done" or job.pdf is None:
-        raise HTTPException(404)
-    return pdf_response(job.pdf, "visit-summaries.pdf")
+    """A finished job's PDF; each download is audited for every patient in it."""
+    require_staff(request, *STAFF_ROLES)
+    pdf = await run_db(request, printing.job_pdf, asker(request), request.path_params["job"])
+    if pdf is None:
+        raise HTTPException(404)  # after the commit: a refused download stays in the log
+    return pdf_response(pdf, "visit-summaries.pdf")
 
 
 routes = [

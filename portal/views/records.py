@@ -1,8 +1,10 @@
 """The patient's record pages under /p/{patient}/...: summary, results, medications, allergies, health
 issues, immunizations, visits, notes and growth, plus "Download my record".
 
-Each view opens the chart with `open_chart_or_404` (access check, load, one audit event, one transaction)
-and renders; what a page shows is decided in services/record_pages.py and services/records.py.
+Each view reads the chart with `read_chart_or_404(request, Look(...), reader, ...)`: one transaction holds
+the access decision, the reader (a service function taking the patient scope) and one audit event. What
+a page shows is decided in services/record_pages.py and services/records.py, through the one visibility
+rule in services/visibility.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,21 +21,12 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.models.base import utcnow
-from portal.models.people import Patient, StaffRole
-from portal.security.sessions import require_person, require_staff
-from portal.services import access, education, record_pages, records
+from portal.models.people import StaffRole
+from portal.security.sessions import require_staff
+from portal.services import education, record_pages, records
 from portal.services.access import Area, Look
-from portal.services.record_pages import Viewer
 from portal.templating import render
-from portal.views.chart import (
-    OpenChart,
-    chart_context,
-    open_chart_or_404,
-    read_chart_or_404,
-    rules_of,
-    where,
-)
+from portal.views.chart import OpenChart, chart_context, read_chart_or_404, where
 
 
 def learn_more(item: Any) -> str | None:
@@ -49,20 +41,6 @@ def page_context(request: Request, chart: OpenChart, section: str, **context: An
     )
 
 
-async def open_page(
-    request: Request, load: Callable[[Session, Patient, Viewer], Any], resource_type: str, **options: Any
-) -> OpenChart:
-    """Open the chart for a record page, loading with the viewer's release and confidentiality rules."""
-    now = utcnow()
-    return await open_chart_or_404(
-        request,
-        options.pop("area", Area.RECORD),
-        lambda session, patient, decision: load(session, patient, Viewer.of(decision, now)),
-        resource_type=resource_type,
-        **options,
-    )
-
-
 def page_number(request: Request) -> int:
     try:
         number = int(request.query_params.get("page", "1"))
@@ -74,18 +52,8 @@ def page_number(request: Request) -> int:
 
 
 async def summary_page(request: Request) -> Response:
-    person = require_person(request)
-    settings: Settings = request.app.state.settings
-    today, rules = settings.today(), rules_of(settings)
-
-    def load(session: Session, patient: Patient, viewer: Viewer) -> Any:
-        # The banner is open to every member of staff; the record itself only to those who may read it.
-        record = access.decide(session, person, patient, Area.RECORD, today=today, rules=rules)
-        if not record.allowed:
-            return False
-        return record_pages.summary(session, patient.id or 0, Viewer.of(record, viewer.now))
-
-    chart = await open_page(request, load, "Summary", area=Area.DEMOGRAPHICS)
+    # The banner is open to every member of staff; the record part only when the same decision allows it.
+    chart = await read_chart_or_404(request, Look(Area.DEMOGRAPHICS, "Summary"), record_pages.summary)
     return render(request, "records/summary.html", page_context(request, chart, "summary"))
 
 
@@ -99,41 +67,25 @@ async def results_page(request: Request) -> Response:
 
 async def report_page(request: Request) -> Response:
     public_id = request.path_params["report"]
-    chart = await open_page(
-        request,
-        lambda session, patient, viewer: record_pages.report_page(
-            session, patient.id or 0, public_id, viewer
-        ),
-        "DiagnosticReport",
-        resource_id=public_id,
+    chart = await read_chart_or_404(
+        request, Look(Area.RECORD, "DiagnosticReport", public_id), record_pages.report_page, public_id
     )
     return render(request, "records/report.html", page_context(request, chart, "results"))
 
 
 async def result_page(request: Request) -> Response:
     public_id = request.path_params["result"]
-    chart = await open_page(
-        request,
-        lambda session, patient, viewer: record_pages.result_history_page(
-            session, patient.id or 0, public_id, viewer
-        ),
-        "Observation",
-        resource_id=public_id,
+    chart = await read_chart_or_404(
+        request, Look(Area.RECORD, "Observation", public_id), record_pages.result_history_page, public_id
     )
     return render(request, "records/result.html", page_context(request, chart, "results"))
 
 
-def simple_page(section: str, resource_type: str, query: Callable[..., Any]) -> Any:
-    """A list page: one records query for this patient, with the viewer's confidentiality rule."""
+def simple_page(section: str, resource_type: str, reader: Callable[..., Any]) -> Any:
+    """A list page: one records reader for this patient's scope."""
 
     async def view(request: Request) -> Response:
-        chart = await open_page(
-            request,
-            lambda session, patient, viewer: query(
-                session, patient.id or 0, include_confidential=viewer.include_confidential
-            ),
-            resource_type,
-        )
+        chart = await read_chart_or_404(request, Look(Area.RECORD, resource_type), reader)
         return render(request, f"records/{section}.html", page_context(request, chart, section))
 
     view.__name__ = f"{section}_page"
@@ -146,23 +98,14 @@ problems_page = simple_page("problems", "Condition", records.conditions)
 immunizations_page = simple_page("immunizations", "Immunization", records.immunizations)
 
 
-def paged_page(section: str, resource_type: str, query: Callable[..., Any], *, per_page: int = 20) -> Any:
+def paged_page(section: str, resource_type: str, query: record_pages.PagedQuery) -> Any:
     """A long list page: one page of a records query, newest first, with a "more" link when there is more."""
 
     async def view(request: Request) -> Response:
         number = page_number(request)
-
-        def load(session: Session, patient: Patient, viewer: Viewer) -> Any:
-            found = query(
-                session,
-                patient.id or 0,
-                include_confidential=viewer.include_confidential,
-                limit=per_page + 1,
-                offset=(number - 1) * per_page,
-            )
-            return record_pages.Page(found[:per_page], number, len(found) > per_page)
-
-        chart = await open_page(request, load, resource_type)
+        chart = await read_chart_or_404(
+            request, Look(Area.RECORD, resource_type), record_pages.list_page, query, number
+        )
         return render(request, f"records/{section}.html", page_context(request, chart, section))
 
     view.__name__ = f"{section}_page"
@@ -170,19 +113,14 @@ def paged_page(section: str, resource_type: str, query: Callable[..., Any], *, p
 
 
 def item_page(
-    section: str, template: str, parameter: str, resource_type: str, query: Callable[..., Any]
+    section: str, template: str, parameter: str, resource_type: str, reader: Callable[..., Any]
 ) -> Any:
     """A page about one item, named by its public id; another patient's item is not found."""
 
     async def view(request: Request) -> Response:
         public_id = request.path_params[parameter]
-        chart = await open_page(
-            request,
-            lambda session, patient, viewer: query(
-                session, patient.id or 0, public_id, include_confidential=viewer.include_confidential
-            ),
-            resource_type,
-            resource_id=public_id,
+        chart = await read_chart_or_404(
+            request, Look(Area.RECORD, resource_type, public_id), reader, public_id
         )
         return render(request, f"records/{template}.html", page_context(request, chart, section))
 
@@ -198,19 +136,16 @@ document_page = item_page("documents", "document", "document", "DocumentReferenc
 
 async def growth_page(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    today = settings.today()
-    chart = await open_page(
-        request,
-        lambda session, patient, viewer: record_pages.growth_page(session, patient, viewer, today=today),
-        "Growth",
+    chart = await read_chart_or_404(
+        request, Look(Area.RECORD, "Growth"), record_pages.growth_page, today=settings.today()
     )
     return render(request, "records/growth.html", page_context(request, chart, "growth"))
 
 
 async def record_download(request: Request) -> Response:
-    """The whole record as a FHIR R4 Bundle file; audited as a download. Not offered to a limited view."""
-    chart = await open_page(
-        request, record_pages.record_bundle, "Patient", action="download", resource_id=None
+    """The record as a FHIR R4 Bundle file; audited as a download. Not offered to a limited view."""
+    chart = await read_chart_or_404(
+        request, Look(Area.RECORD, "Patient", action="download"), record_pages.record_bundle
     )
     body = json.dumps(chart.data, ensure_ascii=False, indent=1)
     return Response(
@@ -250,26 +185,15 @@ async def result_hold_update(request: Request) -> Response:
         category = str(form.get("category", "")).strip()[:64]
         reason = str(form.get("reason", "")).strip()[:2000]
         hours = str(form.get("hours", "")).strip()
-    provenance = where(request)
-
-    def change(session: Session) -> tuple[str | None, record_pages.HoldsScreen]:
-        try:
-            hold_hours = int(hours)
-            record_pages.hold_category(
-                session,
-                category=category,
-                hold_hours=hold_hours,
-                reason=reason,
-                person=person,
-                where=provenance,
-            )
-        except ValueError as problem:
-            # set_hold checks its input before it writes anything, so there is nothing to undo
-            message = str(problem) if hours.isdigit() else "give the hold's length in whole hours"
-            return message, record_pages.holds_screen(session)
-        return None, record_pages.holds_screen(session)
-
-    message, screen = await run_db(request, change)
+    message, screen = await run_db(
+        request,
+        record_pages.hold_from_form,
+        category=category,
+        hours=hours,
+        reason=reason,
+        person=person,
+        where=where(request),
+    )
     return render_holds(request, screen, message=message, done=None if message else f"{category} is held.")
 
 
@@ -277,13 +201,9 @@ async def result_hold_delete(request: Request) -> Response:
     person = require_staff(request, StaffRole.CLINICIAN)
     async with request.form(max_fields=10) as form:
         category = str(form.get("category", "")).strip()[:64]
-    provenance = where(request)
-
-    def change(session: Session) -> tuple[bool, record_pages.HoldsScreen]:
-        cleared = record_pages.release_category(session, category=category, person=person, where=provenance)
-        return cleared, record_pages.holds_screen(session)
-
-    cleared, screen = await run_db(request, change)
+    cleared, screen = await run_db(
+        request, record_pages.release_from_form, category=category, person=person, where=where(request)
+    )
     if not cleared:
         return render_holds(request, screen, message="That category was not held.")
     return render_holds(request, screen, done=f"{category}: results are released as soon as they are issued.")

@@ -1,0 +1,201 @@
+"""The one visibility rule: which of a patient's record rows a patient scope may see, as SQL.
+
+Every output of the record (pages, htmx fragments, history charts, the summary's recent results, the visit
+page, the PDFs, the FHIR download) reads its rows through `visible` or `condition`, so a rule changed here
+changes everywhere at once. Given a scope and a record table, a row is shown when:
+- it is this patient's (never another's, whatever id a URL carries);
+- the viewer sees confidential items (the patient, a full proxy, a clinician), or the row is not
+  confidential: neither its stored `confidential` flag (set at import from every coding, meta.security
+  and what the item points at) nor a sensitive code (services/sensitive_codes.py, kept as a second check);
+- it is released, for patients and proxies: a result (Observation) or report (DiagnosticReport) whose
+  category a clinician holds stays hidden until the hold runs out (`results.released_at`). A result under
+  a held report is held; a report whose every result is held waits with them. Staff see held rows,
+  marked "not yet released" through `released`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, tuple_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
+
+from portal.models.records import (
+    Allergy,
+    ClinicalDocument,
+    Condition,
+    DiagnosticReport,
+    Encounter,
+    Immunization,
+    MedicationRequest,
+    Observation,
+    Procedure,
+    RecordItem,
+)
+from portal.models.results import ResultHold
+from portal.services import results
+from portal.services.access import PatientScope
+from portal.services.sensitive_codes import SENSITIVE_CODES
+
+Query = TypeVar("Query")
+_HOLDS_KEY = "portal.result_holds"
+# Every projection of a record resource (for the FHIR download: a hidden row hides its resource).
+RECORD_TABLES: tuple[type[RecordItem], ...] = (
+    Allergy,
+    ClinicalDocument,
+    Condition,
+    DiagnosticReport,
+    Encounter,
+    Immunization,
+    MedicationRequest,
+    Observation,
+    Procedure,
+)
+# The tables that release holds apply to: the results and the reports that carry them.
+HELD_TABLES: tuple[type[RecordItem], ...] = (Observation, DiagnosticReport)
+
+
+def holds(session: Session) -> dict[str, ResultHold]:
+    """The clinic's release holds by category, read once per transaction (a handful of rows)."""
+    cached: dict[str, ResultHold] | None = session.info.get(_HOLDS_KEY)
+    if cached is None:
+        cached = session.info[_HOLDS_KEY] = results.holds(session)
+    return cached
+
+
+def forget_holds(session: Session) -> None:
+    """After a hold is set or cleared in this transaction, read them again."""
+    session.info.pop(_HOLDS_KEY, None)
+
+
+def condition(session: Session, scope: PatientScope, table: type[RecordItem]) -> ColumnElement[bool]:
+    """The SQL condition for the rows of `table` this scope may see."""
+    shown: ColumnElement[bool] = col(table.patient_id) == scope.patient_id
+    if not scope.sees_confidential:
+        shown = and_(
+            shown,
+            col(table.confidential).is_(False),
+            tuple_(col(table.code_system), col(table.code)).not_in(sorted(SENSITIVE_CODES))
+            | col(table.code).is_(None),
+        )
+    if not scope.staff and table in HELD_TABLES:
+        cutoffs = _cutoffs(holds(session), scope.now)
+        if cutoffs:
+            held = _observation_held(table, cutoffs) if table is Observation else _report_held(table, cutoffs)
+            shown = and_(shown, ~held)
+    return shown
+
+
+def visible(session: Session, scope: PatientScope, query: Query, table: type[RecordItem]) -> Query:
+    """`query` narrowed to the rows of `table` this scope may see."""
+    narrowed: Query = query.where(condition(session, scope, table))  # type: ignore[attr-defined]
+    return narrowed
+
+
+def hidden_resource_ids(
+    session: Session, scope: PatientScope, tables: tuple[type[RecordItem], ...]
+) -> set[int]:
+    """The `fhir_resource` ids of this patient's rows the scope may not see (for the FHIR download)."""
+    hidden: set[int] = set()
+    for table in tables:
+        hidden.update(
+            session.scalars(
+                select(col(table.resource_id))
+                .where(col(table.patient_id) == scope.patient_id)
+                .where(~condition(session, scope, table))
+            )
+        )
+    return hidden
+
+
+def released(
+    observation: Observation | None,
+    report: DiagnosticReport | None,
+    holds_by_category: dict[str, ResultHold],
+    *,
+    now: datetime,
+) -> bool:
+    """Whether a result (with its report) or a report alone is released: what staff see marked."""
+    if observation is not None:
+        issued = observation.issued or (report.issued if report else None)
+        if not results.is_released(issued, observation.category, holds_by_category, now=now):
+            return False
+    if report is not None:
+        issued = report.issued or (observation.issued if observation else None)
+        return results.is_released(issued, report.category, holds_by_category, now=now)
+    return True
+
+
+# The hold conditions -------------------------------------------------------------------------------
+
+
+def _cutoffs(holds_by_category: dict[str, ResultHold], now: datetime) -> list[tuple[str, datetime]]:
+    """(category, cutoff): a row of that category issued after its cutoff is still held."""
+    return [
+        (category, now - timedelta(hours=hold.hold_hours)) for category, hold in holds_by_category.items()
+    ]
+
+
+def _after(column: Any, cutoff: datetime) -> ColumnElement[bool]:
+    # never NULL: a row with no issue time counts as released (the EHR sent it as final)
+    return and_(column.is_not(None), column > cutoff)
+
+
+def _any(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return or_(false(), *conditions) if conditions else false()
+
+
+def _observation_own_hold(obs: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+    """The result's own category is held (issued: its own time, else its report's)."""
+    report = aliased(DiagnosticReport)
+    return _any(
+        [
+            and_(
+                col(obs.category).is_not(None),
+                obs.category == category,
+                or_(
+                    _after(obs.issued, cutoff),
+                    and_(
+                        obs.issued.is_(None),
+                        exists().where(
+                            report.resource_id == obs.report_resource_id, _after(report.issued, cutoff)
+                        ),
+                    ),
+                ),
+            )
+            for category, cutoff in cutoffs
+        ]
+    )
+
+
+def _report_own_hold(report: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+    return _any(
+        [
+            and_(
+                col(report.category).is_not(None), report.category == category, _after(report.issued, cutoff)
+            )
+            for category, cutoff in cutoffs
+        ]
+    )
+
+
+def _observation_held(obs: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+    report = aliased(DiagnosticReport)
+    under_held_report = exists().where(
+        report.resource_id == obs.report_resource_id, _report_own_hold(report, cutoffs)
+    )
+    return or_(_observation_own_hold(obs, cutoffs), under_held_report)
+
+
+def _report_held(report: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+    held_result, released_result = aliased(Observation), aliased(Observation)
+    some_held = exists().where(
+        held_result.report_resource_id == report.resource_id, _observation_own_hold(held_result, cutoffs)
+    )
+    some_released = exists().where(
+        released_result.report_resource_id == report.resource_id,
+        ~_observation_own_hold(released_result, cutoffs),
+    )
+    return or_(_report_own_hold(report, cutoffs), and_(some_held, ~some_released))
