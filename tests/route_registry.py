@@ -236,16 +236,21 @@ ROUTES: dict[str, Entry] = {
         "invite a helper", "create", "proxy_invitation", (PAGE,), adult_own_access
     ),
     "POST /p/{patient}/access/{grant}/revoke": PatientData(
-        "end a helper's access", "update", "proxy_grant", (PAGE,), adult_own_access, {"grant": ProxyGrant}
+        "end a helper's access",
+        "revoke-proxy",
+        "proxy_grant",
+        (PAGE,),
+        adult_own_access,
+        {"grant": ProxyGrant},
     ),
     "GET /front-desk/patients/{patient}/proxies": PatientData(
         "a patient's grants (staff screen)", "view", "proxy_grant", RECORD_PAGE, front_desk_proxies
     ),
     "POST /front-desk/patients/{patient}/proxies": PatientData(
-        "grant access", "update", "proxy_grant", (PAGE,), front_desk_proxies
+        "grant access", "grant-proxy", "proxy_grant", (PAGE,), front_desk_proxies
     ),
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": PatientData(
-        "end a grant", "update", "proxy_grant", (PAGE,), front_desk_proxies, {"grant": ProxyGrant}
+        "end a grant", "revoke-proxy", "proxy_grant", (PAGE,), front_desk_proxies, {"grant": ProxyGrant}
     ),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),

@@ -27,6 +27,8 @@ INFANT_AGE = 0  # the sample infant is under a year old on any day these tests r
 
 ROUTES: dict[str, PatientData] = patient_data(path_holds_patient=True)
 FORMS = {
+    "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
+    "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
     "POST /front-desk/patients/{patient}/proxies": {
         "identity_checked": "yes",

@@ -14,11 +14,12 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+from portal import worker
 from portal.cli import main
 from portal.fhir import importer
 from portal.models import AuditEvent, Encounter, Observation, Patient, Person, ProxyGrant
 from portal.models.base import utcnow
-from portal.services import access, mail, results
+from portal.services import access, results
 from portal.services.access import Area, Level
 from tests.conftest import form_post, log_in, make_person
 from tests.fhir_bundles import SAMPLE_BUNDLE
@@ -363,7 +364,7 @@ def test_each_download_of_a_print_job_is_audited_for_each_patient(
     job_url = form_post(client, "/staff/print/day", {"date": VISIT_DAY}, follow_redirects=False).headers[
         "location"
     ]
-    mail.run_worker(app.state.engine, app.state.settings, once=True)
+    worker.run_rounds(app.state.engine, app.state.settings, once=True)
 
     first, second = client.get(job_url + "/pdf"), client.get(job_url + "/pdf")
 
