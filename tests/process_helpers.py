@@ -156,3 +156,55 @@ def start_haproxy(folder: Path, port: int, backends: list[int]) -> LoadBalancer:
         time.sleep(0.1)
     process.kill()
     raise AssertionError(f"haproxy did not answer:\n{log.read_text()}")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (on a Unix socket in `folder`), to stop and start at will."""
+
+    def __init__(self, folder: Path) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        assert found, "PostgreSQL's server binaries are not installed (apt-get install postgresql)"
+        self.bin = found[-1].parent
+        self.folder = folder
+        self.run_as: list[str] = []
+        if os.getuid() == 0:  # the server refuses to run as root
+            shutil.chown(folder, "postgres")
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self._tool("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.url = f"postgresql+psycopg://postgres@/portal?host={folder}"
+
+    def _tool(self, name: str, *arguments: str) -> None:
+        command = [*self.run_as, str(self.bin / name), *arguments]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-k {self.folder} -c listen_addresses='' -c fsync=off"
+        self._tool(
+            "pg_ctl",
+            "-D",
+            str(self.folder / "data"),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        )
+
+    def create_database(self) -> None:
+        self._tool("createdb", "-h", str(self.folder), "-U", "postgres", "portal")
+
+    def stop(self) -> None:
+        self._tool("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        command = [
+            *self.run_as,
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.folder / "data"),
+            "-m",
+            "immediate",
+            "stop",
+        ]
+        subprocess.run(command, capture_output=True, check=False, timeout=60)
