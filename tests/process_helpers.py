@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,13 +160,14 @@ def start_haproxy(folder: Path, port: int, backends: list[int]) -> LoadBalancer:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own (on a Unix socket in `folder`), to stop and start at will."""
+    """A PostgreSQL cluster of the test's own, on a Unix socket in a folder of its own, to stop and start."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self) -> None:
         found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
         assert found, "PostgreSQL's server binaries are not installed (apt-get install postgresql)"
         self.bin = found[-1].parent
-        self.folder = folder
+        # Not under pytest's tmp_path: its parent is root's alone, and the server runs as postgres.
+        self.folder = folder = Path(tempfile.mkdtemp(prefix="portal-pg-"))
         self.run_as: list[str] = []
         if os.getuid() == 0:  # the server refuses to run as root
             shutil.chown(folder, "postgres")
@@ -208,3 +210,4 @@ class PrivatePostgres:
             "stop",
         ]
         subprocess.run(command, capture_output=True, check=False, timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -130,7 +130,7 @@ def test_an_sqlite_database_that_cannot_be_opened_gives_503_and_loses_nothing(tm
 @postgres_only
 @pytest.mark.slow
 def test_a_stopped_postgresql_gives_503_and_loses_nothing(tmp_path) -> None:
-    server = PrivatePostgres(tmp_path)
+    server = PrivatePostgres()
     server.start()
     try:
         server.create_database()
