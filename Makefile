@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := chromium postgresql fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+APT_PACKAGES := chromium postgresql haproxy fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 
 .PHONY: run test lint format system-deps pytest-sqlite pytest-postgres bench lighthouse messages clean
 
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	PORTAL_ORIGIN=http://localhost:8000 $(BIN)/portal demo --host 127.0.0.1 --port 8000
 
-# Debian packages the tests need: a real Chromium, a PostgreSQL server, fonts and Pango for WeasyPrint.
+# Debian packages the tests need: a real Chromium, a PostgreSQL server, HAProxy (the load balancer in front of
+# two app servers), fonts and Pango for WeasyPrint.
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -33,11 +34,17 @@ format: $(STAMP)
 	$(BIN)/ruff format portal tests bench
 	$(BIN)/ruff check --fix portal tests bench
 
+# The unit and HTTP tests run on two processes (pytest-xdist; each has its own database); the browser tests
+# and the multi-process tests marked slow run afterwards on one, since they start servers of their own.
+PARALLEL ?= -n 2
+
 pytest-sqlite: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL) -m "not browser and not slow"
+	$(BIN)/pytest -q -p no:xdist -m "browser or slow"
 
 pytest-postgres: $(STAMP)
-	tests/with_postgres.sh $(BIN)/pytest -q -m "not browser"
+	tests/with_postgres.sh sh -c '$(BIN)/pytest -q $(PARALLEL) -m "not browser and not slow" && \
+	  $(BIN)/pytest -q -p no:xdist -m "slow and not browser"'
 
 test: $(STAMP) system-deps lint pytest-sqlite pytest-postgres
 

@@ -477,6 +477,38 @@ def print_day(day: str, provider: str | None, output: Path) -> None:
     _write_summaries(settings, summaries, output)
 
 
+# ------------------------------------------------------------------------------ backup and restore
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Copy the whole database into FILE while the portal runs (SQLite's online backup; pg_dump's custom
+    format on PostgreSQL). FILE holds every record: keep it like the database. SECRET_KEY is not in it."""
+    from portal.operations import backup as operations
+
+    try:
+        outcome = operations.backup(load_settings().database_url, file)
+    except operations.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up the database to {outcome.path} ({outcome.size} bytes)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+def restore(file: Path, force: bool) -> None:
+    """Replace the database with the backup in FILE (stop the servers and workers first). Refuses a
+    database that holds any row unless --force."""
+    from portal.operations import backup as operations
+
+    try:
+        operations.restore(load_settings().database_url, file, force=force)
+    except operations.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored the database from {file}; run `portal db upgrade` if this release is newer")
+
+
 main.add_command(forecast_command)
 main.add_command(activation_code)
 main.add_command(staff)

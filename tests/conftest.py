@@ -2,6 +2,8 @@
 
 The suite runs on SQLite by default and on PostgreSQL when PORTAL_TEST_DATABASE_URL is set
 (tests/with_postgres.sh sets it). The schema is migrated once per run; each test gets a clean copy.
+Under pytest-xdist each worker (gw0, gw1, ...) has its own SQLite template and its own PostgreSQL
+database (portal_test_gw0, ...), made on the test server by the worker itself.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlmodel import Session, SQLModel
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
@@ -23,7 +25,31 @@ from portal.app import create_app
 from portal.config import Settings
 from portal.security import csrf, sessions
 
-POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+SERVER_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in each worker process by pytest-xdist
+
+
+def worker_database_url(server_url: str | None, worker: str | None) -> str | None:
+    """This test process's PostgreSQL database: the server's own, or one per xdist worker beside it."""
+    if not server_url or not worker:
+        return server_url
+    url = make_url(server_url)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGRES_URL = worker_database_url(SERVER_URL, XDIST_WORKER)
+
+
+def create_worker_database(server_url: str, url: str) -> None:
+    """(Re)create this worker's database on the test server: nothing is left from an earlier run."""
+    name = make_url(url).database
+    engine = db.make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
 ORIGIN = "https://localhost:8000"  # https so the client's cookie jar sends the Secure cookies back
 
 
@@ -31,6 +57,8 @@ ORIGIN = "https://localhost:8000"  # https so the client's cookie jar sends the 
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database at the newest migration: a template file for SQLite, the test server for PostgreSQL."""
     if POSTGRES_URL:
+        if SERVER_URL and POSTGRES_URL != SERVER_URL:
+            create_worker_database(SERVER_URL, POSTGRES_URL)
         engine = db.make_engine(POSTGRES_URL)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))

@@ -123,3 +123,5 @@ class OutboxMail(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=200)
+    # A worker's claim: until then no other worker sends it (a worker that died frees it when this passes).
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

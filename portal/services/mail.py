@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
 from portal import db
@@ -69,17 +70,48 @@ def _write_file(settings: Settings, row: OutboxMail, message: EmailMessage) -> N
     (folder / f"{row.id:08d}.eml").write_bytes(bytes(message))
 
 
-def send_pending(engine: Engine, settings: Settings) -> int:
-    """Send what is waiting; how many went. A message that fails is retried on later runs."""
+CLAIM_SECONDS = 300  # far longer than one send (SMTP times out after 30 s)
+RETRY_SECONDS = 60
+
+
+def claim_next(engine: Engine) -> OutboxMail | None:
+    """Claim the oldest message waiting, for this worker alone, in a short transaction of its own.
+
+    On PostgreSQL the row is locked (FOR UPDATE SKIP LOCKED), so a second worker passes over it; on SQLite
+    the transaction holds the write lock (BEGIN IMMEDIATE). Either way the claim's UPDATE is conditional, so
+    a message is claimed once, and a worker that dies mid-send frees its claim when `claimed_until` passes.
+    """
+    now = utcnow()
+    free = or_(col(OutboxMail.claimed_until).is_(None), col(OutboxMail.claimed_until) < now)
     with db.transaction(engine) as session:
-        rows = session.exec(
+        row = session.exec(
             select(OutboxMail)
-            .where(col(OutboxMail.sent_at).is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
+            .where(col(OutboxMail.sent_at).is_(None), OutboxMail.attempts < MAX_ATTEMPTS, free)
             .order_by(col(OutboxMail.id))
-            .limit(BATCH)
-        ).all()
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None
+        claimed = session.connection().execute(
+            update(OutboxMail)
+            .where(col(OutboxMail.id) == row.id, col(OutboxMail.sent_at).is_(None), free)
+            .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+        )
+        if claimed.rowcount != 1:
+            return None
+        session.expunge(row)
+        return row
+
+
+def send_pending(engine: Engine, settings: Settings) -> int:
+    """Send what is waiting (at most BATCH); how many went. A message that fails is retried on later
+    runs. Each message is claimed first, so two workers running at once never send the same one."""
     sent = 0
-    for row in rows:
+    for _ in range(BATCH):
+        row = claim_next(engine)
+        if row is None:
+            break
         message = _email(settings, row)
         error: str | None = None
         try:
@@ -93,6 +125,9 @@ def send_pending(engine: Engine, settings: Settings) -> int:
             stored = session.get(OutboxMail, row.id)
             assert stored is not None
             stored.attempts += 1
+            stored.claimed_until = None
+            if error is not None:  # not again this round: the next try waits a minute
+                stored.claimed_until = utcnow() + timedelta(seconds=RETRY_SECONDS)
             if error is None:
                 stored.sent_at = utcnow()
                 sent += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,6 +44,23 @@ MESSAGES = {
 }
 FALLBACK = (N_("That didn't work"), N_("Please try again."))
 
+# The database cannot be reached, or cannot store a write (a full disk): nothing was half-done, since the
+# transaction rolled back, so the page says so and asks for a retry; Retry-After tells machines the same.
+UNAVAILABLE = (
+    N_("The portal is not working right now"),
+    N_(
+        "Please try again in a minute. "
+        "If you were sending something, it was not saved: please send it again then."
+    ),
+)
+RETRY_AFTER_SECONDS = 60
+DATABASE_FAILURES = (
+    sa_exc.OperationalError,  # refused or dropped connection, unreadable file, full disk, lock timeout
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # no connection free in the pool in time
+)
+
 
 def error_response(request: Request, status_code: int, *, message: str | None = None) -> Response:
     """The error page or `#alerts` fragment; `message`, if given, must already be translated."""
@@ -59,6 +77,27 @@ def error_response(request: Request, status_code: int, *, message: str | None = 
         status_code=status_code,
         headers=headers,
     )
+
+
+def database_unavailable(request: Request, error: Exception) -> Response:
+    """The 503 page (or `#alerts` fragment) for a database that cannot be reached or cannot store a write;
+    the log names the failure for the operator (a full disk says so), never the statement or its values."""
+    log.error("database unavailable: %s", describe_database_failure(error))
+    response = error_response(request, 503, message=gettext(UNAVAILABLE[1]))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def describe_database_failure(error: Exception) -> str:
+    """The driver's error class and code, and "disk full" when it is one: no SQL text, no parameters."""
+    original = getattr(error, "orig", None) or error
+    name = type(original).__name__
+    sqlite_code = getattr(original, "sqlite_errorname", None)  # SQLITE_FULL, SQLITE_CANTOPEN, ...
+    sqlstate = getattr(original, "sqlstate", None)  # PostgreSQL's code: 53100 is disk full
+    if sqlite_code == "SQLITE_FULL" or sqlstate == "53100":
+        return f"{name} ({sqlite_code or sqlstate}): the disk or the database is full; free space, then retry"
+    detail = sqlite_code or sqlstate
+    return f"{type(error).__name__}/{name}" + (f" ({detail})" if detail else "")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -96,6 +135,10 @@ class CatchErrors:
 
         try:
             await self.app(scope, receive, track)
+        except DATABASE_FAILURES as exc:
+            if started:
+                raise
+            await database_unavailable(Request(scope), exc)(scope, receive, send)
         except Exception as exc:
             # The exception's message can quote data (a constraint's values, a name): log its type and
             # where it happened, never its text.

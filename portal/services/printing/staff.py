@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
 from portal import db
@@ -202,17 +202,38 @@ def _patients_in(session: Session, job: PrintJob) -> list[Patient]:
     )
 
 
+def claim_print_job(engine: Engine) -> PrintJob | None:
+    """Take the oldest queued job for this worker alone: locked past by other workers on PostgreSQL (FOR
+    UPDATE SKIP LOCKED), under the write lock on SQLite, and moved on by a conditional UPDATE either way."""
+    with db.transaction(engine) as session:
+        job = session.scalars(
+            select(PrintJob)
+            .where(col(PrintJob.status) == "queued")
+            .order_by(col(PrintJob.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if job is None:
+            return None
+        claimed = session.connection().execute(
+            update(PrintJob)
+            .where(col(PrintJob.id) == job.id, col(PrintJob.status) == "queued")
+            .values(status="running")
+        )
+        if claimed.rowcount != 1:
+            return None
+        session.expunge(job)
+        job.status = "running"
+        return job
+
+
 def run_print_jobs(engine: Engine, settings: Settings) -> int:
     """Print every queued job (the worker calls this each round); how many were finished."""
     finished = 0
     while True:
-        with db.transaction(engine) as session:
-            job = session.scalars(
-                select(PrintJob).where(col(PrintJob.status) == "queued").order_by(col(PrintJob.id)).limit(1)
-            ).first()
-            if job is None:
-                return finished
-            job.status = "running"
+        job = claim_print_job(engine)
+        if job is None:
+            return finished
         try:
             pdf = _print_job(engine, settings, job)
         except Exception as error:  # a failed job is reported on its page; the worker carries on

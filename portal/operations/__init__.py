@@ -1,0 +1,1 @@
+"""Running the portal: backups and restores of its database."""
