@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from portal import db
-from portal.fhir import importer
+from portal.fhir import importer, reading
 from portal.services import audit
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
@@ -27,7 +27,7 @@ def measure(name: str, folder: Path) -> float | None:
         engine = db.make_engine(f"sqlite:///{tmp}/bench.db")
         audit.use_chain_key(engine, "benchmark-secret-key-0123456789-abcdefghij")
         db.upgrade(engine)
-        files = importer.collect_files([folder])
+        files = reading.collect_files([folder])
         started, cpu = time.perf_counter(), time.process_time()
         summary = importer.import_paths(engine, files)
         first, first_cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -216,9 +216,9 @@ def audit_purge() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def import_fhir(paths: tuple[Path, ...]) -> None:
     """Import FHIR R4 bundles (.json) and bulk exports (.ndjson) from files or folders."""
-    from portal.fhir import importer
+    from portal.fhir import importer, reading
 
-    files = importer.collect_files(paths)
+    files = reading.collect_files(paths)
     summary = importer.ImportSummary()
     with (
         open_engine(load_settings(), upgrade=True) as engine,

@@ -17,7 +17,6 @@ from portal.services.access import (
     Look,
     age_on,
     decide,
-    open_chart,
     patients_for,
     read,
 )
@@ -246,29 +245,29 @@ def test_age_on(born, today, age) -> None:
     assert age_on(born, today) == age
 
 
-def load_name(session, patient, decision):
-    return patient.given_name
+def load_name(session, scope):
+    return scope.patient.given_name
 
 
 def events(session):
     return session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
 
 
-def test_open_chart_loads_and_audits_one_allowed_view(session, family) -> None:
-    chart = open_chart(
+def asker(person, route=None):
+    return Asker(person, TODAY, RULES, datetime(2026, 3, 1, 12, tzinfo=UTC), Provenance(route=route))
+
+
+def test_read_loads_and_audits_one_allowed_view(session, family) -> None:
+    opened = read(
         session,
-        family["parent"],
+        asker(family["parent"], "summary_page"),
         family["child"].public_id,
-        Area.RECORD,
+        Look(Area.RECORD, "Summary"),
         load_name,
-        today=TODAY,
-        rules=RULES,
-        resource_type="Summary",
-        where=Provenance(route="summary_page"),
     )
     session.commit()
 
-    assert chart is not None and chart.data == "Ana" and chart.decision.level is Level.FULL
+    assert opened is not None and opened.data == "Ana" and opened.scope.level is Level.FULL
     logged = events(session)
     assert len(logged) == 1
     assert (logged[0].outcome, logged[0].patient_id, logged[0].route) == (
@@ -278,49 +277,41 @@ def test_open_chart_loads_and_audits_one_allowed_view(session, family) -> None:
     )
 
 
-def test_open_chart_for_someone_elses_child_is_none_and_audited_as_denied(session, family) -> None:
+def test_read_for_someone_elses_child_is_none_and_audited_as_denied(session, family) -> None:
     loaded = []
 
-    chart = open_chart(
+    opened = read(
         session,
-        family["stranger"],
+        asker(family["stranger"]),
         family["child"].public_id,
-        Area.RECORD,
-        lambda s, p, d: loaded.append(p) or "x",
-        today=TODAY,
-        rules=RULES,
+        Look(Area.RECORD),
+        lambda s, scope: loaded.append(scope) or "x",
     )
     session.commit()
 
-    assert chart is None and loaded == []  # nothing was even read
+    assert opened is None and loaded == []  # nothing was even read
     assert [(e.outcome, e.patient_id) for e in events(session)] == [("denied", family["child"].id)]
 
 
-def test_open_chart_with_a_record_of_another_patient_looks_missing(session, family) -> None:
-    chart = open_chart(
+def test_read_of_a_record_of_another_patient_looks_missing(session, family) -> None:
+    opened = read(
         session,
-        family["parent"],
+        asker(family["parent"]),
         family["child"].public_id,
-        Area.RECORD,
-        lambda s, p, d: None,
-        today=TODAY,
-        rules=RULES,
-        resource_type="Observation",
-        resource_id="belongs-to-someone-else",
+        Look(Area.RECORD, "Observation", "belongs-to-someone-else"),
+        lambda s, scope: None,
     )
     session.commit()
 
-    assert chart is None
+    assert opened is None
     assert [(e.outcome, e.resource_id) for e in events(session)] == [("denied", "belongs-to-someone-else")]
 
 
-def test_open_chart_with_an_unknown_patient_id_is_none_and_audited(session, family) -> None:
-    chart = open_chart(
-        session, family["parent"], "no-such-patient", Area.RECORD, load_name, today=TODAY, rules=RULES
-    )
+def test_read_with_an_unknown_patient_id_is_none_and_audited(session, family) -> None:
+    opened = read(session, asker(family["parent"]), "no-such-patient", Look(Area.RECORD), load_name)
     session.commit()
 
-    assert chart is None
+    assert opened is None
     assert [(e.outcome, e.patient_id, e.actor_person_id) for e in events(session)] == [
         ("denied", None, family["parent"].id)
     ]

@@ -285,22 +285,8 @@ def _session_parameters() -> list[str]:
     return found
 
 
-# Still on the older open_chart_or_404 while their owners move them over; each entry must still exist,
-# so the list can only shrink.
-NOT_YET_CONVERTED = {
-    "chart.py:unit_of_work",  # open_chart_or_404 itself
-}
-NOT_YET_CONVERTED_MODULES = {"families.py", "audit.py"}
-
-
 def test_no_view_takes_a_database_session() -> None:
-    found = _session_parameters()
-
-    outside = [
-        f for f in found if f not in NOT_YET_CONVERTED and f.split(":")[0] not in NOT_YET_CONVERTED_MODULES
-    ]
-    assert outside == []
-    assert set(found) >= NOT_YET_CONVERTED  # an entry converted since: take it off the list
+    assert _session_parameters() == []
 
 
 def test_the_record_and_printing_views_hold_no_session() -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from sqlmodel import SQLModel
 
 from portal.cli import main
-from portal.fhir import importer
+from portal.fhir import importer, reading
 from portal.models import AuditEvent, ClinicalDocument, FhirResource, Observation, Patient
 from portal.services import records
 from tests.fhir_bundles import (
@@ -73,7 +73,7 @@ def source_counts(paths: list[Path]) -> dict[str, int]:
 
 
 def test_all_sample_sets_import_with_counts_equal_to_the_source(engine) -> None:
-    files = importer.collect_files([SYNTHEA, USCORE_BULK, SAMPLE_BUNDLE])
+    files = reading.collect_files([SYNTHEA, USCORE_BULK, SAMPLE_BUNDLE])
 
     summary = importer.import_paths(engine, files)
 

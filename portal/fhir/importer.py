@@ -9,101 +9,45 @@ Nothing here opens a network connection: URLs found in the data are only ever co
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.resource import Resource
-from pydantic import ValidationError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from portal import db
 from portal.fhir import confidentiality, projections
+from portal.fhir.reading import (
+    LABELLED_TYPES,
+    SUPPORTED_TYPES,
+    FileRefused,
+    Parsed,
+    collect_files,
+    describe,
+    is_newer,
+    parse,
+    read_entries,
+)
 from portal.fhir.references import (
     Key,
     Resolver,
-    identifier_pairs,
     parse_reference,
     reference_strings,
     rewrite_references,
 )
-from portal.models.base import new_public_id, utcnow
-from portal.models.people import Patient
-from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
+from portal.fhir.rows import Links, owner_key, write_identifiers, write_patients, write_projections
+from portal.models.base import utcnow
+from portal.models.records import FhirResource
 from portal.services import audit
 
-# The types the portal knows what to do with (others are kept as received and reported as unknown).
-SUPPORTED_TYPES = (
-    "Organization",
-    "Location",
-    "Practitioner",
-    "PractitionerRole",
-    "Patient",
-    "Encounter",
-    "Condition",
-    "Observation",
-    "DiagnosticReport",
-    "AllergyIntolerance",
-    "Immunization",
-    "MedicationRequest",
-    "Procedure",
-    "DocumentReference",
-    "CarePlan",
-    "Claim",
-    "ExplanationOfBenefit",
-)
-# The order bulk files are imported in, so that each file's references point back at files already in;
-# a type not listed goes just before the billing files.
-FILE_ORDER = (
-    "Organization",
-    "Location",
-    "Practitioner",
-    "PractitionerRole",
-    "Patient",
-    "RelatedPerson",
-    "Device",
-    "Medication",
-    "Encounter",
-    "Condition",
-    "Observation",
-    "DiagnosticReport",
-    "AllergyIntolerance",
-    "Immunization",
-    "MedicationRequest",
-    "Procedure",
-    "DocumentReference",
-    "Goal",
-    "CarePlan",
-    "Coverage",
-    "Claim",
-    "ExplanationOfBenefit",
-)
-LABELLED_TYPES = frozenset({"Organization", "Location", "Practitioner", "Medication"})
-PATIENT_FIELDS = ("subject", "patient", "beneficiary")
-MAX_MESSAGE_ERRORS = 3
-
 Transform = Callable[[list[dict[str, Any]]], None]
-
-
-class FileRefused(Exception):
-    """The file cannot be imported; `problem` says where and why, without quoting the data."""
-
-    def __init__(self, problem: str, *, dangling: bool = False) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.dangling = dangling  # only a reference to nothing (yet): worth trying after the other files
 
 
 @dataclass
@@ -143,225 +87,7 @@ class ImportSummary:
         return counts
 
 
-@dataclass
-class Entry:
-    label: str  # "entry 3" or "line 12": where the resource is in its file
-    full_url: str | None
-    raw: dict[str, Any]
-    bundle_confidential: bool = False  # the Bundle it came in is labelled restricted or sensitive
-
-
-@dataclass
-class Parsed:
-    entry: Entry
-    model: Any
-    key: Key
-    content_hash: str
-    version_id: str | None
-    last_updated: datetime | None
-    references: list[str] = field(default_factory=list)  # every reference string in it
-
-    @property
-    def resource_type(self) -> str:
-        return self.key[0]
-
-    @property
-    def text(self) -> str:
-        """The resource as received, as compact JSON: what is stored and exported."""
-        return json.dumps(self.entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-# Reading files ---------------------------------------------------------------------------------------
-
-
-def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """The .json and .ndjson files (or their .gz) named or found in folders, ordered so references point
-    backwards."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(
-                p for p in sorted(path.rglob("*")) if _kind(p) in (".json", ".ndjson") and p.is_file()
-            )
-        else:
-            files.append(path)
-    return sorted(files, key=_file_rank)
-
-
-def _kind(path: Path) -> str:
-    """What a file is read as, ".json" or ".ndjson", whether gzip-compressed or not."""
-    return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig")
-    return path.open(encoding="utf-8-sig")  # tolerate a byte-order mark
-
-
-def _file_rank(path: Path) -> int:
-    if _kind(path) != ".ndjson":
-        return -1  # bundles hold whole patients; import them first
-    try:
-        with _open_text(path) as handle:
-            first = json.loads(handle.readline())
-        resource_type = first.get("resourceType")
-    except (OSError, EOFError, zlib.error, ValueError, AttributeError, RecursionError):
-        return len(FILE_ORDER)  # refused later with a proper message
-    if resource_type in FILE_ORDER:
-        return FILE_ORDER.index(resource_type)
-    return FILE_ORDER.index("Coverage")
-
-
-def _loads(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise FileRefused(f"{where}JSON nested too deeply") from None
-    except ValueError as error:
-        raise FileRefused(
-            f"{where}not valid JSON ({error.__class__.__name__} at {_position(error)})"
-        ) from None
-
-
-def _position(error: ValueError) -> str:
-    if isinstance(error, json.JSONDecodeError):
-        return f"line {error.lineno} column {error.colno}"
-    return "unknown position"
-
-
-def read_entries(path: Path) -> list[Entry]:
-    """The resources in a bundle, a single-resource file or an NDJSON file; refuses anything else."""
-    try:
-        with _open_text(path) as handle:
-            text = handle.read()
-    except UnicodeDecodeError:
-        raise FileRefused("not UTF-8 text") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error):
-        raise FileRefused("not a complete gzip file (truncated or corrupt)") from None
-    except OSError as error:
-        raise FileRefused(f"cannot be read ({error.strerror})") from None
-    if _kind(path) == ".ndjson":
-        entries = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            data = _loads(line, f"line {number}: ")
-            if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-                raise FileRefused(f"line {number}: not a FHIR resource (no resourceType)")
-            entries.append(Entry(f"line {number}", None, data))
-        if not entries:
-            raise FileRefused("holds no resources")
-        return entries
-    data = _loads(text, "")
-    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-        raise FileRefused("not a FHIR resource or Bundle (no resourceType)")
-    if data["resourceType"] != "Bundle":
-        return [Entry("the resource", None, data)]
-    items = data.get("entry", [])
-    if not isinstance(items, list):
-        raise FileRefused("Bundle.entry is not a list")
-    meta = data.get("meta")
-    restricted = isinstance(meta, dict) and confidentiality.labels_confidential(meta.get("security"))
-    entries = []
-    for index, item in enumerate(items):
-        resource = item.get("resource") if isinstance(item, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            raise FileRefused(f"entry {index}: holds no FHIR resource")
-        full_url = item.get("fullUrl")
-        entries.append(
-            Entry(f"entry {index}", full_url if isinstance(full_url, str) else None, resource, restricted)
-        )
-    return entries
-
-
-# Validating -----------------------------------------------------------------------------------------
-
-
-@cache
-def model_class(resource_type: str) -> type[Resource] | None:
-    """The R4B model for a resource type, or None when FHIR R4 has no such resource."""
-    try:
-        cls = get_fhir_model_class(resource_type)
-    except ValueError:
-        return None
-    return cls if isinstance(cls, type) and issubclass(cls, Resource) else None
-
-
-def describe(entry: Entry) -> str:
-    resource_id = entry.raw.get("id")
-    shown = f"/{resource_id}" if isinstance(resource_id, str) and len(resource_id) <= 64 else ""
-    return f"{entry.label} ({entry.raw.get('resourceType')}{shown})"
-
-
-def parse(entry: Entry) -> Parsed | None:
-    """Validate one resource with its R4B model; None when its type is not a FHIR R4 resource."""
-    cls = model_class(entry.raw["resourceType"])
-    if cls is None:
-        return None
-    try:
-        model = cls.model_validate(entry.raw)
-    except ValidationError as error:
-        problems = [
-            f"{'.'.join(str(part) for part in problem['loc']) or 'resource'}: {problem['msg']}"
-            for problem in error.errors(include_input=False, include_url=False)
-        ]
-        more = len(problems) - MAX_MESSAGE_ERRORS
-        shown = "; ".join(problems[:MAX_MESSAGE_ERRORS]) + (f" (and {more} more)" if more > 0 else "")
-        raise FileRefused(f"{describe(entry)} is not valid FHIR R4: {shown}") from None
-    except (ValueError, TypeError, RecursionError) as error:
-        raise FileRefused(f"{describe(entry)} is not valid FHIR R4 ({error.__class__.__name__})") from None
-    if not model.id:
-        raise FileRefused(f"{describe(entry)} has no id")
-    meta = model.meta
-    return Parsed(
-        entry=entry,
-        model=model,
-        key=(entry.raw["resourceType"], model.id),
-        content_hash="",  # set once its references are resolved
-        version_id=meta.versionId if meta else None,
-        last_updated=projections.instant(meta.lastUpdated) if meta else None,
-    )
-
-
-def is_newer(incoming: Parsed, stored: FhirResource) -> bool:
-    """Whether the incoming content should replace what is stored (which differs from it)."""
-    if incoming.version_id and stored.version_id:
-        if incoming.version_id.isdigit() and stored.version_id.isdigit():
-            return int(incoming.version_id) > int(stored.version_id)
-        if incoming.version_id == stored.version_id:
-            return False
-    if incoming.last_updated and stored.last_updated:
-        return incoming.last_updated > stored.last_updated
-    return True  # without versions, the latest import is the truth
-
-
 # Writing --------------------------------------------------------------------------------------------
-
-
-class _Links:
-    """Reference lookups for the projections, once the file's own rows have ids."""
-
-    def __init__(self, resolver: Resolver, resolved: dict[str, Key]) -> None:
-        self.resolver = resolver
-        self.resolved = resolved
-
-    def key(self, reference: Any) -> Key | None:
-        if reference is None or not reference.reference:
-            return None
-        return self.resolved.get(reference.reference)
-
-    def row_id(self, reference: Any) -> int | None:
-        key = self.key(reference)
-        return self.resolver.row_ids.get(key) if key else None
-
-    def name(self, reference: Any) -> str | None:
-        if reference is None:
-            return None
-        if reference.display:
-            return str(reference.display)
-        key = self.key(reference)
-        return self.resolver.labels.get(key) if key else None
 
 
 def import_file(engine: Engine, path: Path, *, transform: Transform | None = None) -> FileResult:
@@ -448,18 +174,6 @@ def _shown(reference: str) -> str:
     return reference if len(reference) <= 100 else reference[:100] + "..."
 
 
-def _patient_key(item: Parsed, resolved: dict[str, Key]) -> Key | None:
-    if item.resource_type == "Patient":
-        return item.key
-    for name in PATIENT_FIELDS:
-        value = item.entry.raw.get(name)
-        if isinstance(value, dict) and isinstance(value.get("reference"), str):
-            key = resolved.get(value["reference"])
-            if key and key[0] == "Patient":
-                return key
-    return None
-
-
 def _existing(session: Session, keys: list[Key]) -> dict[Key, FhirResource]:
     by_type: dict[str, list[str]] = {}
     for resource_type, fhir_id in keys:
@@ -505,10 +219,10 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         confidentiality.refresh_patients(session, relabelled)
         return
     now = utcnow()
-    patient_ids = _write_patients(session, changed, resolved, now)
+    patient_ids = write_patients(session, changed, resolved, now)
     new_rows = []
     for item in changed:
-        patient_key = _patient_key(item, resolved)
+        patient_key = owner_key(item, resolved)
         columns: dict[str, Any] = {
             "patient_id": patient_ids.get(patient_key) if patient_key else None,
             "version_id": projections.clip(item.version_id, 64),
@@ -545,9 +259,9 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         )
         for row_id, resource_type, fhir_id in returned:
             resolver.row_ids[(resource_type, fhir_id)] = row_id
-    _write_identifiers(session, changed, resolver.row_ids, existing)
-    links = _Links(resolver, resolved)
-    _write_projections(session, changed, resolver.row_ids, patient_ids, links)
+    write_identifiers(session, changed, resolver.row_ids, existing)
+    links = Links(resolver, resolved)
+    write_projections(session, changed, resolver.row_ids, patient_ids, links)
     replaced = [resolver.row_ids[item.key] for item in changed if item.key in existing]
     _refresh_confidentiality(session, changed, resolver.row_ids, patient_ids, links, relabelled, replaced)
     _audit(
@@ -564,7 +278,7 @@ def _refresh_confidentiality(
     changed: list[Parsed],
     row_ids: dict[Key, int],
     patient_ids: dict[Key, int],
-    links: _Links,
+    links: Links,
     relabelled: set[int],
     replaced: list[int],
 ) -> None:
@@ -580,7 +294,7 @@ def _refresh_confidentiality(
     stored_links: dict[int, tuple[int, set[int]]] = {}
     without_patient = []
     for item in changed:
-        patient_key = _patient_key(item, links.resolved)
+        patient_key = owner_key(item, links.resolved)
         patient_id = patient_ids.get(patient_key) if patient_key else None
         if patient_id is None:
             without_patient.append(row_ids[item.key])
@@ -606,7 +320,7 @@ def _audit(
     new_patients: set[Key],
 ) -> None:
     """One audit event per patient whose record the file changed, in the file's transaction."""
-    touched = {key for item in changed if (key := _patient_key(item, resolved)) in patient_ids}
+    touched = {key for item in changed if (key := owner_key(item, resolved)) in patient_ids}
     for key in sorted(touched):
         audit.record(
             session,
@@ -615,135 +329,6 @@ def _audit(
             resource_type="Patient",
             resource_id=key[1],
         )
-
-
-def _write_patients(
-    session: Session, changed: list[Parsed], resolved: dict[str, Key], now: datetime
-) -> dict[Key, int]:
-    wanted = {key for item in changed if (key := _patient_key(item, resolved))}
-    stored = {
-        patient.fhir_id: patient
-        for patient in session.scalars(
-            select(Patient).where(col(Patient.fhir_id).in_(sorted(fhir_id for _, fhir_id in wanted)))
-        )
-    }
-    for item in changed:
-        if item.resource_type != "Patient":
-            continue
-        columns = {
-            **projections.patient_columns(item.model),
-            "version_id": projections.clip(item.version_id, 64),
-            "last_updated": item.last_updated,
-            "resource_json": item.text,
-            "updated_at": now,
-        }
-        patient = stored.get(item.key[1])
-        if patient is None:
-            patient = Patient(fhir_id=item.key[1], created_at=now, **columns)
-            session.add(patient)
-            stored[item.key[1]] = patient
-        else:
-            for name, value in columns.items():
-                setattr(patient, name, value)
-    session.flush()
-    return {("Patient", fhir_id): patient.id for fhir_id, patient in stored.items() if patient.id is not None}
-
-
-def _write_identifiers(
-    session: Session, changed: list[Parsed], row_ids: dict[Key, int], existing: dict[Key, FhirResource]
-) -> None:
-    replaced = [row_ids[item.key] for item in changed if item.key in existing]
-    if replaced:
-        session.execute(delete(FhirIdentifier).where(col(FhirIdentifier.resource_id).in_(replaced)))
-    rows = [
-        {
-            "resource_id": row_ids[item.key],
-            "resource_type": item.resource_type,
-            "system": system,
-            "value": value,
-        }
-        for item in changed
-        for system, value in identifier_pairs(item.entry.raw)
-    ]
-    if rows:
-        session.execute(insert(FhirIdentifier), rows)
-
-
-def _write_projections(
-    session: Session,
-    changed: list[Parsed],
-    row_ids: dict[Key, int],
-    patient_ids: dict[Key, int],
-    links: _Links,
-) -> None:
-    by_type: dict[str, list[Parsed]] = {}
-    for item in changed:
-        if item.resource_type in projections.PROJECTIONS:
-            by_type.setdefault(item.resource_type, []).append(item)
-    observations: dict[int, Parsed] = {}  # by fhir_resource.id
-    reports: list[tuple[Parsed, int]] = []
-    for resource_type, items in by_type.items():
-        table, project = projections.PROJECTIONS[resource_type]
-        wanted = [row_ids[item.key] for item in items]
-        current = {
-            projection.resource_id: projection  # type: ignore[attr-defined]
-            for projection in session.scalars(
-                select(table).where(col(table.resource_id).in_(wanted))  # type: ignore[attr-defined]
-            )
-        }
-        new_rows = []
-        for item in items:
-            patient_key = _patient_key(item, links.resolved)
-            patient_id = patient_ids.get(patient_key) if patient_key else None
-            resource_id = row_ids[item.key]
-            if patient_id is None:
-                continue  # a record about no patient has no page to appear on; its JSON is kept
-            columns = {**project(item.model, links), "patient_id": patient_id}
-            projection = current.get(resource_id)
-            if projection is None:
-                new_rows.append({"resource_id": resource_id, "public_id": new_public_id(), **columns})
-            else:
-                for name, value in columns.items():
-                    setattr(projection, name, value)
-            if resource_type == "Observation":
-                observations[resource_id] = item
-            elif resource_type == "DiagnosticReport":
-                reports.append((item, resource_id))
-        if new_rows:
-            session.execute(insert(table), new_rows)
-    session.flush()
-    _write_components(session, observations)
-    for item, report_row_id in reports:
-        results = [links.row_id(result) for result in item.model.result or []]
-        result_ids = [row_id for row_id in results if row_id is not None]
-        if result_ids:
-            session.execute(
-                update(Observation)
-                .where(col(Observation.resource_id).in_(result_ids))
-                .values(report_resource_id=report_row_id)
-            )
-
-
-def _write_components(session: Session, observations: dict[int, Parsed]) -> None:
-    with_parts = {row_id: item for row_id, item in observations.items() if item.model.component}
-    if not with_parts:
-        return
-    ids = dict(
-        session.execute(
-            select(col(Observation.resource_id), col(Observation.id)).where(
-                col(Observation.resource_id).in_(list(with_parts))
-            )
-        ).all()
-    )
-    session.execute(
-        delete(ObservationComponent).where(col(ObservationComponent.observation_id).in_(ids.values()))
-    )
-    rows = [
-        {"observation_id": ids[row_id], **component}
-        for row_id, item in with_parts.items()
-        for component in projections.observation_components(item.model)
-    ]
-    session.execute(insert(ObservationComponent), rows)
 
 
 def import_files(

@@ -5,7 +5,6 @@ random public id), so two tabs can show two children and a form always acts for 
 `read_chart_or_404` signs the person in and reads the chart through the door (`access.read`: the decision,
 the reader given the patient scope, and one audit event, all in one transaction); a patient the person may
 not see, or a record that belongs to another patient, answers 404 exactly like a missing one.
-`open_chart_or_404` is the older way, kept until every view has moved over.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from portal.models.people import Patient, Person
 from portal.provenance import Provenance
 from portal.security.sessions import Client, require_person
 from portal.services import access
-from portal.services.access import Area, Decision, Level
+from portal.services.access import Decision, Level
 from portal.templating import render
 
 T = TypeVar("T")
@@ -104,57 +103,6 @@ def where(request: Request) -> Provenance:
     return Provenance(
         route=getattr(route, "name", None), client_address=client.address, request_id=client.request_id
     )
-
-
-async def open_chart_or_404(
-    request: Request,
-    area: Area,
-    load: Callable[[Session, Patient, Decision], T | None],
-    *,
-    action: str = "view",
-    resource_type: str | None = None,
-    resource_id: str | None = None,
-) -> OpenChart:
-    """The chart named in the URL, its data, banner and switcher; 404 if this person may not see it."""
-    person = require_person(request)
-    settings: Settings = request.app.state.settings
-    patient_public_id = request.path_params["patient"]
-    today, rules = settings.today(), rules_of(settings)
-
-    def unit_of_work(session: Session) -> OpenChart | None:
-        chart = access.open_chart(
-            session,
-            person,
-            patient_public_id,
-            area,
-            load,
-            action=action,
-            today=today,
-            rules=rules,
-            where=where(request),
-            resource_type=resource_type,
-            resource_id=resource_id,
-        )
-        if chart is None:
-            return None
-        others = (
-            access.patients_for(session, person, today=today, rules=rules)
-            if person.staff_role is None
-            else []
-        )
-        level = chart.decision.level or Level.STAFF
-        return OpenChart(
-            chart.patient,
-            chart.decision,
-            chart.data,
-            describe(chart.patient, level, settings),
-            [describe(patient, lvl, settings) for patient, lvl in others],
-        )
-
-    opened = await run_db(request, unit_of_work)
-    if opened is None:
-        raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
-    return opened
 
 
 def asker(request: Request) -> access.Asker:

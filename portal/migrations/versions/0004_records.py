@@ -1,5 +1,7 @@
 """records
 
+Longer than 500 lines because a migration is a frozen record of the schema it made: it is never edited.
+
 Revision ID: 0004_records
 Revises: 0002_audit
 Create Date: 2026-11-21 05:49:12.887814

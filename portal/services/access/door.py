@@ -1,24 +1,5 @@
-"""The one place that decides who may see or do what for which patient, and audits the decision.
-
-Rules (from the clinic's settings, computed from the date of birth on every request, so no nightly job
-can be forgotten):
-- the patient's own account sees everything about them, adolescents included;
-- a parent or guardian has full access to a child under `full_proxy_until_age` (12), a limited view
-  from then until `adult_at_age` (18), and none after that, unless a guardian grant is marked
-  `beyond_majority`; an adult caregiver has the level the grant gives;
-- a limited view hides confidential items (sensitive codes, meta.security R or V) and the patient's own
-  messages;
-- staff see what their job needs, by role (`STAFF_AREAS`);
-- the operator at the command line (`portal print`, `portal export-fhir`) has no account: `read_as_operator`
-  opens the chart with every area, audited as "system" with the command's `cli:` provenance.
-
-One decision gives a scope every area the viewer may use for this patient (`scope.areas`, `scope.may`),
-so a page that shows the banner to all staff and the record only to some decides and audits once.
-
-Printed documents, by area. The front desk prints what a patient asks for at the desk: the after-visit
-summary at checkout, the immunization record schools ask for, a health summary on request (DOCUMENTS).
-Test results and the care team's notes are the record itself (RECORD), which the front desk does not
-read: every document printed without RECORD leaves them out, so no PDF is a way around the results page.
+"""The door: the only way to a patient's data. `read` and `act` decide, run a reader or an action with a
+`PatientScope` (which only this module can make), and write one audit event, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -26,134 +7,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlmodel import Session, select
 
-from portal.models.access import ProxyGrant
-from portal.models.people import Patient, Person, StaffRole
+from portal.models.people import Patient, Person
 from portal.provenance import Provenance
 from portal.services import audit
+from portal.services.access.rules import (
+    ALL_AREAS,
+    AgeRules,
+    Area,
+    Decision,
+    Level,
+    decide,
+    patients_for,
+)
 from portal.services.errors import Refused
 
 T = TypeVar("T")
 P = ParamSpec("P")
-
-
-class Level(StrEnum):
-    SELF = "self"
-    FULL = "full"
-    LIMITED = "limited"
-    STAFF = "staff"
-
-
-class Area(StrEnum):
-    """What part of a patient's chart an action touches."""
-
-    RECORD = "record"  # results, medications, problems, visits, notes, growth, immunizations
-    MESSAGES = "messages"
-    APPOINTMENTS = "appointments"
-    BILLING = "billing"
-    DOCUMENTS = "documents"  # summaries and PDFs
-    DEMOGRAPHICS = "demographics"  # name, age, contact details: the banner
-    PROXIES = "proxies"  # who holds proxy access, grants and revocations
-    AUDIT = "audit"  # who viewed the record
-
-
-# What each staff role may touch. Admin reads the audit log; nobody edits it.
-# Keyed by StaffRole (a str, so a stored role string finds its row).
-STAFF_AREAS: dict[str, frozenset[Area]] = {
-    StaffRole.CLINICIAN: frozenset(
-        {Area.RECORD, Area.MESSAGES, Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS}
-    ),
-    StaffRole.FRONT_DESK: frozenset({Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES}),
-    StaffRole.BILLING: frozenset({Area.BILLING, Area.DEMOGRAPHICS}),
-    StaffRole.ADMIN: frozenset({Area.AUDIT, Area.PROXIES, Area.DEMOGRAPHICS}),
-}
-# A proxy, even a full one, does not manage who else holds access, nor read the access log.
-PROXY_AREAS = frozenset(set(Area) - {Area.PROXIES, Area.AUDIT})
-
-
-@dataclass(frozen=True)
-class AgeRules:
-    full_proxy_until_age: int = 12
-    adult_at_age: int = 18
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    level: Level | None
-    sees_confidential: bool = False
-    sees_patient_messages: bool = False
-    areas: frozenset[Area] = frozenset()  # every area this viewer may use for this patient
-
-
-DENIED = Decision(allowed=False, level=None)
-
-
-def age_on(birth_date: date, today: date) -> int:
-    """Whole years; someone born on 29 February turns a year older on 1 March in other years."""
-    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
-
-
-def grant_level(grant: ProxyGrant, birth_date: date | None, today: date, rules: AgeRules) -> Level | None:
-    """The level a proxy grant gives today, after its dates and the patient's age; None if none."""
-    if grant.revoked_at is not None or today < grant.starts_on:
-        return None
-    if grant.ends_on is not None and today >= grant.ends_on:
-        return None
-    level = Level(grant.level)
-    if birth_date is None:
-        return level if grant.relationship == "caregiver" else None
-    age = age_on(birth_date, today)
-    if age >= rules.adult_at_age:
-        if grant.relationship == "parent" or (grant.relationship == "guardian" and not grant.beyond_majority):
-            return None
-        return level
-    if age >= rules.full_proxy_until_age:
-        return Level.LIMITED
-    return level
-
-
-ALL_AREAS = frozenset(Area)
-
-
-def decide(
-    session: Session, person: Person, patient: Patient, area: Area, *, today: date, rules: AgeRules
-) -> Decision:
-    """What `person` may do in `area` of `patient`'s chart today. Pure apart from reading grants."""
-    if person.disabled:
-        return DENIED
-    if person.staff_role is not None:
-        areas = STAFF_AREAS.get(person.staff_role, frozenset())
-        if area in areas:
-            confidential = person.staff_role == StaffRole.CLINICIAN
-            return Decision(
-                True,
-                Level.STAFF,
-                sees_confidential=confidential,
-                sees_patient_messages=confidential,
-                areas=areas,
-            )
-        return DENIED
-    if patient.person_id is not None and patient.person_id == person.id:
-        return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True, areas=ALL_AREAS)
-    if area not in PROXY_AREAS:
-        return DENIED
-    best: Level | None = None
-    for grant in session.exec(
-        select(ProxyGrant).where(ProxyGrant.proxy_person_id == person.id, ProxyGrant.patient_id == patient.id)
-    ):
-        level = grant_level(grant, patient.birth_date, today, rules)
-        if level is Level.FULL or (level is Level.LIMITED and best is None):
-            best = level
-    if best is None:
-        return DENIED
-    full = best is Level.FULL
-    return Decision(True, best, sees_confidential=full, sees_patient_messages=full, areas=PROXY_AREAS)
-
 
 _DOOR = object()  # only this module holds it, so only this module can make a PatientScope
 
@@ -374,66 +247,6 @@ def read_as_operator(
     return data
 
 
-@dataclass(frozen=True)
-class Chart(Generic[T]):
-    """An opened chart: whose it is, what the viewer may see, and what was loaded for the page."""
-
-    patient: Patient
-    decision: Decision
-    data: T
-
-
-def open_chart(
-    session: Session,
-    person: Person,
-    patient_public_id: str,
-    area: Area,
-    load: Callable[[Session, Patient, Decision], T | None],
-    *,
-    action: str = "view",
-    today: date,
-    rules: AgeRules,
-    where: Provenance | None = None,
-    resource_type: str | None = None,
-    resource_id: str | None = None,
-) -> Chart[T] | None:
-    """Find the patient named in the URL, check access, load what the page shows, and audit it: one event.
-
-    Returns None (and audits a denial) when the patient is unknown, the person may not see them, or
-    `load` finds nothing for this patient, so that a record of another patient looks exactly like a
-    missing one. The caller answers 404 after the transaction commits, so denials stay in the log.
-    """
-    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
-    if patient is None:
-        w = where or Provenance()
-        audit.record(
-            session,
-            action=action,
-            outcome="denied",
-            actor_person_id=person.id,
-            actor_role=person.staff_role,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            provenance=w,
-        )
-        return None
-    decision = decide(session, person, patient, area, today=today, rules=rules)
-    data = load(session, patient, decision) if decision.allowed else None
-    found = decision.allowed and data is not None
-    _audit(
-        session,
-        person,
-        patient,
-        decision,
-        found,
-        action=action,
-        where=where,
-        resource_type=resource_type,
-        resource_id=resource_id,
-    )
-    return Chart(patient, decision, data) if found and data is not None else None
-
-
 def _audit(
     session: Session,
     person: Person,
@@ -460,104 +273,6 @@ def _audit(
         resource_id=resource_id,
         provenance=w,
     )
-
-
-def patients_for(
-    session: Session, person: Person, *, today: date, rules: AgeRules
-) -> list[tuple[Patient, Level]]:
-    """Everyone `person` can act for today (themself first, then proxies by first name), for the switcher."""
-    found: list[tuple[Patient, Level]] = []
-    own = session.exec(select(Patient).where(Patient.person_id == person.id)).first()
-    if own is not None:
-        found.append((own, Level.SELF))
-    rows = session.exec(
-        select(ProxyGrant, Patient)
-        .join(Patient, Patient.id == ProxyGrant.patient_id)  # type: ignore[arg-type]
-        .where(ProxyGrant.proxy_person_id == person.id)
-    ).all()
-    best: dict[int, tuple[Patient, Level]] = {}
-    for grant, patient in rows:
-        level = grant_level(grant, patient.birth_date, today, rules)
-        if level is None or patient.id is None or (own is not None and patient.id == own.id):
-            continue
-        if patient.id not in best or level is Level.FULL:
-            best[patient.id] = (patient, level)
-    found.extend(sorted(best.values(), key=lambda pair: (pair[0].given_name, pair[0].family_name)))
-    return found
-
-
-# =============================================================== changes through the door, and screen verbs
-# Reading has `read`; a change has `act` (and, for the clinic's own commands, `act_as_operator`): decide,
-# call the action with a scope, write one audit event, all in the caller's transaction. The verbs below
-# say what the proxy screens and the front desk may offer, so views and templates ask rather than decide.
-
-
-class Screen(StrEnum):
-    """Staff screens that are not about one patient's chart."""
-
-    FRONT_DESK = "front_desk"  # activation codes and the patient search
-    PROXIES = "proxies"  # who may act for a patient, as the clinic manages it
-
-
-SCREEN_ROLES: dict[Screen, frozenset[StaffRole]] = {
-    Screen.FRONT_DESK: frozenset({StaffRole.FRONT_DESK, StaffRole.ADMIN}),
-    Screen.PROXIES: frozenset({StaffRole.FRONT_DESK, StaffRole.ADMIN}),
-}
-
-
-def may_use_screen(person: Person, screen: Screen) -> bool:
-    """Whether this member of staff's role opens this screen (never a patient, never a disabled account)."""
-    return (
-        not person.disabled
-        and person.staff_role is not None
-        and person.staff_role in SCREEN_ROLES.get(screen, frozenset())
-    )
-
-
-def require_screen(person: Person, screen: Screen) -> None:
-    """Refuses (code "screen_not_allowed") anyone whose role does not open `screen`."""
-    if not may_use_screen(person, screen):
-        raise Refused("screen_not_allowed", screen=screen.value)
-
-
-def is_adult(patient: Patient, *, today: date, rules: AgeRules) -> bool:
-    return patient.birth_date is not None and age_on(patient.birth_date, today) >= rules.adult_at_age
-
-
-def may_manage_proxies_for_clinic(scope: PatientScope) -> bool:
-    """The clinic's proxy screen (grant, end with the identity checked): staff with the proxies area."""
-    return scope.area is Area.PROXIES and scope.level is Level.STAFF
-
-
-def may_see_own_proxies(scope: PatientScope) -> bool:
-    """The patient's own "who can see my record" page: the patient alone, not a proxy, not staff."""
-    return scope.area is Area.PROXIES and scope.level is Level.SELF
-
-
-def may_invite(scope: PatientScope, *, today: date, rules: AgeRules) -> bool:
-    """An adult patient may invite someone to help them; a minor's proxies are set up by the clinic."""
-    return may_see_own_proxies(scope) and is_adult(scope.patient, today=today, rules=rules)
-
-
-def end_grant_refusal(scope: PatientScope, grant: ProxyGrant, *, today: date, rules: AgeRules) -> str | None:
-    """Why this viewer may not end this grant (a Refused code), or None when they may.
-
-    The clinic may end any grant of the patient. A patient may end grants on their own record, except that
-    a patient under the age of majority may not remove a parent's or guardian's access.
-    """
-    if grant.patient_id != scope.patient_id:
-        return "grant_of_another_patient"
-    if may_manage_proxies_for_clinic(scope):
-        return None
-    if not may_see_own_proxies(scope):
-        return "not_allowed"
-    if grant.relationship in ("parent", "guardian") and not is_adult(scope.patient, today=today, rules=rules):
-        return "teen_cannot_revoke"
-    return None
-
-
-def may_end_grant(scope: PatientScope, grant: ProxyGrant, *, today: date, rules: AgeRules) -> bool:
-    return end_grant_refusal(scope, grant, today=today, rules=rules) is None
 
 
 @dataclass(frozen=True)

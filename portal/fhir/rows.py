@@ -1,0 +1,192 @@
+"""The rows an import writes besides the stored resources: patients, identifiers, the record pages'
+projections and observation components; `Links` gathers the references that point at confidential items.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlmodel import Session, col
+
+from portal.fhir import projections
+from portal.fhir.reading import (
+    PATIENT_FIELDS,
+    Parsed,
+)
+from portal.fhir.references import (
+    Key,
+    Resolver,
+    identifier_pairs,
+)
+from portal.models.base import new_public_id
+from portal.models.people import Patient
+from portal.models.records import FhirIdentifier, FhirResource, Observation, ObservationComponent
+
+
+class Links:
+    """Reference lookups for the projections, once the file's own rows have ids."""
+
+    def __init__(self, resolver: Resolver, resolved: dict[str, Key]) -> None:
+        self.resolver = resolver
+        self.resolved = resolved
+
+    def key(self, reference: Any) -> Key | None:
+        if reference is None or not reference.reference:
+            return None
+        return self.resolved.get(reference.reference)
+
+    def row_id(self, reference: Any) -> int | None:
+        key = self.key(reference)
+        return self.resolver.row_ids.get(key) if key else None
+
+    def name(self, reference: Any) -> str | None:
+        if reference is None:
+            return None
+        if reference.display:
+            return str(reference.display)
+        key = self.key(reference)
+        return self.resolver.labels.get(key) if key else None
+
+
+def owner_key(item: Parsed, resolved: dict[str, Key]) -> Key | None:
+    """The patient a resource belongs to (a Patient is its own), as resolved in this file."""
+    if item.resource_type == "Patient":
+        return item.key
+    for name in PATIENT_FIELDS:
+        value = item.entry.raw.get(name)
+        if isinstance(value, dict) and isinstance(value.get("reference"), str):
+            key = resolved.get(value["reference"])
+            if key and key[0] == "Patient":
+                return key
+    return None
+
+
+def write_patients(
+    session: Session, changed: list[Parsed], resolved: dict[str, Key], now: datetime
+) -> dict[Key, int]:
+    wanted = {key for item in changed if (key := owner_key(item, resolved))}
+    stored = {
+        patient.fhir_id: patient
+        for patient in session.scalars(
+            select(Patient).where(col(Patient.fhir_id).in_(sorted(fhir_id for _, fhir_id in wanted)))
+        )
+    }
+    for item in changed:
+        if item.resource_type != "Patient":
+            continue
+        columns = {
+            **projections.patient_columns(item.model),
+            "version_id": projections.clip(item.version_id, 64),
+            "last_updated": item.last_updated,
+            "resource_json": item.text,
+            "updated_at": now,
+        }
+        patient = stored.get(item.key[1])
+        if patient is None:
+            patient = Patient(fhir_id=item.key[1], created_at=now, **columns)
+            session.add(patient)
+            stored[item.key[1]] = patient
+        else:
+            for name, value in columns.items():
+                setattr(patient, name, value)
+    session.flush()
+    return {("Patient", fhir_id): patient.id for fhir_id, patient in stored.items() if patient.id is not None}
+
+
+def write_identifiers(
+    session: Session, changed: list[Parsed], row_ids: dict[Key, int], existing: dict[Key, FhirResource]
+) -> None:
+    replaced = [row_ids[item.key] for item in changed if item.key in existing]
+    if replaced:
+        session.execute(delete(FhirIdentifier).where(col(FhirIdentifier.resource_id).in_(replaced)))
+    rows = [
+        {
+            "resource_id": row_ids[item.key],
+            "resource_type": item.resource_type,
+            "system": system,
+            "value": value,
+        }
+        for item in changed
+        for system, value in identifier_pairs(item.entry.raw)
+    ]
+    if rows:
+        session.execute(insert(FhirIdentifier), rows)
+
+
+def write_projections(
+    session: Session,
+    changed: list[Parsed],
+    row_ids: dict[Key, int],
+    patient_ids: dict[Key, int],
+    links: Links,
+) -> None:
+    by_type: dict[str, list[Parsed]] = {}
+    for item in changed:
+        if item.resource_type in projections.PROJECTIONS:
+            by_type.setdefault(item.resource_type, []).append(item)
+    observations: dict[int, Parsed] = {}  # by fhir_resource.id
+    reports: list[tuple[Parsed, int]] = []
+    for resource_type, items in by_type.items():
+        table, project = projections.PROJECTIONS[resource_type]
+        wanted = [row_ids[item.key] for item in items]
+        current = {
+            projection.resource_id: projection  # type: ignore[attr-defined]
+            for projection in session.scalars(
+                select(table).where(col(table.resource_id).in_(wanted))  # type: ignore[attr-defined]
+            )
+        }
+        new_rows = []
+        for item in items:
+            patient_key = owner_key(item, links.resolved)
+            patient_id = patient_ids.get(patient_key) if patient_key else None
+            resource_id = row_ids[item.key]
+            if patient_id is None:
+                continue  # a record about no patient has no page to appear on; its JSON is kept
+            columns = {**project(item.model, links), "patient_id": patient_id}
+            projection = current.get(resource_id)
+            if projection is None:
+                new_rows.append({"resource_id": resource_id, "public_id": new_public_id(), **columns})
+            else:
+                for name, value in columns.items():
+                    setattr(projection, name, value)
+            if resource_type == "Observation":
+                observations[resource_id] = item
+            elif resource_type == "DiagnosticReport":
+                reports.append((item, resource_id))
+        if new_rows:
+            session.execute(insert(table), new_rows)
+    session.flush()
+    write_components(session, observations)
+    for item, report_row_id in reports:
+        results = [links.row_id(result) for result in item.model.result or []]
+        result_ids = [row_id for row_id in results if row_id is not None]
+        if result_ids:
+            session.execute(
+                update(Observation)
+                .where(col(Observation.resource_id).in_(result_ids))
+                .values(report_resource_id=report_row_id)
+            )
+
+
+def write_components(session: Session, observations: dict[int, Parsed]) -> None:
+    with_parts = {row_id: item for row_id, item in observations.items() if item.model.component}
+    if not with_parts:
+        return
+    ids = dict(
+        session.execute(
+            select(col(Observation.resource_id), col(Observation.id)).where(
+                col(Observation.resource_id).in_(list(with_parts))
+            )
+        ).all()
+    )
+    session.execute(
+        delete(ObservationComponent).where(col(ObservationComponent.observation_id).in_(ids.values()))
+    )
+    rows = [
+        {"observation_id": ids[row_id], **component}
+        for row_id, item in with_parts.items()
+        for component in projections.observation_components(item.model)
+    ]
+    session.execute(insert(ObservationComponent), rows)

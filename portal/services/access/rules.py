@@ -1,0 +1,154 @@
+"""Who may see or do what for which patient: the rules, decided from grants, ages and staff roles.
+
+The door (`access.door`) applies them; nothing else calls `decide`. See `portal.services.access` for the
+rules in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from portal.models.access import ProxyGrant
+from portal.models.people import Patient, Person, StaffRole
+
+
+class Level(StrEnum):
+    SELF = "self"
+    FULL = "full"
+    LIMITED = "limited"
+    STAFF = "staff"
+
+
+class Area(StrEnum):
+    """What part of a patient's chart an action touches."""
+
+    RECORD = "record"  # results, medications, problems, visits, notes, growth, immunizations
+    MESSAGES = "messages"
+    APPOINTMENTS = "appointments"
+    BILLING = "billing"
+    DOCUMENTS = "documents"  # summaries and PDFs
+    DEMOGRAPHICS = "demographics"  # name, age, contact details: the banner
+    PROXIES = "proxies"  # who holds proxy access, grants and revocations
+    AUDIT = "audit"  # who viewed the record
+
+
+# What each staff role may touch. Admin reads the audit log; nobody edits it.
+# Keyed by StaffRole (a str, so a stored role string finds its row).
+STAFF_AREAS: dict[str, frozenset[Area]] = {
+    StaffRole.CLINICIAN: frozenset(
+        {Area.RECORD, Area.MESSAGES, Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS}
+    ),
+    StaffRole.FRONT_DESK: frozenset({Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES}),
+    StaffRole.BILLING: frozenset({Area.BILLING, Area.DEMOGRAPHICS}),
+    StaffRole.ADMIN: frozenset({Area.AUDIT, Area.PROXIES, Area.DEMOGRAPHICS}),
+}
+# A proxy, even a full one, does not manage who else holds access, nor read the access log.
+PROXY_AREAS = frozenset(set(Area) - {Area.PROXIES, Area.AUDIT})
+
+
+@dataclass(frozen=True)
+class AgeRules:
+    full_proxy_until_age: int = 12
+    adult_at_age: int = 18
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    level: Level | None
+    sees_confidential: bool = False
+    sees_patient_messages: bool = False
+    areas: frozenset[Area] = frozenset()  # every area this viewer may use for this patient
+
+
+DENIED = Decision(allowed=False, level=None)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    """Whole years; someone born on 29 February turns a year older on 1 March in other years."""
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def grant_level(grant: ProxyGrant, birth_date: date | None, today: date, rules: AgeRules) -> Level | None:
+    """The level a proxy grant gives today, after its dates and the patient's age; None if none."""
+    if grant.revoked_at is not None or today < grant.starts_on:
+        return None
+    if grant.ends_on is not None and today >= grant.ends_on:
+        return None
+    level = Level(grant.level)
+    if birth_date is None:
+        return level if grant.relationship == "caregiver" else None
+    age = age_on(birth_date, today)
+    if age >= rules.adult_at_age:
+        if grant.relationship == "parent" or (grant.relationship == "guardian" and not grant.beyond_majority):
+            return None
+        return level
+    if age >= rules.full_proxy_until_age:
+        return Level.LIMITED
+    return level
+
+
+ALL_AREAS = frozenset(Area)
+
+
+def decide(
+    session: Session, person: Person, patient: Patient, area: Area, *, today: date, rules: AgeRules
+) -> Decision:
+    """What `person` may do in `area` of `patient`'s chart today. Pure apart from reading grants."""
+    if person.disabled:
+        return DENIED
+    if person.staff_role is not None:
+        areas = STAFF_AREAS.get(person.staff_role, frozenset())
+        if area in areas:
+            confidential = person.staff_role == StaffRole.CLINICIAN
+            return Decision(
+                True,
+                Level.STAFF,
+                sees_confidential=confidential,
+                sees_patient_messages=confidential,
+                areas=areas,
+            )
+        return DENIED
+    if patient.person_id is not None and patient.person_id == person.id:
+        return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True, areas=ALL_AREAS)
+    if area not in PROXY_AREAS:
+        return DENIED
+    best: Level | None = None
+    for grant in session.exec(
+        select(ProxyGrant).where(ProxyGrant.proxy_person_id == person.id, ProxyGrant.patient_id == patient.id)
+    ):
+        level = grant_level(grant, patient.birth_date, today, rules)
+        if level is Level.FULL or (level is Level.LIMITED and best is None):
+            best = level
+    if best is None:
+        return DENIED
+    full = best is Level.FULL
+    return Decision(True, best, sees_confidential=full, sees_patient_messages=full, areas=PROXY_AREAS)
+
+
+def patients_for(
+    session: Session, person: Person, *, today: date, rules: AgeRules
+) -> list[tuple[Patient, Level]]:
+    """Everyone `person` can act for today (themself first, then proxies by first name), for the switcher."""
+    found: list[tuple[Patient, Level]] = []
+    own = session.exec(select(Patient).where(Patient.person_id == person.id)).first()
+    if own is not None:
+        found.append((own, Level.SELF))
+    rows = session.exec(
+        select(ProxyGrant, Patient)
+        .join(Patient, Patient.id == ProxyGrant.patient_id)  # type: ignore[arg-type]
+        .where(ProxyGrant.proxy_person_id == person.id)
+    ).all()
+    best: dict[int, tuple[Patient, Level]] = {}
+    for grant, patient in rows:
+        level = grant_level(grant, patient.birth_date, today, rules)
+        if level is None or patient.id is None or (own is not None and patient.id == own.id):
+            continue
+        if patient.id not in best or level is Level.FULL:
+            best[patient.id] = (patient, level)
+    found.extend(sorted(best.values(), key=lambda pair: (pair[0].given_name, pair[0].family_name)))
+    return found
