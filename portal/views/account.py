@@ -9,9 +9,10 @@ from starlette.routing import Route
 
 from portal.db import run_db
 from portal.models import LoginSession, Person
-from portal.models.people import StaffRole
 from portal.security import sessions
 from portal.security.sessions import Client, require_person
+from portal.services import access
+from portal.services.access import Screen
 from portal.services.errors import Refused
 from portal.services.identity import account, devices, passwords, recovery, signin
 from portal.templating import render
@@ -26,19 +27,15 @@ def _signed_in(request: Request) -> tuple[Person, LoginSession]:
     return person, login
 
 
-# The staff screens linked from the account page, and the roles that may open each.
-STAFF_SCREENS = {
-    "front_desk": (StaffRole.FRONT_DESK, StaffRole.ADMIN),
-    "audit": (StaffRole.ADMIN,),
-    "print": (StaffRole.FRONT_DESK, StaffRole.CLINICIAN),
-}
+# The staff screens linked from the account page (the access service says who may open each).
+LINKED_SCREENS = (Screen.FRONT_DESK, Screen.AUDIT, Screen.PRINTING)
 
 
 async def account_page(request: Request) -> Response:
     person, _ = _signed_in(request)
     assert person.id is not None
     summary = await run_db(request, account.account_summary, person.id)
-    screens = {screen for screen, roles in STAFF_SCREENS.items() if person.staff_role in roles}
+    screens = {screen.value for screen in LINKED_SCREENS if access.may_use_screen(person, screen)}
     return render(request, "account/page.html", {"summary": summary, "staff_screens": screens})
 
 

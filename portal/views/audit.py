@@ -22,11 +22,10 @@ from portal.db import run_db
 from portal.i18n import N_
 from portal.models.base import utcnow
 from portal.models.people import StaffRole
-from portal.security.sessions import require_staff
 from portal.services import access, audit
-from portal.services.access import Area
+from portal.services.access import Area, Screen
 from portal.templating import render
-from portal.views.chart import chart_context, read_chart_or_404, where
+from portal.views.chart import chart_context, read_chart_or_404, require_screen, where
 
 # -- the admin's screen ------------------------------------------------------------------------------
 
@@ -108,7 +107,7 @@ async def search_form(request: Request, zone: ZoneInfo) -> SearchForm:
 
 async def audit_search(request: Request) -> Response:
     """Search the log by patient, person, action and dates, a page at a time; the search is audited."""
-    admin = require_staff(request, StaffRole.ADMIN)
+    admin = require_screen(request, Screen.AUDIT)
     settings: Settings = request.app.state.settings
     form = await search_form(request, settings.timezone)
     if form.problems:
@@ -130,7 +129,7 @@ async def audit_search(request: Request) -> Response:
 
 async def audit_export(request: Request) -> Response:
     """The events the screen's filters select, as a CSV download; the download is audited as an export."""
-    admin = require_staff(request, StaffRole.ADMIN)
+    admin = require_screen(request, Screen.AUDIT)
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=20) as data:
         form = read_form({name: str(data.get(name, "")) for name in FIELDS}, settings.timezone)

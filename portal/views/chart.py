@@ -28,7 +28,7 @@ from portal.models.people import Patient, Person
 from portal.provenance import Provenance
 from portal.security.sessions import Client, require_person
 from portal.services import access
-from portal.services.access import Decision, Level
+from portal.services.access import Decision, Level, Screen
 from portal.templating import render
 
 T = TypeVar("T")
@@ -103,6 +103,14 @@ def where(request: Request) -> Provenance:
     return Provenance(
         route=getattr(route, "name", None), client_address=client.address, request_id=client.request_id
     )
+
+
+def require_screen(request: Request, screen: Screen) -> Person:
+    """The signed-in member of staff whose role opens `screen` (the access service decides); else 403."""
+    person = require_person(request)
+    if not access.may_use_screen(person, screen):
+        raise HTTPException(403)
+    return person
 
 
 def asker(request: Request) -> access.Asker:

@@ -27,8 +27,16 @@ from portal.services import access, families, patient_search
 from portal.services.access import Area, Look, PatientScope, Screen
 from portal.services.errors import Refused
 from portal.templating import render
-from portal.views.chart import OpenChart, asker, chart_context, read_chart_or_404, rules_of, where
-from portal.views.front_desk import parse_day, require_screen
+from portal.views.chart import (
+    OpenChart,
+    asker,
+    chart_context,
+    read_chart_or_404,
+    require_screen,
+    rules_of,
+    where,
+)
+from portal.views.front_desk import parse_day
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -8,38 +8,23 @@ from __future__ import annotations
 
 from datetime import date
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.db import run_db
-from portal.models.people import Person
-from portal.security.sessions import Client, require_person
-from portal.services import access, patient_search
+from portal.security.sessions import Client
+from portal.services import patient_search
 from portal.services.access import Screen
 from portal.services.errors import Refused
 from portal.services.identity import front_desk
 from portal.templating import render
 from portal.views.auth import parse_birth_date
-from portal.views.chart import where
+from portal.views.chart import require_screen, where
+from portal.views.identity_refusals import refusal_message
 
 NOT_FOUND = "No patient has that ID. Check it in the EHR and try again."
 SEARCH_INCOMPLETE = "Enter the patient's family name and date of birth."
-# Refusals from issuing a code, in words for the front desk (staff screen: English).
-ISSUE_REFUSALS = {
-    "patient_deceased": "This patient has died: the portal does not offer them an account.",
-    "deceased": "This patient has died: the portal does not offer them an account.",
-}
-ISSUE_FALLBACK = "No code was issued. Check the patient ID and try again."
-
-
-def require_screen(request: Request, screen: Screen) -> Person:
-    """The signed-in member of staff whose role opens `screen` (the access service decides); else 403."""
-    person = require_person(request)
-    if not access.may_use_screen(person, screen):
-        raise HTTPException(403)
-    return person
 
 
 def parse_day(value: str) -> date | None:
@@ -93,7 +78,7 @@ async def _issue_view(request: Request, *, reset: bool) -> Response:
             reset=reset,
         )
     except Refused as refused:
-        message = ISSUE_REFUSALS.get(refused.code, ISSUE_FALLBACK)
+        message = refusal_message(refused)  # identity's words for its codes
         return render(request, "front_desk/page.html", _context(message=message), status_code=400)
     if result is None:
         return render(request, "front_desk/page.html", _context(message=NOT_FOUND), status_code=400)

@@ -19,15 +19,11 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.models.people import StaffRole
 from portal.models.printing import PrintJob
-from portal.security.sessions import require_staff
 from portal.services import printing, records
-from portal.services.access import Area, Look
+from portal.services.access import Area, Look, Screen
 from portal.templating import render
-from portal.views.chart import asker, chart_context, read_chart_or_404
-
-STAFF_ROLES = (StaffRole.FRONT_DESK, StaffRole.CLINICIAN)
+from portal.views.chart import asker, chart_context, read_chart_or_404, require_screen
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
@@ -94,7 +90,7 @@ def parse_date(value: str) -> date | None:
 
 async def staff_print_page(request: Request) -> Response:
     """Pick a day and a provider; the providers listed are those with visits that day."""
-    require_staff(request, *STAFF_ROLES)
+    require_screen(request, Screen.PRINTING)
     settings: Settings = request.app.state.settings
     asked = request.query_params.get("date")
     day = parse_date(asked) if asked else settings.today()
@@ -118,7 +114,7 @@ def staff_form(
 
 async def staff_print_day(request: Request) -> Response:
     """All the day's visit summaries (or one provider's) as one PDF, one patient per page."""
-    require_staff(request, *STAFF_ROLES)
+    require_screen(request, Screen.PRINTING)
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=10) as form:
         day = parse_date(str(form.get("date", ""))[:20])
@@ -136,7 +132,7 @@ async def staff_print_day(request: Request) -> Response:
 
 async def staff_print_visit(request: Request) -> Response:
     """One visit's summary, by the encounter's id in the EHR."""
-    require_staff(request, *STAFF_ROLES)
+    require_screen(request, Screen.PRINTING)
     settings: Settings = request.app.state.settings
     async with request.form(max_fields=10) as form:
         encounter_fhir_id = str(form.get("encounter", "")).strip()[:64]
@@ -153,7 +149,7 @@ async def staff_print_visit(request: Request) -> Response:
 
 
 async def _own_job(request: Request) -> PrintJob:
-    staff = require_staff(request, *STAFF_ROLES)
+    staff = require_screen(request, Screen.PRINTING)
     assert staff.id is not None
     job = await run_db(request, printing.job_of, request.path_params["job"], owner_person_id=staff.id)
     if job is None:
@@ -169,7 +165,7 @@ async def print_job_page(request: Request) -> Response:
 
 async def print_job_download(request: Request) -> Response:
     """A finished job's PDF; each download is audited for every patient in it."""
-    require_staff(request, *STAFF_ROLES)
+    require_screen(request, Screen.PRINTING)
     pdf = await run_db(request, printing.job_pdf, asker(request), request.path_params["job"])
     if pdf is None:
         raise HTTPException(404)  # after the commit: a refused download stays in the log

@@ -21,12 +21,10 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.models.people import StaffRole
-from portal.security.sessions import require_staff
 from portal.services import education, record_pages, records
-from portal.services.access import Area, Look
+from portal.services.access import Area, Look, Screen
 from portal.templating import render
-from portal.views.chart import OpenChart, chart_context, read_chart_or_404, where
+from portal.views.chart import OpenChart, chart_context, read_chart_or_404, require_screen, where
 
 
 def learn_more(item: Any) -> str | None:
@@ -174,13 +172,13 @@ def render_holds(
 
 
 async def result_holds_page(request: Request) -> Response:
-    require_staff(request, StaffRole.CLINICIAN)
+    require_screen(request, Screen.RESULT_HOLDS)
     return render_holds(request, await run_db(request, record_pages.holds_screen))
 
 
 async def result_hold_update(request: Request) -> Response:
     """Set (or change) a category's hold; a bad form changes nothing and says why."""
-    person = require_staff(request, StaffRole.CLINICIAN)
+    person = require_screen(request, Screen.RESULT_HOLDS)
     async with request.form(max_fields=10) as form:
         category = str(form.get("category", "")).strip()[:64]
         reason = str(form.get("reason", "")).strip()[:2000]
@@ -198,7 +196,7 @@ async def result_hold_update(request: Request) -> Response:
 
 
 async def result_hold_delete(request: Request) -> Response:
-    person = require_staff(request, StaffRole.CLINICIAN)
+    person = require_screen(request, Screen.RESULT_HOLDS)
     async with request.form(max_fields=10) as form:
         category = str(form.get("category", "")).strip()[:64]
     cleared, screen = await run_db(

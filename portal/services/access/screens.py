@@ -22,11 +22,29 @@ class Screen(StrEnum):
 
     FRONT_DESK = "front_desk"  # activation codes and the patient search
     PROXIES = "proxies"  # who may act for a patient, as the clinic manages it
+    RESULT_HOLDS = "result_holds"  # holding a category of results from release
+    PRINTING = "printing"  # a day's visit summaries
+    AUDIT = "audit"  # the audit log
+    INBOX = "inbox"  # patients' messages to the care team
+    CARE_TEAMS = "care_teams"  # defining the care-team pools messages route to
+    REFILLS = "refills"  # the refill queue
+    SCHEDULE = "schedule"  # the day view, booking for patients, appointment requests
+    REGISTRATION = "registration"  # reviewing online check-ins
+    BILLING = "billing"  # accounts, payments, reconciliation
 
 
 SCREEN_ROLES: dict[Screen, frozenset[StaffRole]] = {
     Screen.FRONT_DESK: frozenset({StaffRole.FRONT_DESK, StaffRole.ADMIN}),
     Screen.PROXIES: frozenset({StaffRole.FRONT_DESK, StaffRole.ADMIN}),
+    Screen.RESULT_HOLDS: frozenset({StaffRole.CLINICIAN}),
+    Screen.PRINTING: frozenset({StaffRole.FRONT_DESK, StaffRole.CLINICIAN}),
+    Screen.AUDIT: frozenset({StaffRole.ADMIN}),
+    Screen.INBOX: frozenset({StaffRole.CLINICIAN, StaffRole.FRONT_DESK, StaffRole.BILLING}),
+    Screen.CARE_TEAMS: frozenset({StaffRole.ADMIN}),
+    Screen.REFILLS: frozenset({StaffRole.CLINICIAN}),
+    Screen.SCHEDULE: frozenset({StaffRole.FRONT_DESK, StaffRole.CLINICIAN}),
+    Screen.REGISTRATION: frozenset({StaffRole.FRONT_DESK}),
+    Screen.BILLING: frozenset({StaffRole.BILLING}),
 }
 
 
