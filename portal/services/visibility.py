@@ -28,6 +28,7 @@ from portal.models.records import (
     Condition,
     DiagnosticReport,
     Encounter,
+    FhirResource,
     Immunization,
     MedicationRequest,
     Observation,
@@ -105,6 +106,16 @@ def hidden_resource_ids(
                 select(col(table.resource_id))
                 .where(col(table.patient_id) == scope.patient_id)
                 .where(~condition(session, scope, table))
+            )
+        )
+    if not scope.sees_confidential:
+        # What the portal keeps without a page of its own (a teen's own message as a Communication, say)
+        # is hidden by its own label.
+        hidden.update(
+            session.scalars(
+                select(col(FhirResource.id))
+                .where(col(FhirResource.patient_id) == scope.patient_id)
+                .where(col(FhirResource.confidential_reason).is_not(None))
             )
         )
     return hidden
