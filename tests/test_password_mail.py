@@ -13,10 +13,9 @@ from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from portal.models import LoginSession, OutboxMail, PasswordLogin
-from portal.security import sessions
 from portal.services import mail
 from portal.services.identity import passwords
-from tests.conftest import form_post, log_in, make_patient, make_person
+from tests.conftest import SESSION_COOKIE, form_post, log_in, make_patient, make_person
 
 PASSWORD = "river otter lantern 42"
 EMAIL = "ada@example.org"
@@ -27,7 +26,7 @@ def with_password(client, session, **person_fields):
     log_in(client, session, person, verified=True)
     response = form_post(client, "/account/password", {"email": EMAIL, "password": PASSWORD})
     assert "Your password is saved" in response.text
-    client.cookies.delete(sessions.COOKIE)
+    client.cookies.delete(SESSION_COOKIE)
     return person
 
 

@@ -71,6 +71,24 @@ def live(code: OneTimeCode) -> bool:
     return code.used_at is None and utcnow() < code.expires_at and code.failed_attempts < MAX_WRONG_TRIES
 
 
+def count_wrong_try(
+    session: Session, client: Client | None, code: OneTimeCode, *, patient_id: int | None = None
+) -> None:
+    """One more wrong try on a code; the try that wears it out is an audit event of its own."""
+    code.failed_attempts += 1
+    if code.failed_attempts == MAX_WRONG_TRIES:
+        audit_event(
+            session,
+            client,
+            action="code-locked",
+            outcome="denied",
+            actor_person_id=code.person_id,
+            patient_id=patient_id if patient_id is not None else code.patient_id,
+            resource_type="OneTimeCode",
+            resource_id=code.kind,
+        )
+
+
 def find_code(session: Session, *, kind: str, typed: str) -> OneTimeCode | None:
     """The live code of `kind` matching what was typed or followed, after exactly one hash check whatever
     happens; or None."""
@@ -155,7 +173,7 @@ def activation_options(
     try:
         ratelimit.check(session, settings, ratelimit.ACTIVATION_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     found = find_code(session, kind="activation", typed=code)
     patient = session.get(Patient, found.patient_id) if found and found.patient_id else None
     if (
@@ -166,7 +184,7 @@ def activation_options(
         or patient.birth_date != birth_date
     ):
         if found is not None:
-            found.failed_attempts += 1
+            count_wrong_try(session, client, found, patient_id=patient.id if patient else None)
         ratelimit.hit(session, settings, ratelimit.ACTIVATION_ADDRESS, client.address)
         audit_event(
             session,

@@ -82,7 +82,7 @@ def finish_step_up(
     try:
         ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(login.person_id))
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="step-up")
         if challenge.person_id != login.person_id:

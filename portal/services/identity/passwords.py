@@ -18,7 +18,7 @@ from portal.security import hashing, ratelimit
 from portal.security.sessions import Client
 from portal.services import mail
 from portal.services.errors import Refused
-from portal.services.identity.codes import expire_codes, live
+from portal.services.identity.codes import count_wrong_try, expire_codes, live
 from portal.services.identity.common import audit_event, rate_limited
 from portal.services.identity.people import clean_email
 from portal.services.identity.signin import open_login
@@ -84,7 +84,7 @@ def password_sign_in(
         ratelimit.check(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.check(session, settings, ratelimit.PASSWORD_ACCOUNT, address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     person = session.exec(select(Person).where(Person.email == address)).first() if address else None
     row = (
         session.exec(select(PasswordLogin).where(PasswordLogin.person_id == person.id)).first()
@@ -148,12 +148,12 @@ def mail_code_sign_in(
         ratelimit.check(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.check(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     typed = "".join(c for c in code if c.isdigit())
     ok = hashing.verify_code(row.code_hash if live(row) else None, typed)
     person = session.get(Person, row.person_id)
     if not ok or person is None or person.disabled:
-        row.failed_attempts += 1
+        count_wrong_try(session, client, row)
         ratelimit.hit(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.hit(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
         audit_event(session, client, action="sign-in-failed", outcome="denied", actor_person_id=row.person_id)

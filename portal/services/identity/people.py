@@ -97,7 +97,7 @@ def enrolment_options(session: Session, settings: Settings, *, token: str, clien
     try:
         ratelimit.check(session, settings, ratelimit.ACTIVATION_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     found = find_code(session, kind="enrolment", typed=token)
     person = session.get(Person, found.person_id) if found and found.person_id else None
     if found is None or person is None:

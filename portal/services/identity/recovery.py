@@ -52,7 +52,7 @@ def recovery_sign_in(
     try:
         ratelimit.check(session, settings, ratelimit.RECOVERY_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     typed = hashing.normalize(code)
     candidates = session.exec(
         select(RecoveryCode).where(
@@ -70,7 +70,7 @@ def recovery_sign_in(
         try:
             ratelimit.check(session, settings, ratelimit.RECOVERY_ACCOUNT, str(person.id))
         except ratelimit.RateLimited as error:
-            return rate_limited(error)
+            return rate_limited(session, client, error)
     if candidate is None or person is None or person.disabled:
         ratelimit.hit(session, settings, ratelimit.RECOVERY_ADDRESS, client.address)
         audit_event(session, client, action="sign-in-failed", outcome="denied")

@@ -21,7 +21,7 @@ def sign_in_options(session: Session, settings: Settings, *, client: Client) -> 
     try:
         ratelimit.check(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     ratelimit.hit(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
     # The sign-in page asks for options on every visit (for autofill): clear out the unanswered ones.
     passkeys.purge_expired(session)
@@ -48,7 +48,7 @@ def finish_sign_in(
         if owner is not None:
             ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(owner))
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     try:
         challenge = passkeys.pop_challenge(session, credential, purpose="sign-in")
         passkey = passkeys.verify_assertion(session, settings, credential, challenge)
