@@ -140,13 +140,17 @@ def revoke(session: Session, login: LoginSession, *, reason: str) -> None:
         login.revoked_reason = reason
 
 
-def revoke_all(session: Session, person_id: int, *, reason: str) -> int:
-    """End every live session of the person; how many there were."""
-    live = session.exec(
-        select(LoginSession).where(
-            LoginSession.person_id == person_id, col(LoginSession.revoked_at).is_(None)
-        )
-    ).all()
+def revoke_all(session: Session, person_id: int, *, reason: str, keep: str | None = None) -> int:
+    """End every live session of the person (but `keep`, the one asking, if given); how many there were."""
+    live = [
+        login
+        for login in session.exec(
+            select(LoginSession).where(
+                LoginSession.person_id == person_id, col(LoginSession.revoked_at).is_(None)
+            )
+        ).all()
+        if login.id != keep
+    ]
     for login in live:
         revoke(session, login, reason=reason)
     return len(live)

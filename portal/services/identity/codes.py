@@ -117,12 +117,18 @@ def expire_codes(
 
 
 def claim_code(
-    session: Session, settings: Settings, credential: dict[str, Any], *, purpose: str, owner: str
+    session: Session,
+    settings: Settings,
+    credential: dict[str, Any],
+    *,
+    binding: str,
+    purpose: str,
+    owner: str,
 ) -> tuple[WebAuthnChallenge, OneTimeCode, Passkey]:
     """The ceremony's challenge, its one-time code locked for this transaction (one use, even at once) and
     naming its `owner` ("patient_id" or "person_id"), and the verified new passkey; PasskeyError when any
     of them is not good, before anything is stored."""
-    challenge = passkeys.pop_challenge(session, credential, purpose=purpose)
+    challenge = passkeys.pop_challenge(session, settings, credential, purpose=purpose, binding=binding)
     code = session.get(OneTimeCode, challenge.one_time_code_id, with_for_update=True)
     if code is None or not live(code) or getattr(code, owner) is None:
         raise PasskeyError("code no longer usable")
@@ -167,7 +173,7 @@ def issue_activation_code(
 
 
 def activation_options(
-    session: Session, settings: Settings, *, code: str, birth_date: date | None, client: Client
+    session: Session, settings: Settings, *, binding: str, code: str, birth_date: date | None, client: Client
 ) -> str | Refused:
     """Check the code and date of birth together; only then hand out options to create a passkey."""
     try:
@@ -198,6 +204,7 @@ def activation_options(
     return passkeys.registration_options(
         session,
         settings,
+        binding=binding,
         purpose="activate",
         user_handle=person.public_id if person else new_public_id(),
         user_name=patient.display_name,
@@ -210,6 +217,7 @@ def finish_activation(
     session: Session,
     settings: Settings,
     *,
+    binding: str,
     credential: dict[str, Any],
     client: Client,
     replacing: str | None = None,
@@ -217,7 +225,7 @@ def finish_activation(
     """Store the new passkey, create (or reuse) the person, use up the code and sign them in."""
     try:
         challenge, code, new_key = claim_code(
-            session, settings, credential, purpose="activate", owner="patient_id"
+            session, settings, credential, purpose="activate", owner="patient_id", binding=binding
         )
     except PasskeyError:
         audit_event(session, client, action="activate", outcome="denied")

@@ -18,6 +18,7 @@ from portal.security import hashing, ratelimit
 from portal.security.sessions import Client
 from portal.services import mail
 from portal.services.errors import Refused
+from portal.services.identity import notices
 from portal.services.identity.codes import count_wrong_try, expire_codes, live
 from portal.services.identity.common import audit_event, rate_limited
 from portal.services.identity.people import clean_email
@@ -48,9 +49,12 @@ def password_problem(password: str) -> Refused | None:
     return None
 
 
-def set_password(session: Session, *, person_id: int, email: str, password: str, client: Client) -> None:
+def set_password(
+    session: Session, settings: Settings, *, person_id: int, email: str, password: str, client: Client
+) -> None:
     """Set the person's fallback password and the address that gets their one-time codes; raises Refused
-    (and changes nothing) when either is not good enough."""
+    (and changes nothing) when either is not good enough. The owner is told by mail: at the old address
+    too, when the address changes."""
     problem = password_problem(password)
     if problem:
         raise problem
@@ -60,6 +64,9 @@ def set_password(session: Session, *, person_id: int, email: str, password: str,
         raise Refused("email_taken")
     person = session.get(Person, person_id)
     assert person is not None
+    old_address = person.email
+    if old_address and old_address != address:
+        notices.sign_in_changed(session, settings, person=person, change="email-changed", to=old_address)
     person.email = address
     row = session.exec(select(PasswordLogin).where(PasswordLogin.person_id == person_id)).first()
     if row is None:
@@ -67,6 +74,7 @@ def set_password(session: Session, *, person_id: int, email: str, password: str,
         session.add(row)
     row.password_hash = hashing.hash_password(password)
     audit_event(session, client, action="update", actor_person_id=person_id, resource_type="Password")
+    notices.sign_in_changed(session, settings, person=person, change="password-set", to=old_address)
 
 
 def has_password(session: Session, person_id: int) -> bool:
