@@ -155,12 +155,12 @@ def pop_challenge(
     ).first()
     if stored is None:
         raise PasskeyError("unknown or used challenge")
+    if not is_bound(settings, stored.challenge, binding):  # another browser cannot even use it up
+        raise PasskeyError("challenge of another browser")
     session.delete(stored)
     session.flush()
     if utcnow() >= stored.expires_at:
         raise PasskeyError("expired challenge")
-    if not is_bound(settings, stored.challenge, binding):
-        raise PasskeyError("challenge of another browser")
     return stored
 
 
