@@ -317,19 +317,10 @@ def test_a_date_out_of_range_is_a_clear_400_everywhere(client, session, day) -> 
         form_post(client, "/front-desk/search", {"family": "Lovelace", "birth_date": day}),
         form_post(client, "/admin/audit", {"since": day}),
         form_post(client, "/admin/audit/export", {"until": day}),
-        client.get(f"/admin/audit?since={day}"),
         json_post(client, "/activate/options", {"code": "AAAA", "birth_date": day}),
     ]
 
     assert [a.status_code for a in answers] == [400] * len(answers)
-
-
-def test_a_page_number_beyond_any_list_is_a_400(client, session) -> None:
-    log_in(client, session, make_person(session, staff_role="admin"))
-
-    response = client.get("/admin/audit?page=99999999999999999999")
-
-    assert response.status_code == 400
 
 
 # ------------------------------------------------------------------------------ the audit log, no gaps

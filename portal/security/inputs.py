@@ -1,17 +1,17 @@
 """A guard in front of every route: input no database could take is refused before any view sees it.
 
 It answers 404 for a path parameter that cannot name anything the portal stores (longer than the longest
-id column, control characters, an integer beyond the database's), and 400 for a query or form value with
-a NUL or other control character, longer than any field accepts, a date outside the supported range, or
-a page number that is not one. Views still parse their own fields with portal.forms; this guard makes
-sure a route that forgets cannot answer 500. Each refusal is an audit event (`input-refused`, denied),
+id column, control characters, an integer beyond the database's), and 400 for a query, form or JSON value
+with a NUL or other control character (tab and line breaks allowed in bodies) or longer than any field
+accepts. Views still parse their own fields with portal.forms (dates in the supported range, page
+numbers), with messages next to the field; this guard makes sure a route that forgets cannot answer 500
+for input no database column could hold. Each refusal is an audit event (`input-refused`, denied),
 so a probe with malformed input is in the log like any other denied request.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,9 +26,6 @@ from portal import db, forms
 from portal.provenance import Provenance
 from portal.services import audit
 
-SLASH_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{1,5}")
-DATE_LIKE = re.compile(r"-?\d{1,6}-\d{1,2}-\d{1,2}")
-FREE_TEXT_FIELDS = frozenset({"password"})  # taken as typed: never read as a date
 MAX_JSON_DEPTH = 32
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -39,17 +36,6 @@ def value_problem(name: str, value: str, *, multiline: bool) -> str | None:
         return "control_characters"
     if len(value) > forms.TEXT_LENGTH or len(name) > 200:
         return "too_long"
-    stripped = value.strip()
-    if name not in FREE_TEXT_FIELDS and (DATE_LIKE.fullmatch(stripped) or SLASH_DATE.fullmatch(stripped)):
-        try:
-            forms.day(stripped, formats=("%Y-%m-%d", "%m/%d/%Y"))
-        except forms.InputError as error:
-            return error.code
-    if name == "page":
-        try:
-            forms.page_number(value)
-        except forms.InputError as error:
-            return error.code
     return None
 
 

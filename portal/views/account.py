@@ -222,7 +222,11 @@ async def recovery_codes_create(request: Request) -> Response:
     )
     if isinstance(codes, Refused):
         return await recovery_codes_page(request, message=refusal_message(codes), status_code=400)
-    return render(request, "account/recovery.html", {"codes": codes, "unused": len(codes), "fresh": True, "message": None})
+    return render(
+        request,
+        "account/recovery.html",
+        {"codes": codes, "unused": len(codes), "fresh": True, "message": None},
+    )
 
 
 # ------------------------------------------------------------------------------------------ password

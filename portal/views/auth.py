@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from portal import forms
 from portal.conditional import revalidated
 from portal.config import Settings
 from portal.db import run_db
@@ -98,16 +99,12 @@ def credential_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_birth_date(value: object) -> date | None:
-    """ISO (what a date field sends) or month/day/year (what people type)."""
-    if not isinstance(value, str):
+    """ISO (what a date field sends) or month/day/year (what people type), in the supported range;
+    None for anything else."""
+    try:
+        return forms.day(value, formats=("%Y-%m-%d", "%m/%d/%Y"))
+    except forms.InputError:
         return None
-    text = value.strip()
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
 
 
 def replacing(request: Request) -> str | None:
