@@ -16,9 +16,11 @@ from starlette.routing import BaseRoute
 from portal import db, i18n
 from portal.assets import Assets
 from portal.config import Settings
-from portal.request_log import CanonicalHost, Compress, RequestLog
+from portal.request_log import BodyLimit, CanonicalHost, Compress, RequestLog
 from portal.security.csrf import CSRFMiddleware
+from portal.security.forwarded import forwarded_middleware
 from portal.security.headers import SecurityHeaders
+from portal.security.inputs import guard_routes
 from portal.security.sessions import SessionMiddleware
 from portal.services import audit
 from portal.templating import make_templates
@@ -75,21 +77,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         debug=False,  # never show tracebacks: they can carry patient data
-        routes=[route for module in VIEW_MODULES for route in module.routes] + demo_routes(settings),
+        routes=guard_routes(
+            [route for module in VIEW_MODULES for route in module.routes] + demo_routes(settings)
+        ),
         middleware=[
             Middleware(RequestLog),
-            Middleware(CanonicalHost, origin=settings.origin, netloc=urlsplit(settings.origin).netloc),
+            *forwarded_middleware(settings),
+            # Every reply below this line carries the security headers, the wrong-host one included.
             Middleware(SecurityHeaders, https=settings.https),
+            Middleware(CanonicalHost, origin=settings.origin, netloc=urlsplit(settings.origin).netloc),
             Middleware(i18n.LocaleMiddleware),
             Middleware(Compress, minimum_size=500),
             Middleware(errors.CatchErrors),
+            Middleware(BodyLimit, max_bytes=MAX_BODY_SIZE, refuse=errors.error_response),
             Middleware(CSRFMiddleware, settings=settings, refuse=errors.refuse_forgery),
             Middleware(SessionMiddleware, settings=settings),
             Middleware(i18n.SavedLocale),  # keep it after the middleware that loads the signed-in person
         ],
         exception_handlers={HTTPException: errors.http_error},
         lifespan=lifespan,
-        max_body_size=MAX_BODY_SIZE,
     )
     assets = Assets(settings)
     clinic = {

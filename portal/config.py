@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,8 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "portal@localhost"
     audit_retention_years: int = 6  # how long audit events are kept before `portal audit purge` removes them
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none: the socket's address.
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -107,6 +110,7 @@ class Settings:
             smtp_url=config("SMTP_URL", default=""),
             mail_from=config("PORTAL_MAIL_FROM", default=cls.mail_from),
             audit_retention_years=config("PORTAL_AUDIT_RETENTION_YEARS", cast=int, default=6),
+            trusted_proxies=_proxies(config("PORTAL_TRUSTED_PROXIES", default="")),
         )
         settings.check()
         return settings
@@ -148,6 +152,17 @@ class Settings:
             raise ConfigError("PORTAL_DEBUG must be off in production")
         if self.demo:
             raise ConfigError("PORTAL_DEMO must be off in production")
+
+
+def _proxies(value: str) -> tuple[str, ...]:
+    """The trusted proxies' addresses or networks; refuses anything that is neither."""
+    proxies = tuple(item.strip() for item in value.split(",") if item.strip())
+    for item in proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"PORTAL_TRUSTED_PROXIES: {item!r} is not an address or network") from None
+    return proxies
 
 
 def _logo(path: str) -> str:

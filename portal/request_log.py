@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -98,3 +101,60 @@ class Compress:
         await GZipMiddleware(
             app_with_debug_passthrough, minimum_size=self.minimum_size, compresslevel=self.compresslevel
         )(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """Raised from `receive` once a request body passes the limit; BodyLimit turns it into a 413."""
+
+
+Refuse = Callable[[Request, int], Response]
+
+
+class BodyLimit:
+    """413 for a body over `max_bytes`, whether it says its length up front or arrives in chunks.
+
+    It sits inside the security headers (so the 413 carries them) and inside the error catcher, which
+    would otherwise turn the exception from `receive` into a 500."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, refuse: Refuse) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(scope, receive, send, 413 if length.isdigit() else 400)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send, 413)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
+        response = self.refuse(Request(scope), status)
+        response.headers["Connection"] = "close"  # the rest of the body is not read
+        await response(scope, receive, send)

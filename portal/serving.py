@@ -56,7 +56,9 @@ def log_config() -> dict[str, Any]:
 
 def server_options() -> dict[str, Any]:
     # uvicorn's access log prints paths and query strings; our RequestLog prints route names instead.
-    return {"access_log": False, "proxy_headers": True, "server_header": False}
+    # uvicorn would believe X-Forwarded-For from 127.0.0.1 and ::1 (its forwarded_allow_ips default);
+    # the app decides instead, trusting only PORTAL_TRUSTED_PROXIES (portal/security/forwarded.py).
+    return {"access_log": False, "proxy_headers": False, "server_header": False}
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:

@@ -51,6 +51,9 @@ def create_worker_database(server_url: str, url: str) -> None:
 
 
 ORIGIN = "https://localhost:8000"  # https so the client's cookie jar sends the Secure cookies back
+_AT_ORIGIN = Settings(secret_key=Secret("names only"), database_url="", origin=ORIGIN)
+SESSION_COOKIE = sessions.cookie_name(_AT_ORIGIN)  # "__Host-portal_session" over https
+CSRF_COOKIE = csrf.cookie_name(_AT_ORIGIN)
 
 
 @pytest.fixture(scope="session")
@@ -119,9 +122,9 @@ def session(app) -> Iterator[Session]:
 
 def csrf_token(client: TestClient) -> str:
     """The CSRF token for this client, as a page's form would carry it."""
-    if csrf.COOKIE not in client.cookies:
+    if CSRF_COOKIE not in client.cookies:
         client.get("/login")
-    return client.cookies[csrf.COOKIE]
+    return client.cookies[CSRF_COOKIE]
 
 
 def form_post(client: TestClient, url: str, data: dict[str, str] | None = None, **kwargs):
@@ -166,8 +169,8 @@ def log_in(client: TestClient, session: Session, person, **options):
     """Open a session row and set its signed cookie; passkey ceremonies have their own tests."""
     login = sessions.open_session(session, person_id=person.id, method="test", **options)
     session.commit()
-    client.cookies.delete(sessions.COOKIE)  # a cookie the server set earlier would shadow this one
-    client.cookies.set(sessions.COOKIE, sessions.sign(client.app.state.settings, login.id))
+    client.cookies.delete(SESSION_COOKIE)  # a cookie the server set earlier would shadow this one
+    client.cookies.set(SESSION_COOKIE, sessions.sign(client.app.state.settings, login.id))
     return login
 
 

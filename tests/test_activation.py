@@ -15,10 +15,10 @@ from sqlmodel import select
 from portal.cli import main
 from portal.models import AuditEvent, LoginSession, OneTimeCode, Passkey, Patient, Person
 from portal.models.base import utcnow
-from portal.security import hashing, sessions
+from portal.security import hashing
 from portal.services.errors import Refused
 from portal.services.identity import codes
-from tests.conftest import ORIGIN, log_in, make_patient, make_person, reload
+from tests.conftest import ORIGIN, SESSION_COOKIE, log_in, make_patient, make_person, reload
 from tests.identity_helpers import activate, issue_code, json_post
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -88,7 +88,7 @@ def test_wrong_code_is_refused_and_opens_no_session(client, session) -> None:
     response = activate(client, "ABCD-EFGH-JKLM-NPQR", BIRTH)
 
     assert refused(response)
-    assert count(session, LoginSession) == 0 and sessions.COOKIE not in client.cookies
+    assert count(session, LoginSession) == 0 and SESSION_COOKIE not in client.cookies
 
 
 def test_wrong_date_of_birth_is_refused(client, session) -> None:

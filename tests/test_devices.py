@@ -11,7 +11,7 @@ from portal.models.base import utcnow
 from portal.security import sessions
 from portal.security.sessions import Client
 from portal.services.identity import account
-from tests.conftest import ORIGIN, form_post, log_in, make_patient, make_person, reload
+from tests.conftest import ORIGIN, SESSION_COOKIE, form_post, log_in, make_patient, make_person, reload
 from tests.identity_helpers import activate, issue_code, json_post
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -29,7 +29,7 @@ def activated(client, session):
 
 
 def current_login(client, session) -> LoginSession:
-    session_id = sessions.unsign(client.app.state.settings, client.cookies[sessions.COOKIE])
+    session_id = sessions.unsign(client.app.state.settings, client.cookies[SESSION_COOKIE])
     return reload(session, LoginSession, session_id)
 
 

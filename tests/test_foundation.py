@@ -21,7 +21,7 @@ from portal import branding, db
 from portal.app import create_app
 from portal.config import ConfigError, Settings
 from portal.models import Person
-from tests.conftest import ORIGIN, csrf_token, form_post
+from tests.conftest import CSRF_COOKIE, ORIGIN, csrf_token, form_post
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -178,7 +178,7 @@ def test_htmx_post_with_token_in_header_is_accepted(app, client) -> None:
 def test_pages_carry_the_token_for_forms_and_htmx(client) -> None:
     response = client.get("/login")
 
-    token = client.cookies["portal_csrf"]
+    token = client.cookies[CSRF_COOKIE]
     assert f'"X-CSRF-Token": "{token}"' in response.text
     assert "HttpOnly" in response.headers["set-cookie"] and "SameSite=Lax" in response.headers["set-cookie"]
 

@@ -7,8 +7,8 @@ import re
 from sqlmodel import select
 
 from portal.models import LoginSession, RecoveryCode
-from portal.security import ratelimit, sessions
-from tests.conftest import form_post, log_in, make_person
+from portal.security import ratelimit
+from tests.conftest import SESSION_COOKIE, form_post, log_in, make_person
 
 CODE = re.compile(r"<li>([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})</li>")
 
@@ -17,7 +17,7 @@ def make_codes(client, session, person=None) -> list[str]:
     person = person or make_person(session)
     log_in(client, session, person, verified=True)
     page = form_post(client, "/account/recovery-codes").text
-    client.cookies.delete(sessions.COOKIE)
+    client.cookies.delete(SESSION_COOKIE)
     return CODE.findall(page)
 
 
@@ -58,7 +58,7 @@ def test_a_recovery_code_signs_in_and_allows_adding_a_passkey(client, session) -
 def test_a_recovery_code_works_once(client, session) -> None:
     codes = make_codes(client, session)
     form_post(client, "/login/recovery", {"code": codes[0]})
-    client.cookies.delete(sessions.COOKIE)
+    client.cookies.delete(SESSION_COOKIE)
 
     response = form_post(client, "/login/recovery", {"code": codes[0]})
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from portal.models import AuditEvent, LoginSession
 from portal.models.base import utcnow
 from portal.security import sessions
-from tests.conftest import form_post, log_in, make_person, reload
+from tests.conftest import CSRF_COOKIE, SESSION_COOKIE, form_post, log_in, make_person, reload
 
 
 def age(session, login, *, minutes: int = 0, created_hours: int = 0) -> None:
@@ -49,12 +49,12 @@ def test_signed_out_htmx_request_gets_hx_redirect(client) -> None:
 
 def test_tampered_cookie_is_refused_and_cleared(client, session) -> None:
     login = log_in(client, session, make_person(session))
-    client.cookies.set(sessions.COOKIE, sessions.sign(client.app.state.settings, login.id) + "x")
+    client.cookies.set(SESSION_COOKIE, sessions.sign(client.app.state.settings, login.id) + "x")
 
     response = client.get("/account", follow_redirects=False)
 
     assert response.headers["location"] == "/login?next=/account&ended=1"
-    assert f"{sessions.COOKIE}=;" in response.headers["set-cookie"]
+    assert f"{SESSION_COOKIE}=;" in response.headers["set-cookie"]
 
 
 def test_sign_in_page_says_why_the_person_is_there(client) -> None:
@@ -66,7 +66,7 @@ def test_sign_in_page_says_why_the_person_is_there(client) -> None:
 def test_cookie_signed_with_another_key_is_refused(client, session, settings) -> None:
     login = log_in(client, session, make_person(session))
     other = settings.with_overrides(secret_key=type(settings.secret_key)("another-key-" * 4))
-    client.cookies.set(sessions.COOKIE, sessions.sign(other, login.id))
+    client.cookies.set(SESSION_COOKIE, sessions.sign(other, login.id))
 
     response = client.get("/account", follow_redirects=False)
 
@@ -157,14 +157,14 @@ def test_which_requests_count_as_activity(method, headers, extends) -> None:
 
 def test_sign_out_revokes_the_row_and_clears_the_browser(client, session) -> None:
     login = log_in(client, session, make_person(session))
-    cookie = client.cookies[sessions.COOKIE]
+    cookie = client.cookies[SESSION_COOKIE]
 
     response = form_post(client, "/logout", follow_redirects=False)
 
     assert response.status_code == 303
     assert response.headers["clear-site-data"] == '"cache", "storage"'
     assert reload(session, LoginSession, login.id).revoked_at is not None
-    client.cookies.set(sessions.COOKIE, cookie)
+    client.cookies.set(SESSION_COOKIE, cookie)
     assert client.get("/account", follow_redirects=False).status_code == 303
 
 
@@ -181,11 +181,11 @@ def test_sign_out_is_audited(client, session) -> None:
 
 def test_sign_out_issues_a_new_csrf_token(client, session) -> None:
     log_in(client, session, make_person(session))
-    old_token = client.get("/account").cookies.get("portal_csrf") or client.cookies["portal_csrf"]
+    old_token = client.get("/account").cookies.get(CSRF_COOKIE) or client.cookies[CSRF_COOKIE]
 
     form_post(client, "/logout", follow_redirects=False)
 
-    assert client.cookies["portal_csrf"] != old_token
+    assert client.cookies[CSRF_COOKIE] != old_token
 
 
 def test_disabled_person_is_signed_out(client, session) -> None:

@@ -7,8 +7,7 @@ from datetime import date
 from sqlmodel import select
 
 from portal.models import AuditEvent, LoginSession, Passkey
-from portal.security import sessions
-from tests.conftest import ORIGIN, csrf_token, make_patient, reload
+from tests.conftest import CSRF_COOKIE, ORIGIN, SESSION_COOKIE, csrf_token, make_patient, reload
 from tests.identity_helpers import activate, issue_code, json_post, sign_in
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -62,11 +61,11 @@ def test_sign_in_goes_to_a_local_next_only(client, session) -> None:
 def test_sign_in_rotates_the_session_id(client, session) -> None:
     _, authenticator = activated(client, session)
     sign_in(client, authenticator)
-    first = client.cookies[sessions.COOKIE]
+    first = client.cookies[SESSION_COOKIE]
 
     sign_in(client, authenticator)
 
-    assert client.cookies[sessions.COOKIE] != first
+    assert client.cookies[SESSION_COOKIE] != first
     assert len([s for s in live_sessions(session) if s.method == "passkey"]) == 1
 
 
@@ -76,7 +75,7 @@ def test_sign_in_issues_a_new_csrf_token(client, session) -> None:
 
     sign_in(client, authenticator)
 
-    assert client.cookies["portal_csrf"] != before
+    assert client.cookies[CSRF_COOKIE] != before
 
 
 def test_assertion_for_another_origin_is_refused(client, session) -> None:
@@ -85,7 +84,7 @@ def test_assertion_for_another_origin_is_refused(client, session) -> None:
     response = sign_in(client, authenticator, origin="https://evil.example")
 
     assert response.status_code == 400
-    assert sessions.COOKIE not in client.cookies and passkey_sessions(session) == []
+    assert SESSION_COOKIE not in client.cookies and passkey_sessions(session) == []
 
 
 def test_assertion_for_another_relying_party_is_refused(client, session) -> None:
@@ -152,10 +151,10 @@ def test_failed_sign_in_is_audited_as_denied(client, session) -> None:
 def test_signed_out_after_sign_out_even_with_the_old_cookie(client, session) -> None:
     _, authenticator = activated(client, session)
     sign_in(client, authenticator)
-    cookie = client.cookies[sessions.COOKIE]
+    cookie = client.cookies[SESSION_COOKIE]
     client.post("/logout", data={"csrf_token": csrf_token(client)}, headers={"Origin": ORIGIN})
 
-    client.cookies.set(sessions.COOKIE, cookie)
+    client.cookies.set(SESSION_COOKIE, cookie)
 
     assert client.get("/account", follow_redirects=False).status_code == 303
 

@@ -17,9 +17,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.config import Settings
-from portal.security import signing
+from portal.security import cookies, signing
 
-COOKIE = "portal_csrf"
+COOKIE = "portal_csrf"  # the base name: `cookie_name(settings)` is what the browser holds
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -36,9 +36,12 @@ def token_is_genuine(settings: Settings, token: str) -> bool:
     return signing.unsign(settings, "csrf", token, max_age=MAX_AGE) is not None
 
 
+def cookie_name(settings: Settings) -> str:
+    return cookies.name(settings, COOKIE)
+
+
 def cookie_header(settings: Settings, token: str) -> str:
-    secure = "; Secure" if settings.https or settings.rp_id == "localhost" else ""
-    return f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    return cookies.header(settings, COOKIE, token)
 
 
 class CSRFMiddleware:
@@ -52,7 +55,7 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        cookie_token = request.cookies.get(COOKIE, "")
+        cookie_token = request.cookies.get(cookie_name(self.settings), "")
         fresh = not (cookie_token and token_is_genuine(self.settings, cookie_token))
         token = new_token(self.settings) if fresh else cookie_token
         scope.setdefault("state", {})["csrf_token"] = token

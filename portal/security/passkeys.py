@@ -7,7 +7,10 @@ alike. The origin and relying-party id come from PORTAL_ORIGIN.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +37,30 @@ from portal.models.base import utcnow
 
 CHALLENGE_MINUTES = 5
 TIMEOUT_MS = 120_000
+BINDING_COOKIE = "portal_ceremony"  # a random value per browser; see bound_challenge
+
+
+def bound_challenge(settings: Settings, binding: str) -> bytes:
+    """A fresh challenge that only the browser holding `binding` (its ceremony cookie) can finish:
+    16 random bytes and an HMAC of them with the binding, so options fetched by one client cannot be
+    answered from another, and several ceremonies may be open in one browser at once."""
+    head = secrets.token_bytes(16)
+    return head + _binding_tag(settings, binding, head)
+
+
+def _binding_tag(settings: Settings, binding: str, head: bytes) -> bytes:
+    key = str(settings.secret_key).encode()
+    return hmac.new(key, b"ceremony:" + binding.encode() + b":" + head, hashlib.sha256).digest()[:16]
+
+
+def is_bound(settings: Settings, challenge: str, binding: str) -> bool:
+    try:
+        raw = base64url_to_bytes(challenge)
+    except ValueError:
+        return False
+    if not binding or len(raw) != 32:
+        return False
+    return hmac.compare_digest(raw[16:], _binding_tag(settings, binding, raw[:16]))
 
 
 class PasskeyError(Exception):
@@ -61,11 +88,13 @@ def registration_options(
     user_name: str,
     display_name: str,
     exclude: list[Passkey] | None = None,
+    binding: str,
     **links: Any,
 ) -> str:
     """Options for navigator.credentials.create(), as JSON; the challenge is kept for `finish`."""
     options = generate_registration_options(
         rp_id=settings.rp_id,
+        challenge=bound_challenge(settings, binding),
         rp_name=settings.clinic_name,
         user_id=user_handle.encode(),
         user_name=user_name,
@@ -90,10 +119,12 @@ def authentication_options(
     purpose: str,
     allow: list[Passkey] | None = None,
     person_id: int | None = None,
+    binding: str,
 ) -> str:
     """Options for navigator.credentials.get(); no allow-list means "any of your passkeys here"."""
     options = generate_authentication_options(
         rp_id=settings.rp_id,
+        challenge=bound_challenge(settings, binding),
         timeout=TIMEOUT_MS,
         allow_credentials=[
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id)) for p in allow or []
@@ -104,8 +135,11 @@ def authentication_options(
     return options_to_json(options)
 
 
-def pop_challenge(session: Session, credential: dict[str, Any], *, purpose: str) -> WebAuthnChallenge:
-    """The stored challenge this answer was made for, deleted so it cannot be used twice."""
+def pop_challenge(
+    session: Session, settings: Settings, credential: dict[str, Any], *, purpose: str, binding: str
+) -> WebAuthnChallenge:
+    """The stored challenge this answer was made for, deleted so it cannot be used twice; refused when
+    it was handed to another browser (`binding` is this browser's ceremony cookie)."""
     try:
         client_data_b64 = credential["response"]["clientDataJSON"]
         client_data = json.loads(
@@ -121,6 +155,8 @@ def pop_challenge(session: Session, credential: dict[str, Any], *, purpose: str)
     ).first()
     if stored is None:
         raise PasskeyError("unknown or used challenge")
+    if not is_bound(settings, stored.challenge, binding):  # another browser cannot even use it up
+        raise PasskeyError("challenge of another browser")
     session.delete(stored)
     session.flush()
     if utcnow() >= stored.expires_at:

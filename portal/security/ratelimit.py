@@ -41,9 +41,10 @@ RECOVERY_ACCOUNT = Limit("recovery:account", 5, timedelta(minutes=15))
 
 
 class RateLimited(Exception):
-    def __init__(self, until: datetime) -> None:
+    def __init__(self, until: datetime, limit: Limit) -> None:
         super().__init__("rate limited")
         self.until = until
+        self.limit = limit
 
 
 def _key(settings: Settings, limit: Limit, subject: str) -> str:
@@ -63,7 +64,7 @@ def check(session: Session, settings: Settings, limit: Limit, subject: str) -> N
     """Raise RateLimited when `subject` has used up its attempts for now."""
     bucket = _bucket(session, _key(settings, limit, subject), limit)
     if bucket is not None and bucket.count >= limit.attempts:
-        raise RateLimited(bucket.window_start + limit.window)
+        raise RateLimited(bucket.window_start + limit.window, limit)
 
 
 def hit(session: Session, settings: Settings, limit: Limit, subject: str) -> None:

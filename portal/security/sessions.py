@@ -1,9 +1,10 @@
 """Sessions: a random id in a signed cookie, and a database row that says whether it still counts.
 
-The cookie (`portal_session`) is HttpOnly, SameSite=Lax and Secure, and carries only the row's id signed
-with itsdangerous. The row holds who is signed in, the idle timeout (patients 15 minutes, staff 30, both
-configurable), the absolute lifetime (12 hours) and whether it was revoked (sign-out, "sign out
-everywhere", a staff reset). A new id is issued at every sign-in; sign-out revokes the row and sends
+The cookie (`__Host-portal_session` over https, `portal_session` on http://localhost) is HttpOnly,
+SameSite=Lax and Secure, and carries only the row's id signed with itsdangerous. The row holds who is
+signed in, the idle timeout (patients 15 minutes, staff 30, both configurable), the absolute lifetime
+(12 hours) and whether it was revoked (sign-out, "sign out everywhere", a staff reset, a passkey
+removed). A new id is issued at every sign-in; sign-out revokes the row and sends
 `Clear-Site-Data` so the browser drops its cache and storage for the portal.
 
 What keeps a session alive. Only requests that show the person is there extend the idle timeout:
@@ -35,9 +36,11 @@ from portal.config import Settings
 from portal.models import LoginSession, Person
 from portal.models.base import utcnow
 from portal.models.people import StaffRole
-from portal.security import csrf, signing
+from portal.provenance import NOWHERE, Provenance
+from portal.security import cookies, csrf, signing
+from portal.services import audit
 
-COOKIE = "portal_session"
+COOKIE = "portal_session"  # the base name: `cookie_name(settings)` is what the browser holds
 PURPOSE = "session"
 SAFE_METHODS = csrf.SAFE_METHODS
 TOUCH_EVERY = timedelta(seconds=30)  # last-use is written at most this often
@@ -55,13 +58,12 @@ def unsign(settings: Settings, token: str) -> str | None:
     return signing.unsign(settings, PURPOSE, token, max_age=settings.session_absolute_hours * 3600)
 
 
-def _secure(settings: Settings) -> str:
-    return "; Secure" if settings.https or settings.rp_id == "localhost" else ""
+def cookie_name(settings: Settings) -> str:
+    return cookies.name(settings, COOKIE)
 
 
 def cookie_header(settings: Settings, value: str, *, clear: bool = False) -> str:
-    expiry = "; Max-Age=0" if clear else ""
-    return f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax{_secure(settings)}{expiry}"
+    return cookies.header(settings, COOKIE, value, max_age=0 if clear else None)
 
 
 def open_session(
@@ -99,17 +101,30 @@ def open_session(
     return login
 
 
-def load(session: Session, session_id: str, *, extend: bool) -> tuple[LoginSession, Person] | None:
-    """The live session and its person, or None. A session found past a timeout is revoked here."""
+def load(
+    session: Session, session_id: str, *, extend: bool, provenance: Provenance = NOWHERE
+) -> tuple[LoginSession, Person] | None:
+    """The live session and its person, or None. A session found past a timeout is revoked (and the
+    timeout audited) here."""
     login = session.get(LoginSession, session_id)
     if login is None or login.revoked_at is not None:
         return None
     now = utcnow()
+    reason = None
     if now >= login.expires_at:
-        revoke(session, login, reason="expired")
-        return None
-    if now >= login.last_seen_at + timedelta(minutes=login.idle_minutes):
-        revoke(session, login, reason="idle")
+        reason = "expired"
+    elif now >= login.last_seen_at + timedelta(minutes=login.idle_minutes):
+        reason = "idle"
+    if reason is not None:
+        revoke(session, login, reason=reason)
+        audit.record(
+            session,
+            action="session-timeout",
+            actor_person_id=login.person_id,
+            resource_type="LoginSession",
+            resource_id=login.public_id,
+            provenance=provenance,
+        )
         return None
     person = session.get(Person, login.person_id)
     if person is None or person.disabled:
@@ -125,13 +140,17 @@ def revoke(session: Session, login: LoginSession, *, reason: str) -> None:
         login.revoked_reason = reason
 
 
-def revoke_all(session: Session, person_id: int, *, reason: str) -> int:
-    """End every live session of the person; how many there were."""
-    live = session.exec(
-        select(LoginSession).where(
-            LoginSession.person_id == person_id, col(LoginSession.revoked_at).is_(None)
-        )
-    ).all()
+def revoke_all(session: Session, person_id: int, *, reason: str, keep: str | None = None) -> int:
+    """End every live session of the person (but `keep`, the one asking, if given); how many there were."""
+    live = [
+        login
+        for login in session.exec(
+            select(LoginSession).where(
+                LoginSession.person_id == person_id, col(LoginSession.revoked_at).is_(None)
+            )
+        ).all()
+        if login.id != keep
+    ]
     for login in live:
         revoke(session, login, reason=reason)
     return len(live)
@@ -202,16 +221,23 @@ class SessionMiddleware:
         state["person"] = None
         state["login_session"] = None
         request = Request(scope)
-        token = request.cookies.get(COOKIE)
+        name = cookie_name(self.settings)
+        token = request.cookies.get(name)
         if not token or scope["path"].startswith(UNGUARDED):
             await self.app(scope, receive, send)
             return
         found = None
         session_id = unsign(self.settings, token)
+        client = Client.of(request)
+        provenance = Provenance(client_address=client.address, request_id=client.request_id)
+        engine = scope["app"].state.engine
         if session_id is not None:
             extend = counts_as_activity(request.method, dict(request.headers))
-            engine = scope["app"].state.engine
-            found = await run_in_threadpool(db.run_in_transaction, engine, load, session_id, extend=extend)
+            found = await run_in_threadpool(
+                db.run_in_transaction, engine, load, session_id, extend=extend, provenance=provenance
+            )
+        else:
+            await run_in_threadpool(db.run_in_transaction, engine, _cookie_refused, provenance)
         if found is not None:
             state["login_session"], state["person"] = found
             await self.app(scope, receive, send)
@@ -221,11 +247,16 @@ class SessionMiddleware:
         async def send_clearing(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                if not any(v.startswith(COOKIE + "=") for v in headers.getlist("set-cookie")):
+                if not any(v.startswith(name + "=") for v in headers.getlist("set-cookie")):
                     headers.append("set-cookie", cookie_header(self.settings, "", clear=True))
             await send(message)
 
         await self.app(scope, receive, send_clearing)
+
+
+def _cookie_refused(session: Session, provenance: Provenance) -> None:
+    """A session cookie that fails its signature: forged, from another key, or older than any session."""
+    audit.record(session, action="cookie-refused", outcome="denied", provenance=provenance)
 
 
 def start_cookies(response: Response, settings: Settings, login: LoginSession) -> None:

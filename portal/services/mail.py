@@ -3,7 +3,8 @@
 A message is queued with the change that causes it, so it goes out exactly when the change commits. The
 worker (`portal worker`) sends over SMTP (`SMTP_URL`, e.g. smtp://user:pass@host:587, smtps:// for TLS);
 without SMTP it writes each message to `data/outbox/` and logs "mail queued". Bodies never carry
-patient data: "You have a new message in your portal", never the message.
+patient data: "You have a new message in your portal", never the message. Once sent, a message's body
+is dropped from the table: links and codes in it are not kept readable.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from portal.models.base import utcnow
 log = logging.getLogger("portal.mail")
 
 MAX_ATTEMPTS = 5
+SENT_BODY = "(sent; the text is not kept)"
 BATCH = 50
 
 
@@ -130,6 +132,9 @@ def send_pending(engine: Engine, settings: Settings) -> int:
                 stored.claimed_until = utcnow() + timedelta(seconds=RETRY_SECONDS)
             if error is None:
                 stored.sent_at = utcnow()
+                # Enrolment and invitation links work until used: once the mail has gone, the outbox
+                # keeps no readable copy of them (nor of any code) for a database reader to take.
+                stored.body = SENT_BODY
                 sent += 1
                 log.info("mail sent id=%s via=%s", row.id, "smtp" if settings.smtp_url else "folder")
             else:

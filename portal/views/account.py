@@ -16,7 +16,7 @@ from portal.services.access import Screen
 from portal.services.errors import Refused
 from portal.services.identity import account, devices, passwords, recovery, signin
 from portal.templating import render
-from portal.views.auth import app_settings, credential_of, options_json, read_json
+from portal.views.auth import app_settings, ceremony_binding, credential_of, options_json, read_json
 from portal.views.identity_refusals import refusal_message, refused_json
 
 
@@ -76,6 +76,7 @@ async def passkey_remove(request: Request) -> Response:
     refusal = await run_db(
         request,
         devices.remove_passkey,
+        app_settings(request),
         person_id=person.id or 0,
         public_id=request.path_params["public_id"],
         login_id=login.id,
@@ -91,7 +92,14 @@ async def passkey_add_options(request: Request) -> Response:
     if not sessions.is_fresh(login):
         return refused_json(Refused("step_up_needed"))
     return options_json(
-        await run_db(request, devices.add_passkey_options, app_settings(request), person_id=person.id or 0)
+        request,
+        await run_db(
+            request,
+            devices.add_passkey_options,
+            app_settings(request),
+            person_id=person.id or 0,
+            binding=ceremony_binding(request),
+        ),
     )
 
 
@@ -102,6 +110,7 @@ async def passkey_add_finish(request: Request) -> Response:
         request,
         devices.finish_add_passkey,
         app_settings(request),
+        binding=ceremony_binding(request),
         credential=credential,
         login_id=login.id,
         client=Client.of(request),
@@ -114,24 +123,35 @@ async def passkey_add_finish(request: Request) -> Response:
 async def step_up_options(request: Request) -> Response:
     person, _ = _signed_in(request)
     return options_json(
-        await run_db(request, devices.step_up_options, app_settings(request), person_id=person.id or 0)
+        request,
+        await run_db(
+            request,
+            devices.step_up_options,
+            app_settings(request),
+            person_id=person.id or 0,
+            binding=ceremony_binding(request),
+        ),
     )
 
 
 async def step_up_finish(request: Request) -> Response:
     _, login = _signed_in(request)
-    credential = credential_of(await read_json(request))
+    data = await read_json(request)
+    credential = credential_of(data)
     refusal = await run_db(
         request,
         devices.finish_step_up,
         app_settings(request),
+        binding=ceremony_binding(request),
         credential=credential,
         login_id=login.id,
         client=Client.of(request),
     )
     if refusal is not None:
         return refused_json(refusal)
-    return JSONResponse({"redirect": str(request.url_for("passkey_list").path)})
+    back = data.get("next")
+    default = str(request.url_for("passkey_list").path)
+    return JSONResponse({"redirect": sessions.safe_next(back if isinstance(back, str) else None, default)})
 
 
 # ------------------------------------------------------------------------------------------ sessions
@@ -179,18 +199,31 @@ async def sign_out_everywhere_or_here(request: Request, *, everywhere: bool) -> 
 # ------------------------------------------------------------------------------------ recovery codes
 
 
-async def recovery_codes_page(request: Request) -> Response:
-    person, _ = _signed_in(request)
+async def recovery_codes_page(
+    request: Request, *, message: str | None = None, status_code: int = 200
+) -> Response:
+    person, login = _signed_in(request)
     unused = await run_db(request, recovery.unused_recovery_codes, person.id or 0)
-    return render(request, "account/recovery.html", {"codes": None, "unused": unused})
+    context = {"codes": None, "unused": unused, "fresh": sessions.is_fresh(login), "message": message}
+    return render(request, "account/recovery.html", context, status_code=status_code)
 
 
 async def recovery_codes_create(request: Request) -> Response:
-    person, _ = _signed_in(request)
+    _, login = _signed_in(request)
     codes = await run_db(
-        request, recovery.new_recovery_codes, person_id=person.id or 0, client=Client.of(request)
+        request,
+        recovery.new_recovery_codes,
+        app_settings(request),
+        login_id=login.id,
+        client=Client.of(request),
     )
-    return render(request, "account/recovery.html", {"codes": codes, "unused": len(codes)})
+    if isinstance(codes, Refused):
+        return await recovery_codes_page(request, message=refusal_message(codes), status_code=400)
+    return render(
+        request,
+        "account/recovery.html",
+        {"codes": codes, "unused": len(codes), "fresh": True, "message": None},
+    )
 
 
 # ------------------------------------------------------------------------------------------ password
@@ -215,6 +248,7 @@ async def password_save(request: Request) -> Response:
         await run_db(
             request,
             passwords.set_password,
+            app_settings(request),
             person_id=person.id or 0,
             email=email,
             password=password,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import re
+import secrets
+from datetime import date
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -11,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from portal import forms
 from portal.conditional import revalidated
 from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_
 from portal.models import LoginSession
-from portal.security import sessions, signing
+from portal.security import cookies, passkeys, sessions, signing
 from portal.security.sessions import Client
 from portal.services.errors import Refused
 from portal.services.identity import codes, passwords, people, recovery, signin
@@ -24,6 +27,7 @@ from portal.templating import render
 from portal.views.identity_refusals import refusal_message, refusal_status, refused_json
 
 MAX_JSON_BYTES = 64 * 1024
+BINDING_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 PENDING_COOKIE = "portal_pending"  # the emailed code's id between the password and the code steps
 PENDING_PURPOSE = "pending-login"
 PENDING_SECONDS = passwords.MAIL_CODE_MINUTES * 60
@@ -52,10 +56,24 @@ async def read_json(request: Request) -> dict[str, Any]:
     return data
 
 
-def options_json(result: str | Refused) -> Response:
+def ceremony_binding(request: Request) -> str:
+    """This browser's ceremony cookie (see passkeys.bound_challenge), or a new one `options_json` sets."""
+    value = request.cookies.get(cookies.name(app_settings(request), passkeys.BINDING_COOKIE), "")
+    if not BINDING_SHAPE.fullmatch(value):
+        state = request.scope.setdefault("state", {})
+        value = state.setdefault("new_ceremony_binding", secrets.token_urlsafe(32))
+    return value
+
+
+def options_json(request: Request, result: str | Refused) -> Response:
     if isinstance(result, Refused):
         return refused_json(result)
-    return Response(result, media_type="application/json")
+    response = Response(result, media_type="application/json")
+    new_binding = request.scope.get("state", {}).get("new_ceremony_binding")
+    if new_binding:
+        settings = app_settings(request)
+        response.headers.append("set-cookie", cookies.header(settings, passkeys.BINDING_COOKIE, new_binding))
+    return response
 
 
 def signed_in_json(request: Request, login: LoginSession | Refused, next_path: object = None) -> Response:
@@ -81,16 +99,12 @@ def credential_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_birth_date(value: object) -> date | None:
-    """ISO (what a date field sends) or month/day/year (what people type)."""
-    if not isinstance(value, str):
+    """ISO (what a date field sends) or month/day/year (what people type), in the supported range;
+    None for anything else."""
+    try:
+        return forms.day(value, formats=("%Y-%m-%d", "%m/%d/%Y"))
+    except forms.InputError:
         return None
-    text = value.strip()
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
 
 
 def replacing(request: Request) -> str | None:
@@ -117,11 +131,12 @@ async def activate_options(request: Request) -> Response:
         request,
         codes.activation_options,
         app_settings(request),
+        binding=ceremony_binding(request),
         code=code if isinstance(code, str) else "",
         birth_date=parse_birth_date(data.get("birth_date")),
         client=Client.of(request),
     )
-    return options_json(result)
+    return options_json(request, result)
 
 
 async def activate_finish(request: Request) -> Response:
@@ -130,6 +145,7 @@ async def activate_finish(request: Request) -> Response:
         request,
         codes.finish_activation,
         app_settings(request),
+        binding=ceremony_binding(request),
         credential=credential,
         client=Client.of(request),
         replacing=replacing(request),
@@ -155,8 +171,14 @@ async def login_submit(request: Request) -> Response:
 
 
 async def login_options(request: Request) -> Response:
-    result = await run_db(request, signin.sign_in_options, app_settings(request), client=Client.of(request))
-    return options_json(result)
+    result = await run_db(
+        request,
+        signin.sign_in_options,
+        app_settings(request),
+        binding=ceremony_binding(request),
+        client=Client.of(request),
+    )
+    return options_json(request, result)
 
 
 async def login_finish(request: Request) -> Response:
@@ -165,6 +187,7 @@ async def login_finish(request: Request) -> Response:
         request,
         signin.finish_sign_in,
         app_settings(request),
+        binding=ceremony_binding(request),
         credential=credential_of(data),
         client=Client.of(request),
         replacing=replacing(request),
@@ -287,10 +310,11 @@ async def enrol_options(request: Request) -> Response:
         request,
         people.enrolment_options,
         app_settings(request),
+        binding=ceremony_binding(request),
         token=request.path_params["token"],
         client=Client.of(request),
     )
-    return options_json(result)
+    return options_json(request, result)
 
 
 async def enrol_finish(request: Request) -> Response:
@@ -299,6 +323,7 @@ async def enrol_finish(request: Request) -> Response:
         request,
         people.finish_enrolment,
         app_settings(request),
+        binding=ceremony_binding(request),
         credential=credential,
         client=Client.of(request),
         replacing=replacing(request),

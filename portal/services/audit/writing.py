@@ -7,6 +7,8 @@ must not commit.
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlmodel import Session
 
 from portal.models.audit import AuditEvent
@@ -36,6 +38,11 @@ ACTIONS = frozenset(
         "passkey-removed",
         "session-revoked",
         "audit-purge",
+        "code-locked",  # an activation code worn out by wrong tries
+        "session-timeout",  # a session found past its idle timeout or lifetime
+        "cookie-refused",  # a session cookie that failed its signature
+        "rate-limited",  # an attempt refused because its limit was reached
+        "input-refused",  # a request refused for input no field takes (portal.security.inputs)
     }
 )
 OUTCOMES = ("allowed", "denied")
@@ -44,8 +51,31 @@ OUTCOMES = ("allowed", "denied")
 ACCESS_ACTIONS = ("view", "download", "print", "export")
 
 
+TEXT_FIELDS = ("actor_role", "resource_type", "resource_id", "route", "client_address", "request_id")
+
+
+def _column_length(name: str) -> int:
+    length = getattr(AuditEvent.__table__.c[name].type, "length", None)  # type: ignore[attr-defined]
+    assert isinstance(length, int)
+    return length
+
+
+LENGTHS = {name: _column_length(name) for name in TEXT_FIELDS}
+
+
+def neutral(value: str | None, length: int) -> str | None:
+    """The value with control characters (C0, C1, DEL) written out as escapes, cut to `length`: an
+    export then has one record per line and nothing a terminal would run, and no write fails on it."""
+    if value is None:
+        return None
+    shown = "".join(c if unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in value[: length * 4])
+    return shown[:length]
+
+
 def append(session: Session, event: AuditEvent) -> AuditEvent:
     """Write an event as given (keeping its own time), sealed and waiting to be linked."""
+    for name, length in LENGTHS.items():
+        setattr(event, name, neutral(getattr(event, name), length))
     key = key_for(session)
     event.seq = event.prev_hash = event.hash = None
     event.mac = seal(key, event)

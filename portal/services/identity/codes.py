@@ -71,6 +71,24 @@ def live(code: OneTimeCode) -> bool:
     return code.used_at is None and utcnow() < code.expires_at and code.failed_attempts < MAX_WRONG_TRIES
 
 
+def count_wrong_try(
+    session: Session, client: Client | None, code: OneTimeCode, *, patient_id: int | None = None
+) -> None:
+    """One more wrong try on a code; the try that wears it out is an audit event of its own."""
+    code.failed_attempts += 1
+    if code.failed_attempts == MAX_WRONG_TRIES:
+        audit_event(
+            session,
+            client,
+            action="code-locked",
+            outcome="denied",
+            actor_person_id=code.person_id,
+            patient_id=patient_id if patient_id is not None else code.patient_id,
+            resource_type="OneTimeCode",
+            resource_id=code.kind,
+        )
+
+
 def find_code(session: Session, *, kind: str, typed: str) -> OneTimeCode | None:
     """The live code of `kind` matching what was typed or followed, after exactly one hash check whatever
     happens; or None."""
@@ -99,12 +117,18 @@ def expire_codes(
 
 
 def claim_code(
-    session: Session, settings: Settings, credential: dict[str, Any], *, purpose: str, owner: str
+    session: Session,
+    settings: Settings,
+    credential: dict[str, Any],
+    *,
+    binding: str,
+    purpose: str,
+    owner: str,
 ) -> tuple[WebAuthnChallenge, OneTimeCode, Passkey]:
     """The ceremony's challenge, its one-time code locked for this transaction (one use, even at once) and
     naming its `owner` ("patient_id" or "person_id"), and the verified new passkey; PasskeyError when any
     of them is not good, before anything is stored."""
-    challenge = passkeys.pop_challenge(session, credential, purpose=purpose)
+    challenge = passkeys.pop_challenge(session, settings, credential, purpose=purpose, binding=binding)
     code = session.get(OneTimeCode, challenge.one_time_code_id, with_for_update=True)
     if code is None or not live(code) or getattr(code, owner) is None:
         raise PasskeyError("code no longer usable")
@@ -149,13 +173,13 @@ def issue_activation_code(
 
 
 def activation_options(
-    session: Session, settings: Settings, *, code: str, birth_date: date | None, client: Client
+    session: Session, settings: Settings, *, binding: str, code: str, birth_date: date | None, client: Client
 ) -> str | Refused:
     """Check the code and date of birth together; only then hand out options to create a passkey."""
     try:
         ratelimit.check(session, settings, ratelimit.ACTIVATION_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     found = find_code(session, kind="activation", typed=code)
     patient = session.get(Patient, found.patient_id) if found and found.patient_id else None
     if (
@@ -166,7 +190,7 @@ def activation_options(
         or patient.birth_date != birth_date
     ):
         if found is not None:
-            found.failed_attempts += 1
+            count_wrong_try(session, client, found, patient_id=patient.id if patient else None)
         ratelimit.hit(session, settings, ratelimit.ACTIVATION_ADDRESS, client.address)
         audit_event(
             session,
@@ -180,6 +204,7 @@ def activation_options(
     return passkeys.registration_options(
         session,
         settings,
+        binding=binding,
         purpose="activate",
         user_handle=person.public_id if person else new_public_id(),
         user_name=patient.display_name,
@@ -192,6 +217,7 @@ def finish_activation(
     session: Session,
     settings: Settings,
     *,
+    binding: str,
     credential: dict[str, Any],
     client: Client,
     replacing: str | None = None,
@@ -199,7 +225,7 @@ def finish_activation(
     """Store the new passkey, create (or reuse) the person, use up the code and sign them in."""
     try:
         challenge, code, new_key = claim_code(
-            session, settings, credential, purpose="activate", owner="patient_id"
+            session, settings, credential, purpose="activate", owner="patient_id", binding=binding
         )
     except PasskeyError:
         audit_event(session, client, action="activate", outcome="denied")

@@ -24,8 +24,10 @@ def audit_event(session: Session, client: Client | None, *, route: str | None = 
     audit.record(session, provenance=provenance, **fields)
 
 
-def rate_limited(error: ratelimit.RateLimited) -> Refused:
-    """The refusal for too many tries, saying how many minutes to wait."""
+def rate_limited(session: Session, client: Client | None, error: ratelimit.RateLimited) -> Refused:
+    """The refusal for too many tries, saying how many minutes to wait; the refusal is audited, naming
+    the limit (never the account or address it counts)."""
+    audit_event(session, client, action="rate-limited", outcome="denied", resource_type=error.limit.name)
     return Refused("rate_limited", minutes=sessions.minutes_until(error.until))
 
 

@@ -13,7 +13,7 @@ from portal.security import passkeys, ratelimit, sessions
 from portal.security.passkeys import PasskeyError
 from portal.security.sessions import Client
 from portal.services.errors import Refused
-from portal.services.identity import recovery
+from portal.services.identity import notices, recovery
 from portal.services.identity.common import audit_event, rate_limited
 from portal.services.identity.signin import open_login
 
@@ -58,6 +58,7 @@ def add_passkey_and_sign_in(
         resource_type="Passkey",
         resource_id=new_key.public_id,
     )
+    notices.sign_in_changed(session, settings, person=person, change="passkey-added")
     return open_login(
         session, settings, person, method=method, client=client, replacing=replacing, verified=True
     )
@@ -66,14 +67,25 @@ def add_passkey_and_sign_in(
 # ------------------------------------------------------------------------------------------- step-up
 
 
-def step_up_options(session: Session, settings: Settings, *, person_id: int) -> str:
+def step_up_options(session: Session, settings: Settings, *, binding: str, person_id: int) -> str:
     return passkeys.authentication_options(
-        session, settings, purpose="step-up", allow=list_passkeys(session, person_id), person_id=person_id
+        session,
+        settings,
+        binding=binding,
+        purpose="step-up",
+        allow=list_passkeys(session, person_id),
+        person_id=person_id,
     )
 
 
 def finish_step_up(
-    session: Session, settings: Settings, *, credential: dict[str, Any], login_id: str, client: Client
+    session: Session,
+    settings: Settings,
+    *,
+    binding: str,
+    credential: dict[str, Any],
+    login_id: str,
+    client: Client,
 ) -> Refused | None:
     """Prove the passkey again (for adding or removing one); a refusal says why not."""
     login = session.get(LoginSession, login_id)
@@ -82,9 +94,9 @@ def finish_step_up(
     try:
         ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(login.person_id))
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     try:
-        challenge = passkeys.pop_challenge(session, credential, purpose="step-up")
+        challenge = passkeys.pop_challenge(session, settings, credential, purpose="step-up", binding=binding)
         if challenge.person_id != login.person_id:
             raise PasskeyError("another person's challenge")
         passkeys.verify_assertion(session, settings, credential, challenge)
@@ -101,12 +113,13 @@ def finish_step_up(
 # ------------------------------------------------------------------------------------------- changes
 
 
-def add_passkey_options(session: Session, settings: Settings, *, person_id: int) -> str:
+def add_passkey_options(session: Session, settings: Settings, *, binding: str, person_id: int) -> str:
     person = session.get(Person, person_id)
     assert person is not None
     return passkeys.registration_options(
         session,
         settings,
+        binding=binding,
         purpose="add-passkey",
         user_handle=person.public_id,
         user_name=person.email or person.display_name,
@@ -117,13 +130,21 @@ def add_passkey_options(session: Session, settings: Settings, *, person_id: int)
 
 
 def finish_add_passkey(
-    session: Session, settings: Settings, *, credential: dict[str, Any], login_id: str, client: Client
+    session: Session,
+    settings: Settings,
+    *,
+    binding: str,
+    credential: dict[str, Any],
+    login_id: str,
+    client: Client,
 ) -> Passkey | Refused:
     login = session.get(LoginSession, login_id)
     if login is None or not sessions.is_fresh(login):
         return Refused("step_up_needed")
     try:
-        challenge = passkeys.pop_challenge(session, credential, purpose="add-passkey")
+        challenge = passkeys.pop_challenge(
+            session, settings, credential, purpose="add-passkey", binding=binding
+        )
         if challenge.person_id != login.person_id:
             raise PasskeyError("another person's challenge")
         new_key = passkeys.verify_new(session, settings, credential, challenge)
@@ -141,6 +162,9 @@ def finish_add_passkey(
         resource_type="Passkey",
         resource_id=new_key.public_id,
     )
+    person = session.get(Person, login.person_id)
+    assert person is not None
+    notices.sign_in_changed(session, settings, person=person, change="passkey-added")
     return new_key
 
 
@@ -159,9 +183,10 @@ def rename_passkey(session: Session, *, person_id: int, public_id: str, name: st
 
 
 def remove_passkey(
-    session: Session, *, person_id: int, public_id: str, login_id: str, client: Client
+    session: Session, settings: Settings, *, person_id: int, public_id: str, login_id: str, client: Client
 ) -> Refused | None:
-    """Remove one of the person's passkeys; a refusal says why not."""
+    """Remove one of the person's passkeys, ending every other session (one of them may have been opened
+    with it) and telling the owner by mail; a refusal says why not."""
     login = session.get(LoginSession, login_id)
     if login is None or not sessions.is_fresh(login):
         return Refused("step_up_needed")
@@ -180,4 +205,8 @@ def remove_passkey(
         resource_type="Passkey",
         resource_id=public_id,
     )
+    sessions.revoke_all(session, person_id, reason="passkey-removed", keep=login_id)
+    person = session.get(Person, person_id)
+    assert person is not None
+    notices.sign_in_changed(session, settings, person=person, change="passkey-removed")
     return None

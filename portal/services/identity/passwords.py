@@ -18,7 +18,8 @@ from portal.security import hashing, ratelimit
 from portal.security.sessions import Client
 from portal.services import mail
 from portal.services.errors import Refused
-from portal.services.identity.codes import expire_codes, live
+from portal.services.identity import notices
+from portal.services.identity.codes import count_wrong_try, expire_codes, live
 from portal.services.identity.common import audit_event, rate_limited
 from portal.services.identity.people import clean_email
 from portal.services.identity.signin import open_login
@@ -48,9 +49,12 @@ def password_problem(password: str) -> Refused | None:
     return None
 
 
-def set_password(session: Session, *, person_id: int, email: str, password: str, client: Client) -> None:
+def set_password(
+    session: Session, settings: Settings, *, person_id: int, email: str, password: str, client: Client
+) -> None:
     """Set the person's fallback password and the address that gets their one-time codes; raises Refused
-    (and changes nothing) when either is not good enough."""
+    (and changes nothing) when either is not good enough. The owner is told by mail: at the old address
+    too, when the address changes."""
     problem = password_problem(password)
     if problem:
         raise problem
@@ -60,6 +64,9 @@ def set_password(session: Session, *, person_id: int, email: str, password: str,
         raise Refused("email_taken")
     person = session.get(Person, person_id)
     assert person is not None
+    old_address = person.email
+    if old_address and old_address != address:
+        notices.sign_in_changed(session, settings, person=person, change="email-changed", to=old_address)
     person.email = address
     row = session.exec(select(PasswordLogin).where(PasswordLogin.person_id == person_id)).first()
     if row is None:
@@ -67,6 +74,7 @@ def set_password(session: Session, *, person_id: int, email: str, password: str,
         session.add(row)
     row.password_hash = hashing.hash_password(password)
     audit_event(session, client, action="update", actor_person_id=person_id, resource_type="Password")
+    notices.sign_in_changed(session, settings, person=person, change="password-set", to=old_address)
 
 
 def has_password(session: Session, person_id: int) -> bool:
@@ -84,7 +92,7 @@ def password_sign_in(
         ratelimit.check(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.check(session, settings, ratelimit.PASSWORD_ACCOUNT, address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     person = session.exec(select(Person).where(Person.email == address)).first() if address else None
     row = (
         session.exec(select(PasswordLogin).where(PasswordLogin.person_id == person.id)).first()
@@ -148,12 +156,12 @@ def mail_code_sign_in(
         ratelimit.check(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.check(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     typed = "".join(c for c in code if c.isdigit())
     ok = hashing.verify_code(row.code_hash if live(row) else None, typed)
     person = session.get(Person, row.person_id)
     if not ok or person is None or person.disabled:
-        row.failed_attempts += 1
+        count_wrong_try(session, client, row)
         ratelimit.hit(session, settings, ratelimit.PASSWORD_ADDRESS, client.address)
         ratelimit.hit(session, settings, ratelimit.MAIL_CODE_ACCOUNT, str(row.person_id))
         audit_event(session, client, action="sign-in-failed", outcome="denied", actor_person_id=row.person_id)

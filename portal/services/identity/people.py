@@ -93,11 +93,13 @@ def enrolment_link(session: Session, settings: Settings, *, person: Person) -> s
     return f"{settings.origin}/enrol/{token}"
 
 
-def enrolment_options(session: Session, settings: Settings, *, token: str, client: Client) -> str | Refused:
+def enrolment_options(
+    session: Session, settings: Settings, *, binding: str, token: str, client: Client
+) -> str | Refused:
     try:
         ratelimit.check(session, settings, ratelimit.ACTIVATION_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     found = find_code(session, kind="enrolment", typed=token)
     person = session.get(Person, found.person_id) if found and found.person_id else None
     if found is None or person is None:
@@ -106,6 +108,7 @@ def enrolment_options(session: Session, settings: Settings, *, token: str, clien
     return passkeys.registration_options(
         session,
         settings,
+        binding=binding,
         purpose="enrol",
         user_handle=person.public_id,
         user_name=person.email or person.display_name,
@@ -119,13 +122,14 @@ def finish_enrolment(
     session: Session,
     settings: Settings,
     *,
+    binding: str,
     credential: dict[str, Any],
     client: Client,
     replacing: str | None = None,
 ) -> LoginSession | Refused:
     try:
         _challenge, code, new_key = claim_code(
-            session, settings, credential, purpose="enrol", owner="person_id"
+            session, settings, credential, purpose="enrol", owner="person_id", binding=binding
         )
     except PasskeyError:
         return Refused("passkey_failed")

@@ -7,9 +7,10 @@ from sqlmodel import Session, col, select
 from portal.config import Settings
 from portal.models import LoginSession, Person, RecoveryCode
 from portal.models.base import utcnow
-from portal.security import hashing, ratelimit
+from portal.security import hashing, ratelimit, sessions
 from portal.security.sessions import Client
 from portal.services.errors import Refused
+from portal.services.identity import notices
 from portal.services.identity.common import audit_event, rate_limited
 from portal.services.identity.signin import open_login
 
@@ -17,8 +18,17 @@ RECOVERY_CODES = 10
 RECOVERY_LENGTH = 12  # 60 bits in 3 groups of 4
 
 
-def new_recovery_codes(session: Session, *, person_id: int, client: Client) -> list[str]:
-    """Ten fresh single-use codes (the old ones stop working), shown once and stored hashed."""
+def new_recovery_codes(
+    session: Session, settings: Settings, *, login_id: str, client: Client
+) -> list[str] | Refused:
+    """Ten fresh single-use codes (the old ones stop working), shown once and stored hashed. Like every
+    change of a way in, it needs a fresh passkey check, and the owner is told by mail."""
+    login = session.get(LoginSession, login_id)
+    if login is None or not sessions.is_fresh(login):
+        return Refused("step_up_needed")
+    person_id = login.person_id
+    person = session.get(Person, person_id)
+    assert person is not None
     for old in session.exec(select(RecoveryCode).where(RecoveryCode.person_id == person_id)).all():
         session.delete(old)
     session.flush()
@@ -32,6 +42,7 @@ def new_recovery_codes(session: Session, *, person_id: int, client: Client) -> l
         )
         codes.append(hashing.group(code))
     audit_event(session, client, action="update", actor_person_id=person_id, resource_type="RecoveryCodes")
+    notices.sign_in_changed(session, settings, person=person, change="recovery-codes")
     return codes
 
 
@@ -52,7 +63,7 @@ def recovery_sign_in(
     try:
         ratelimit.check(session, settings, ratelimit.RECOVERY_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     typed = hashing.normalize(code)
     candidates = session.exec(
         select(RecoveryCode).where(
@@ -70,7 +81,7 @@ def recovery_sign_in(
         try:
             ratelimit.check(session, settings, ratelimit.RECOVERY_ACCOUNT, str(person.id))
         except ratelimit.RateLimited as error:
-            return rate_limited(error)
+            return rate_limited(session, client, error)
     if candidate is None or person is None or person.disabled:
         ratelimit.hit(session, settings, ratelimit.RECOVERY_ADDRESS, client.address)
         audit_event(session, client, action="sign-in-failed", outcome="denied")

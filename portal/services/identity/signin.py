@@ -16,22 +16,23 @@ from portal.services.errors import Refused
 from portal.services.identity.common import audit_event, rate_limited, role_of
 
 
-def sign_in_options(session: Session, settings: Settings, *, client: Client) -> str | Refused:
+def sign_in_options(session: Session, settings: Settings, *, binding: str, client: Client) -> str | Refused:
     """Options for a discoverable sign-in; each is a stored challenge, so an address may ask only so often."""
     try:
         ratelimit.check(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     ratelimit.hit(session, settings, ratelimit.CHALLENGES_ADDRESS, client.address)
     # The sign-in page asks for options on every visit (for autofill): clear out the unanswered ones.
     passkeys.purge_expired(session)
-    return passkeys.authentication_options(session, settings, purpose="sign-in")
+    return passkeys.authentication_options(session, settings, binding=binding, purpose="sign-in")
 
 
 def finish_sign_in(
     session: Session,
     settings: Settings,
     *,
+    binding: str,
     credential: dict[str, Any],
     client: Client,
     replacing: str | None = None,
@@ -48,9 +49,9 @@ def finish_sign_in(
         if owner is not None:
             ratelimit.check(session, settings, ratelimit.SIGN_IN_ACCOUNT, str(owner))
     except ratelimit.RateLimited as error:
-        return rate_limited(error)
+        return rate_limited(session, client, error)
     try:
-        challenge = passkeys.pop_challenge(session, credential, purpose="sign-in")
+        challenge = passkeys.pop_challenge(session, settings, credential, purpose="sign-in", binding=binding)
         passkey = passkeys.verify_assertion(session, settings, credential, challenge)
     except PasskeyError:
         ratelimit.hit(session, settings, ratelimit.SIGN_IN_ADDRESS, client.address)
