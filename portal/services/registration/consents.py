@@ -101,7 +101,9 @@ def consent_resource(signature: ConsentSignature, document: Document, patient_fh
     category = ("59284-0", "Consent Document")  # LOINC: Patient Consent
     return {
         "resourceType": "Consent",
-        "id": f"reg-consent-{signature.public_id}"[:64],
+        "id": f"reg-consent-{signature.public_id}".replace("_", "-")[
+            :64
+        ],  # FHIR ids: letters, digits, - and .
         "status": "active",
         "scope": {
             "coding": [

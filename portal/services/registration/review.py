@@ -132,11 +132,13 @@ def submit(
     missing = [step for step in STEPS if step not in progress.steps_done]
     if missing:
         raise Refused("steps_missing", step=missing[0])
+    assert checkin.id is not None
+    checkin_id: int = checkin.id
 
     def change(kind: str, field_name: str, old: str, new: str) -> None:
         session.add(
             CheckInChange(
-                checkin_id=checkin.id, kind=kind, field_name=field_name, old_value=old, new_value=new
+                checkin_id=checkin_id, kind=kind, field_name=field_name, old_value=old, new_value=new
             )
         )
 
@@ -238,7 +240,7 @@ def queue(session: Session) -> list[Queued]:
 class StaffReview:
     checkin: CheckIn | None  # None: nothing sent yet
     changes: list[CheckInChange]
-    photos: list[str]
+    photos: dict[str, bytes]  # side -> the re-encoded JPEG
     answers: list[CheckInAnswer]  # what this member of staff may read (confidential ones left out)
     confidential_answers: int
 
@@ -257,7 +259,7 @@ def staff_review(session: Session, scope: PatientScope, may_review: bool) -> Sta
         return None
     checkin = _latest(session, scope)
     if checkin is None:
-        return StaffReview(None, [], [], [], 0)
+        return StaffReview(None, [], {}, [], 0)
     changes = list(
         session.exec(
             select(CheckInChange)
@@ -265,22 +267,13 @@ def staff_review(session: Session, scope: PatientScope, may_review: bool) -> Sta
             .order_by(col(CheckInChange.id))
         )
     )
-    photos = list(session.exec(select(CheckInPhoto.side).where(CheckInPhoto.checkin_id == checkin.id)))
+    photos = {
+        row.side: row.data
+        for row in session.exec(select(CheckInPhoto).where(CheckInPhoto.checkin_id == checkin.id))
+    }
     answers = list(session.exec(select(CheckInAnswer).where(CheckInAnswer.checkin_id == checkin.id)))
     shown = [a for a in answers if scope.sees_confidential or not a.confidential]
     return StaffReview(checkin, changes, photos, shown, len(answers) - len(shown))
-
-
-def card_photo(session: Session, scope: PatientScope, may_review: bool, side: str) -> bytes | None:
-    review = staff_review(session, scope, may_review)
-    if review is None:
-        return None
-    if review.checkin is None:
-        return None
-    row = session.exec(
-        select(CheckInPhoto).where(CheckInPhoto.checkin_id == review.checkin.id, CheckInPhoto.side == side)
-    ).first()
-    return row.data if row else None
 
 
 @dataclass(frozen=True)

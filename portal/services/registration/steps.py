@@ -9,6 +9,7 @@ until scheduling offers booked appointments (the `appointment_id` column is wait
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -103,6 +104,16 @@ def next_visit(session: Session, scope: PatientScope) -> Visit | None:
         if encounter.status in (None, "planned", "arrived") and encounter.start_at is not None:
             return Visit(f"encounter:{encounter.resource_id}", encounter.start_at, encounter)
     return None
+
+
+def offer_window(opens_days: int) -> Callable[[Encounter], bool]:
+    """For the summary page: whether check-in is open for this upcoming visit (no database needed)."""
+
+    def is_open(encounter: Encounter) -> bool:
+        start = encounter.start_at
+        return start is not None and start - timedelta(days=opens_days) <= utcnow() < start
+
+    return is_open
 
 
 def record_details(scope: PatientScope) -> dict[str, str]:
