@@ -127,7 +127,10 @@ def fill_all(client, child):
         if prefix:
             answers[prefix.group(1) + key] = value
     saved = form_post(client, url(child, "/forms"), answers)
-    assert saved.status_code == 200, (sorted(answers), __import__("re").findall(r"error-text[^<]*<", saved.text))
+    assert saved.status_code == 200, (
+        sorted(answers),
+        __import__("re").findall(r"error-text[^<]*<", saved.text),
+    )
     signed = {}
     for key in ("treatment", "privacy", "financial", "portal"):
         signed[f"name:{key}"] = "Rosa Rivera"
@@ -233,7 +236,12 @@ def test_a_photo_is_reencoded_without_its_metadata(client, session, family) -> N
             {"photo": ("card.jpg", b"%PDF-1.4 not a photo", "image/jpeg")},
             "not a photo",
         ),
-        ("/details", {"given_name": "Ana", "birth_date": (date.today() + timedelta(days=30)).isoformat()}, None, "cannot be in the future"),
+        (
+            "/details",
+            {"given_name": "Ana", "birth_date": (date.today() + timedelta(days=30)).isoformat()},
+            None,
+            "cannot be in the future",
+        ),
         ("/details", {"given_name": "A" * 10_000}, None, "too long"),
     ],
     ids=["pdf renamed jpg", "future birth date", "10,000-character name"],

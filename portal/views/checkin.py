@@ -64,7 +64,7 @@ REFUSALS: dict[str, str] = {
 FALLBACK = N_("That could not be saved. Please try again.")
 CLOSED = {
     "no_visit": N_("You have no upcoming visit to check in for."),
-    "too_early": N_("Check-in opens 7 days before your visit."),
+    "too_early": N_("Check-in is not open yet."),
     "already_sent": N_("Your check-in was sent to the clinic."),
 }
 
