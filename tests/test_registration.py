@@ -3,13 +3,14 @@ change, and what is accepted is kept as FHIR for the EHR (`portal registration e
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-import importlib
 from PIL import Image
 from sqlmodel import select
 
@@ -119,17 +120,17 @@ def fill_all(client, child):
         == 200
     )
     forms_page = client.get(url(child, "/forms")).text
-    answers = {name: "yes" for name in set(__import__("re").findall(r'name="(q\d+:m\.\d)"', forms_page))}
+    answers = dict.fromkeys(set(re.findall(r'name="(q\d+:m\.\d)"', forms_page)), "yes")
     assert answers, "the toddler's milestone checklist is offered"
-    general = {k: v for k, v in {"general.rating": "good", "general.hospital": "no"}.items()}
+    general = {"general.rating": "good", "general.hospital": "no"}
     for key, value in general.items():
-        prefix = __import__("re").search(r'name="(q\d+:)' + key.replace(".", r"\.") + '"', forms_page)
+        prefix = re.search(r'name="(q\d+:)' + key.replace(".", r"\.") + '"', forms_page)
         if prefix:
             answers[prefix.group(1) + key] = value
     saved = form_post(client, url(child, "/forms"), answers)
     assert saved.status_code == 200, (
         sorted(answers),
-        __import__("re").findall(r"error-text[^<]*<", saved.text),
+        re.findall(r"error-text[^<]*<", saved.text),
     )
     signed = {}
     for key in ("treatment", "privacy", "financial", "portal"):

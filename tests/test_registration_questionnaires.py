@@ -134,7 +134,7 @@ def test_a_teens_confidential_answers_are_hidden_from_a_limited_proxy(client, se
     page = client.get(f"/p/{teen.public_id}/checkin/forms").text
     fields = set(re.findall(r'name="(q\d+:phq\.\d)"', page))
     assert len(fields) == 9
-    answers = {name: "2" for name in fields}
+    answers = dict.fromkeys(fields, "2")
     form_post(client, f"/p/{teen.public_id}/checkin/forms", answers)
 
     log_in(client, session, parent)
@@ -153,7 +153,7 @@ def test_a_required_answer_left_empty_gets_a_message_next_to_it_over_http(client
     page = client.get(f"/p/{teen.public_id}/checkin/forms").text
     fields = sorted(set(re.findall(r'name="(q\d+:phq\.\d)"', page)))
 
-    response = form_post(client, f"/p/{teen.public_id}/checkin/forms", {name: "1" for name in fields[1:]})
+    response = form_post(client, f"/p/{teen.public_id}/checkin/forms", dict.fromkeys(fields[1:], "1"))
 
     assert response.status_code == 400
     assert f'id="{fields[0]}-error">Please answer this question.' in response.text
@@ -168,7 +168,7 @@ def test_sent_confidential_answers_are_labelled_for_the_fhir_download(client, se
         client,
         f"/p/{teen.public_id}/checkin/forms",
         {name: "0" for name in set(re.findall(r'name="(q\d+:[a-z.\-0-9]+)"', page)) if "phq" in name}
-        | {n: v for n, v in (("q0:general.rating", "good"), ("q0:general.hospital", "no"))},
+        | {"q0:general.rating": "good", "q0:general.hospital": "no"},
     )
     form_post(client, f"/p/{teen.public_id}/checkin/details", {"given_name": "Tina"})
     form_post(client, f"/p/{teen.public_id}/checkin/insurance", {"no_insurance": "yes"})

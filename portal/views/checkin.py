@@ -180,11 +180,7 @@ async def insurance_photo(request: Request) -> Response:
         side = form.get("side")
         upload = form.get("photo")
         data = await upload.read(photos.MAX_BYTES + 1) if isinstance(upload, UploadFile) else b""
-    try:
-        jpeg = photos.reencode(data)
-    except Refused as refused:
-        return await _step_page(request, "insurance", 400, problem=("photo", say(refused.code)), saved=None)
-    acted = await _act(request, SAVE, steps.save_photo, str(side or ""), jpeg, _opens_days(request))
+    acted = await _act(request, SAVE, steps.save_photo, str(side or ""), data, _opens_days(request))
     if acted.refused is not None:
         problem = ("photo", say(acted.refused.code))
         return await _step_page(request, "insurance", 400, problem=problem, saved=None)

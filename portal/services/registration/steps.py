@@ -25,6 +25,7 @@ from portal.models.registration import STEPS, CheckIn, CheckInChange, CheckInPho
 from portal.services import records
 from portal.services.access import Level, PatientScope
 from portal.services.errors import Refused
+from portal.services.registration import photos
 
 DEFAULT_OPENS_DAYS = 7
 NAME_LENGTH = 200
@@ -315,14 +316,16 @@ def save_insurance(
 
 
 def save_photo(
-    session: Session, scope: PatientScope, side: str, jpeg: bytes, opens_days: int = DEFAULT_OPENS_DAYS
+    session: Session, scope: PatientScope, side: str, upload: bytes, opens_days: int = DEFAULT_OPENS_DAYS
 ) -> CheckIn | Closed:
-    """Keep one side of the card (already re-encoded by `photos.reencode`), replacing an earlier one."""
-    if side not in ("front", "back"):
-        raise Refused("bad_choice", field="side")
+    """Keep one side of the card, re-encoded without metadata, replacing an earlier one. A file that is
+    not a photo, or too large, is refused (and the door undoes everything, the check-in's first row too)."""
     checkin = open_checkin(session, scope, opens_days)
     if isinstance(checkin, Closed):
         return checkin
+    if side not in ("front", "back"):
+        raise Refused("bad_choice", field="photo")
+    jpeg = photos.reencode(upload)
     row = session.exec(
         select(CheckInPhoto).where(CheckInPhoto.checkin_id == checkin.id, CheckInPhoto.side == side)
     ).first()
