@@ -305,3 +305,15 @@ def test_a_started_check_in_resumes_on_another_device(app, session, family) -> N
 
     assert 'value="555-0123"' in page and "(changed)" in page
     assert overview.count("Done") == 1
+
+
+@pytest.mark.parametrize("path", ["", "/details", "/forms"])
+def test_staff_cannot_fill_in_a_check_in(client, session, family, path) -> None:
+    clinician = make_person(session, display_name="Dr Who", staff_role="clinician")
+    log_in(client, session, clinician)
+
+    page = client.get(url(family["child"], path))
+    saved = form_post(client, url(family["child"], path or "/submit"), {"given_name": "X"})
+
+    assert (page.status_code, saved.status_code) == (404, 404)
+    assert session.exec(select(CheckIn)).all() == []

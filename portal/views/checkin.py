@@ -109,7 +109,7 @@ async def _act(request: Request, look: Look, action: Any, *args: Any) -> access.
     acted = await run_db(
         request, access.acting(asker(request), request.path_params["patient"], look, action, *args)
     )
-    if acted is None:
+    if acted is None or (acted.refused is not None and acted.refused.code == "not_allowed"):
         raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
     return acted
 
@@ -225,7 +225,8 @@ async def forms_save(request: Request) -> Response:
     acted = await _act(request, SAVE, answers.save_forms, form, _opens_days(request))
     if isinstance(acted.data, steps.Closed):
         return _back_to(request, "")
-    assert acted.data is not None
+    if acted.data is None:
+        raise HTTPException(404)
     _, found = acted.data
     if any(f.problems for f in found):
         # Every answer was kept; the form comes back with a message next to each question left to answer.
