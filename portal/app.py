@@ -23,11 +23,13 @@ from portal.security.headers import SecurityHeaders
 from portal.security.inputs import guard_routes
 from portal.security.sessions import SessionMiddleware
 from portal.services import audit
+from portal.services.registration import steps as registration_steps
 from portal.templating import make_templates
 from portal.views import (
     account,
     auth,
     chart,
+    checkin,
     errors,
     families,
     front_desk,
@@ -36,6 +38,7 @@ from portal.views import (
     language,
     printing,
     records,
+    registration_review,
 )
 from portal.views import audit as audit_views
 
@@ -52,6 +55,8 @@ VIEW_MODULES = [
     families,
     printing,
     records,
+    checkin,
+    registration_review,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
@@ -110,8 +115,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "static_url": assets.url,
             "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
             "person": request.scope.get("state", {}).get("person"),
+            "checkin_offer": checkin_offer,
         }
 
+    checkin_offer = registration_steps.offer_window(settings.checkin_opens_days)
     templates = make_templates()
     templates.context_processors.append(common_context)
     app.state.settings = settings

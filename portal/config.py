@@ -47,6 +47,7 @@ class Settings:
     session_absolute_hours: int = 12
     smtp_url: str = ""
     mail_from: str = "portal@localhost"
+    checkin_opens_days: int = 7  # online check-in is offered from this many days before a visit
     audit_retention_years: int = 6  # how long audit events are kept before `portal audit purge` removes them
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none: the socket's address.
     trusted_proxies: tuple[str, ...] = ()
@@ -110,6 +111,7 @@ class Settings:
             smtp_url=config("SMTP_URL", default=""),
             mail_from=config("PORTAL_MAIL_FROM", default=cls.mail_from),
             audit_retention_years=config("PORTAL_AUDIT_RETENTION_YEARS", cast=int, default=6),
+            checkin_opens_days=config("PORTAL_CHECKIN_OPENS_DAYS", cast=int, default=7),
             trusted_proxies=_proxies(config("PORTAL_TRUSTED_PROXIES", default="")),
         )
         settings.check()

@@ -100,6 +100,16 @@ def audit_log(relation: str, age: int | None) -> bool:
     return relation == "admin"
 
 
+def checkin(relation: str, age: int | None) -> bool:
+    """Online check-in: the patient and a proxy in force (a limited one too: it hides confidential forms)."""
+    return relation in ("self", "full proxy", "limited proxy")
+
+
+def registration_review(relation: str, age: int | None) -> bool:
+    """The registration review screen: the front desk only."""
+    return relation == "front_desk"
+
+
 def anyone_signed_in(relation: str, age: int | None) -> bool:
     """The records switcher: anyone signed in (it lists only whom they may act for)."""
     return relation != "signed out"
@@ -257,6 +267,35 @@ ROUTES: dict[str, Entry] = {
     ),
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": PatientData(
         "end a grant", "revoke-proxy", "proxy_grant", (PAGE,), front_desk_proxies, {"grant": ProxyGrant}
+    ),
+    # -- online check-in (registration before a visit) -------------------------------------------------
+    "GET /p/{patient}/checkin": PatientData("check-in overview", "view", "CheckIn", RECORD_PAGE, checkin),
+    **{
+        f"GET /p/{{patient}}/checkin/{step}": PatientData(
+            f"check-in: {step}", "view", "CheckIn", RECORD_PAGE, checkin
+        )
+        for step in ("details", "insurance", "review", "forms", "consents")
+    },
+    **{
+        f"POST /p/{{patient}}/checkin/{step}": PatientData(
+            f"save {step}", "update", "CheckIn", (PAGE,), checkin
+        )
+        for step in ("details", "insurance", "insurance/photo", "review", "forms", "consents")
+    },
+    "GET /p/{patient}/checkin/consents/pdf": PatientData(
+        "signed consents PDF", "download", "Consent", (PDF,), checkin
+    ),
+    "POST /p/{patient}/checkin/submit": PatientData(
+        "send the check-in", "check-in-sent", "CheckIn", (PAGE,), checkin
+    ),
+    "GET /front-desk/registration/{patient}": PatientData(
+        "a sent check-in, side by side", "view", "CheckIn", RECORD_PAGE, registration_review
+    ),
+    "POST /front-desk/registration/{patient}/decide": PatientData(
+        "accept or reject a change", "check-in-decided", "CheckIn", (PAGE,), registration_review
+    ),
+    "GET /front-desk/registration": PatientData(
+        "check-ins waiting for review", "view", "CheckIn", (PAGE,), registration_review
     ),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),

@@ -29,10 +29,26 @@ from portal.models.records import (
     ObservationComponent,
     Procedure,
 )
+from portal.models.registration import (
+    CheckIn,
+    CheckInAnswer,
+    CheckInChange,
+    CheckInOffer,
+    CheckInPhoto,
+    ConsentSignature,
+    RegistrationOutput,
+)
 from portal.models.results import ResultHold
 
 __all__ = [
     "Allergy",
+    "CheckIn",
+    "CheckInAnswer",
+    "CheckInChange",
+    "CheckInOffer",
+    "CheckInPhoto",
+    "ConsentSignature",
+    "RegistrationOutput",
     "AuditCheckpoint",
     "AuditEvent",
     "ClinicalDocument",

@@ -43,6 +43,8 @@ ACTIONS = frozenset(
         "cookie-refused",  # a session cookie that failed its signature
         "rate-limited",  # an attempt refused because its limit was reached
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
+        "check-in-sent",  # a patient or parent sent an online check-in to the clinic
+        "check-in-decided",  # the front desk accepted or rejected one change of a check-in
     }
 )
 OUTCOMES = ("allowed", "denied")
