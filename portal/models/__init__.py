@@ -29,6 +29,7 @@ from portal.models.records import (
     ObservationComponent,
     Procedure,
 )
+from portal.models.refills import PharmacyChoice, RefillEvent, RefillRequest
 from portal.models.results import ResultHold
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "OutboxMail",
     "Passkey",
     "PasswordLogin",
+    "PharmacyChoice",
     "Patient",
     "Person",
     "PrintJob",
@@ -58,6 +60,8 @@ __all__ = [
     "ProxyGrant",
     "RateLimitBucket",
     "RecoveryCode",
+    "RefillEvent",
+    "RefillRequest",
     "ResultHold",
     "WebAuthnChallenge",
 ]

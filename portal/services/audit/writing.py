@@ -43,6 +43,7 @@ ACTIONS = frozenset(
         "cookie-refused",  # a session cookie that failed its signature
         "rate-limited",  # an attempt refused because its limit was reached
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
+        "decide",  # a clinician decides a request (a refill: approve, deny, needs a visit)
     }
 )
 OUTCOMES = ("allowed", "denied")
