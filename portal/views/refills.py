@@ -38,17 +38,22 @@ REFUSALS: dict[str, str] = {
     "note_too_long": N_("Please keep your note under 1000 letters."),
     "already_pending": N_("You already asked for a refill of this medicine. We show its status below."),
     "not_refillable": N_("This medicine can't be refilled online."),
-    # the clinician's screen (staff words)
-    "bad_decision": N_("Choose approve, deny or needs a visit."),
-    "bad_quantity": N_("Give a quantity from 1 to 1000."),
-    "bad_refills": N_("Give a number of refills from 0 to 11."),
-    "reason_missing": N_("Give the reason for the denial: the patient reads it."),
-    "already_decided": N_("Another clinician already decided this request. The queue below is up to date."),
 }
 FALLBACK = N_("That could not be done. Please try again.")
+# The clinician's screen stays in English (staff words, not translated).
+STAFF_REFUSALS: dict[str, str] = {
+    "bad_decision": "Choose approve, deny or needs a visit.",
+    "bad_quantity": "Give a quantity from 1 to 1000.",
+    "bad_refills": "Give a number of refills from 0 to 11.",
+    "reason_missing": "Give the reason for the denial: the patient reads it.",
+    "already_decided": "Another clinician already decided this request. The queue below is up to date.",
+}
 
 
 def say(refused: Refused) -> str:
+    """The refusal in the reader's language (never the exception's own text)."""
+    if refused.code in STAFF_REFUSALS:
+        return STAFF_REFUSALS[refused.code]
     return gettext(REFUSALS.get(refused.code, FALLBACK))
 
 
