@@ -39,6 +39,23 @@ FROM_TASK_STATUS = {
     "on-hold": rules.NEEDS_VISIT,
     "cancelled": rules.CANCELLED,
 }
+# FHIR R4 TaskStatus (the models check the code's form, not its value set).
+TASK_STATUSES = frozenset(
+    {
+        "draft",
+        "requested",
+        "received",
+        "accepted",
+        "rejected",
+        "ready",
+        "cancelled",
+        "in-progress",
+        "on-hold",
+        "failed",
+        "completed",
+        "entered-in-error",
+    }
+)
 CONFIDENTIAL_LABEL = "teen-confidential"  # hides the resource from a limited view (visibility.py)
 TASK_PREFIX = "refill-"
 DRAFT_PREFIX = "refill-draft-"
@@ -178,6 +195,8 @@ def parse_task(resource: dict[str, Any]) -> tuple[str, str, str | None]:
     fhir_id = task.id or ""
     if not fhir_id.startswith(TASK_PREFIX):
         raise ValueError(f"Task {fhir_id!r} is not a refill request")
+    if task.status not in TASK_STATUSES:
+        raise ValueError(f"Task {fhir_id!r}: {str(task.status)[:40]!r} is not a FHIR R4 Task status")
     reason = task.statusReason.text if task.statusReason is not None else None
     return (
         fhir_id.removeprefix(TASK_PREFIX).replace(".", "_"),
