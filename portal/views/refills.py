@@ -145,13 +145,14 @@ async def refill_queue_page(request: Request) -> Response:
 
 
 async def refill_decide(request: Request) -> Response:
-    """Approve, deny or ask for a visit; decided once (the second clinician is told, 409)."""
-    require_screen(request, access.Screen.REFILLS)
+    """Approve, deny or ask for a visit; decided once (the second clinician is told, 409). Anyone who may
+    not decide gets the door's 404 (audited as denied), whatever the form held."""
     fields = await _form(request)
     try:
-        decision = refills.parse_decision(fields)
+        decision: refills.DecisionInput | None = refills.parse_decision(fields)
+        refusal = None
     except Refused as refused:
-        return await _queue_page(request, message=say(refused), status=400)
+        decision, refusal = None, refused
     refill = request.path_params["refill"]
     look = Look(Area.RECORD, "Task", refill, action="decide")
     acted = await run_db(
@@ -167,10 +168,10 @@ async def refill_decide(request: Request) -> Response:
         ),
     )
     if acted is None:
-        raise HTTPException(404)
+        raise HTTPException(404)  # after the commit, so that the denied attempt stays in the log
     if acted.refused is not None:
         status = 409 if acted.refused.code == "already_decided" else 400
-        return await _queue_page(request, message=say(acted.refused), status=status)
+        return await _queue_page(request, message=say(refusal or acted.refused), status=status)
     return await _queue_page(request, done="Decision recorded.")
 
 

@@ -152,12 +152,20 @@ def parse_decision(fields: dict[str, str]) -> DecisionInput:
 
 
 def decide(
-    session: Session, scope: PatientScope, refill_public_id: str, decision: DecisionInput, *, clinic: str
+    session: Session,
+    scope: PatientScope,
+    refill_public_id: str,
+    decision: DecisionInput | None,
+    *,
+    clinic: str,
 ) -> RefillRequest | None:
     """Record the decision on a pending request, once. None for an unknown request or anyone who may not
-    decide; Refused "already_decided" when it was decided first (by another clinician, or the EHR)."""
+    decide; Refused "already_decided" when it was decided first (by another clinician, or the EHR), and
+    "bad_decision" when the form held none (`decision` None)."""
     if not _may_decide(scope):
         return None
+    if decision is None:
+        raise Refused("bad_decision")
     found = session.exec(
         requests.visible(
             session,
