@@ -27,10 +27,12 @@ from portal.models import (
     DiagnosticReport,
     Encounter,
     FhirResource,
+    MedicationRequest,
     Observation,
     Patient,
     Person,
     ProxyGrant,
+    RefillRequest,
 )
 from portal.models.printing import PrintJob
 from tests.conftest import form_post, log_in
@@ -101,7 +103,7 @@ def sees_confidential(relation_: str) -> bool:
 CONFIDENTIAL_MARKER = "Private teen result 7f3a"  # the display text of the teen's confidential items
 
 # The parameter of a route about one item -> whether that table's rows carry the confidential flag.
-CONFIDENTIAL_TABLES = (Observation, Encounter, DiagnosticReport, ClinicalDocument)
+CONFIDENTIAL_TABLES = (Observation, Encounter, DiagnosticReport, ClinicalDocument, MedicationRequest)
 
 
 @pytest.fixture
@@ -183,6 +185,10 @@ ITEM_MODELS: dict[type, tuple[str, dict[str, object]]] = {
         "DocumentReference",
         {"date": datetime(2026, 1, 20, tzinfo=UTC), "text": "A note.", "status": "current"},
     ),
+    MedicationRequest: (
+        "MedicationRequest",
+        {"status": "active", "authored_on": datetime(2026, 1, 20, tzinfo=UTC)},
+    ),
 }
 
 
@@ -216,6 +222,17 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(table.confidential.is_(confidential))  # type: ignore[attr-defined]
     elif table is ProxyGrant:
         query = query.where(ProxyGrant.proxy_person_id == helper.id)
+    elif table is RefillRequest:
+        query = query.where(RefillRequest.status == "pending")
+        if session.exec(query).first() is None:  # a pending request of the owner's ordinary medicine
+            medicine = session.exec(
+                select(MedicationRequest).where(
+                    MedicationRequest.patient_id == owner.id, MedicationRequest.confidential.is_(False)
+                )
+            ).first()
+            assert medicine is not None
+            session.add(RefillRequest(patient_id=owner.id, medication_id=medicine.id, days_left=3))
+            session.flush()
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
     row = session.exec(query).first()
@@ -275,6 +292,8 @@ MEDIA_TYPES = {
     FHIR: "application/fhir+json",
 }
 FORMS = {
+    "POST /p/{patient}/medications/{medication}/refill": {"pharmacy": "riverside-main", "days_left": "3"},
+    "POST /p/{patient}/refills/{refill}/decide": {"decision": "needs_visit"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
     "POST /front-desk/patients/{patient}/proxies": {
         "identity_checked": "yes",
