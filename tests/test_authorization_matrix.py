@@ -149,6 +149,12 @@ def family(session: Session) -> dict[str, object]:
     for model in ITEM_MODELS:
         add_item(session, patients["teen"], model, CONFIDENTIAL_MARKER, confidential=True)
     session.flush()
+    for patient in patients.values():  # a pending refill request of another medicine, for the decision route
+        add_item(session, patient, MedicationRequest, "Refilled medicine", confidential=False)
+        session.flush()
+        medicine = session.exec(select(MedicationRequest).order_by(MedicationRequest.id.desc())).first()
+        session.add(RefillRequest(patient_id=patient.id, medication_id=medicine.id, days_left=3))
+    session.flush()
     # A finished print job of each member of staff who prints (a job is seen only by its owner).
     for role in ("front_desk", "clinician"):
         session.add(
@@ -224,18 +230,9 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(ProxyGrant.proxy_person_id == helper.id)
     elif table is RefillRequest:
         query = query.where(RefillRequest.status == "pending")
-        if session.exec(query).first() is None:  # a pending request of the owner's ordinary medicine
-            medicine = session.exec(
-                select(MedicationRequest).where(
-                    MedicationRequest.patient_id == owner.id, MedicationRequest.confidential.is_(False)
-                )
-            ).first()
-            assert medicine is not None
-            session.add(RefillRequest(patient_id=owner.id, medication_id=medicine.id, days_left=3))
-            session.flush()
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
-    row = session.exec(query).first()
+    row = session.exec(query.order_by(table.id)).first()  # type: ignore[attr-defined]
     session.commit()
     assert row is not None, f"the family holds no {table.__name__} of {owner.given_name}"
     return str(row.public_id)
