@@ -38,6 +38,7 @@ from portal.views import (
     language,
     printing,
     records,
+    refills,
     registration_review,
 )
 from portal.views import audit as audit_views
@@ -57,6 +58,7 @@ VIEW_MODULES = [
     records,
     checkin,
     registration_review,
+    refills,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -20,6 +20,7 @@ from portal.forecast.cli import forecast_command
 from portal.identity_commands import activation_code, staff
 from portal.models.people import Patient
 from portal.provenance import Provenance
+from portal.services.refills.cli import refills_group
 from portal.services.registration.cli import registration_group
 
 if TYPE_CHECKING:
@@ -410,3 +411,4 @@ main.add_command(forecast_command)
 main.add_command(activation_code)
 main.add_command(staff)
 main.add_command(registration_group)
+main.add_command(refills_group)

@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portal.models import ClinicalDocument, DiagnosticReport, Encounter, Observation, ProxyGrant
+from portal.models import (
+    ClinicalDocument,
+    DiagnosticReport,
+    Encounter,
+    MedicationRequest,
+    Observation,
+    ProxyGrant,
+    RefillRequest,
+)
 
 STAFF = ("front_desk", "clinician", "billing", "admin")
 RELATIONS = ("self", "full proxy", "limited proxy", "stranger", *STAFF, "signed out")
@@ -108,6 +116,16 @@ def checkin(relation: str, age: int | None) -> bool:
 def registration_review(relation: str, age: int | None) -> bool:
     """The registration review screen: the front desk only."""
     return relation == "front_desk"
+
+
+def refill_request(relation: str, age: int | None) -> bool:
+    """Asking for a refill: the patient and a proxy in force (a limited one only for what they may see)."""
+    return relation in ("self", "full proxy", "limited proxy")
+
+
+def refill_decision(relation: str, age: int | None) -> bool:
+    """The refill queue and its decisions: clinicians only."""
+    return relation == "clinician"
 
 
 def anyone_signed_in(relation: str, age: int | None) -> bool:
@@ -296,6 +314,25 @@ ROUTES: dict[str, Entry] = {
     ),
     "GET /front-desk/registration": PatientData(
         "check-ins waiting for review", "view", "CheckIn", (PAGE,), registration_review
+    ),
+    # -- refills -------------------------------------------------------------------------------------------
+    "GET /p/{patient}/refills": PatientData(
+        "refill requests and their history", "view", "Task", RECORD_PAGE, record
+    ),
+    "GET /p/{patient}/medications/{medication}/refill": PatientData(
+        "a medicine's refill form or status",
+        "view",
+        "MedicationRequest",
+        RECORD_PAGE,
+        record,
+        {"medication": MedicationRequest},
+    ),
+    "POST /p/{patient}/medications/{medication}/refill": PatientData(
+        "ask for a refill", "create", "Task", (PAGE,), refill_request, {"medication": MedicationRequest}
+    ),
+    "GET /clinic/refills": PatientData("the refill queue", "view", "Task", (PAGE,), refill_decision),
+    "POST /p/{patient}/refills/{refill}/decide": PatientData(
+        "decide a refill request", "decide", "Task", (PAGE,), refill_decision, {"refill": RefillRequest}
     ),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),

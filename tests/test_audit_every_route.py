@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from portal.fhir.importer import import_paths
-from portal.models import AuditEvent, Patient, Person, ProxyGrant
+from portal.models import AuditEvent, MedicationRequest, Patient, Person, ProxyGrant, RefillRequest
 from tests.conftest import form_post, log_in
 from tests.route_registry import FRAGMENT, STAFF, PatientData, patient_data
 
@@ -27,6 +27,8 @@ INFANT_AGE = 0  # the sample infant is under a year old on any day these tests r
 
 ROUTES: dict[str, PatientData] = patient_data(path_holds_patient=True)
 FORMS = {
+    "POST /p/{patient}/medications/{medication}/refill": {"pharmacy": "riverside-main", "days_left": "3"},
+    "POST /p/{patient}/refills/{refill}/decide": {"decision": "needs_visit"},
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
@@ -81,9 +83,21 @@ def item(session: Session, table: type, patient: Patient) -> str:
     query = select(table).where(table.patient_id == patient.id)  # type: ignore[attr-defined]
     if table is ProxyGrant:
         query = query.where(ProxyGrant.relationship == "caregiver")
+    if table is RefillRequest and session.exec(query).first() is None:
+        add_refill_request(session, patient)
     row = session.exec(query.order_by(table.id)).first()  # type: ignore[attr-defined]
     assert row is not None, f"the sample data holds no {table.__name__} for its patient"
     return str(row.public_id)
+
+
+def add_refill_request(session: Session, patient: Patient) -> None:
+    """A pending refill request of the patient's first medicine (the sample data holds none)."""
+    medicine = session.exec(
+        select(MedicationRequest).where(MedicationRequest.patient_id == patient.id)
+    ).first()
+    assert medicine is not None and medicine.id is not None and patient.id is not None
+    session.add(RefillRequest(patient_id=patient.id, medication_id=medicine.id, days_left=3))
+    session.flush()
 
 
 def url_of(session: Session, key: str, patient: Patient, *, items_of: Patient | None = None) -> str:

@@ -27,10 +27,12 @@ from portal.models import (
     DiagnosticReport,
     Encounter,
     FhirResource,
+    MedicationRequest,
     Observation,
     Patient,
     Person,
     ProxyGrant,
+    RefillRequest,
 )
 from portal.models.printing import PrintJob
 from tests.conftest import form_post, log_in
@@ -101,7 +103,7 @@ def sees_confidential(relation_: str) -> bool:
 CONFIDENTIAL_MARKER = "Private teen result 7f3a"  # the display text of the teen's confidential items
 
 # The parameter of a route about one item -> whether that table's rows carry the confidential flag.
-CONFIDENTIAL_TABLES = (Observation, Encounter, DiagnosticReport, ClinicalDocument)
+CONFIDENTIAL_TABLES = (Observation, Encounter, DiagnosticReport, ClinicalDocument, MedicationRequest)
 
 
 @pytest.fixture
@@ -147,6 +149,12 @@ def family(session: Session) -> dict[str, object]:
     for model in ITEM_MODELS:
         add_item(session, patients["teen"], model, CONFIDENTIAL_MARKER, confidential=True)
     session.flush()
+    for patient in patients.values():  # a pending refill request of another medicine, for the decision route
+        add_item(session, patient, MedicationRequest, "Refilled medicine", confidential=False)
+        session.flush()
+        medicine = session.exec(select(MedicationRequest).order_by(MedicationRequest.id.desc())).first()
+        session.add(RefillRequest(patient_id=patient.id, medication_id=medicine.id, days_left=3))
+    session.flush()
     # A finished print job of each member of staff who prints (a job is seen only by its owner).
     for role in ("front_desk", "clinician"):
         session.add(
@@ -183,6 +191,10 @@ ITEM_MODELS: dict[type, tuple[str, dict[str, object]]] = {
         "DocumentReference",
         {"date": datetime(2026, 1, 20, tzinfo=UTC), "text": "A note.", "status": "current"},
     ),
+    MedicationRequest: (
+        "MedicationRequest",
+        {"status": "active", "authored_on": datetime(2026, 1, 20, tzinfo=UTC)},
+    ),
 }
 
 
@@ -216,9 +228,11 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(table.confidential.is_(confidential))  # type: ignore[attr-defined]
     elif table is ProxyGrant:
         query = query.where(ProxyGrant.proxy_person_id == helper.id)
+    elif table is RefillRequest:
+        query = query.where(RefillRequest.status == "pending")
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
-    row = session.exec(query).first()
+    row = session.exec(query.order_by(table.id)).first()  # type: ignore[attr-defined]
     session.commit()
     assert row is not None, f"the family holds no {table.__name__} of {owner.given_name}"
     return str(row.public_id)
@@ -277,6 +291,8 @@ MEDIA_TYPES = {
 FORMS = {
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
+    "POST /p/{patient}/medications/{medication}/refill": {"pharmacy": "riverside-main", "days_left": "3"},
+    "POST /p/{patient}/refills/{refill}/decide": {"decision": "needs_visit"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
     "POST /front-desk/patients/{patient}/proxies": {
         "identity_checked": "yes",

@@ -29,6 +29,7 @@ from portal.models.records import (
     ObservationComponent,
     Procedure,
 )
+from portal.models.refills import PharmacyChoice, RefillEvent, RefillRequest
 from portal.models.registration import (
     CheckIn,
     CheckInAnswer,
@@ -67,6 +68,7 @@ __all__ = [
     "OutboxMail",
     "Passkey",
     "PasswordLogin",
+    "PharmacyChoice",
     "Patient",
     "Person",
     "PrintJob",
@@ -74,6 +76,8 @@ __all__ = [
     "ProxyGrant",
     "RateLimitBucket",
     "RecoveryCode",
+    "RefillEvent",
+    "RefillRequest",
     "ResultHold",
     "WebAuthnChallenge",
 ]

@@ -39,6 +39,7 @@ CHART_SECTIONS: list[tuple[str, str]] = [
     ("summary", N_("Summary")),
     ("results", N_("Test results")),
     ("medications", N_("Medications")),
+    ("refills", N_("Refills")),
     ("allergies", N_("Allergies")),
     ("problems", N_("Health issues")),
     ("immunizations", N_("Immunizations")),

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.services import education, record_pages, records
+from portal.services import education, record_pages, records, refills
 from portal.services.access import Area, Look, Screen
 from portal.services.errors import Refused
 from portal.templating import render
@@ -91,7 +91,7 @@ def simple_page(section: str, resource_type: str, reader: Callable[..., Any]) ->
     return view
 
 
-medications_page = simple_page("medications", "MedicationRequest", records.medications)
+medications_page = simple_page("medications", "MedicationRequest", refills.medications_page)
 allergies_page = simple_page("allergies", "AllergyIntolerance", records.allergies)
 problems_page = simple_page("problems", "Condition", records.conditions)
 immunizations_page = simple_page("immunizations", "Immunization", records.immunizations)

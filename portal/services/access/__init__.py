@@ -42,6 +42,7 @@ from portal.services.access.door import (
     bind,
     read,
     read_as_operator,
+    read_many,
     read_page,
 )
 from portal.services.access.rules import (
@@ -108,6 +109,7 @@ __all__ = [
     "patients_for",
     "read",
     "read_as_operator",
+    "read_many",
     "read_page",
     "require_screen",
 ]

@@ -425,3 +425,42 @@ def acting(
         return act(session, asker, patient_public_id, look, action, *args, **kwargs)
 
     return unit_of_work
+
+
+def read_many(
+    session: Session,
+    asker: Asker,
+    patients: list[Patient],
+    look: Look,
+    reader: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> list[Opened[T]]:
+    """A staff list that shows several patients' items (a queue): for each patient, the decision, the
+    reader with that patient's scope, and one audit event (allowed, or denied when the person may not look
+    or the reader found nothing). Patients the person may not see are left out of the list."""
+    found: list[Opened[T]] = []
+    for patient in patients:
+        decision = decide(session, asker.person, patient, look.area, today=asker.today, rules=asker.rules)
+        opened: Opened[T] | None = None
+        if decision.allowed and decision.level is not None:
+            scope = PatientScope(
+                patient,
+                asker.person,
+                look.area,
+                decision.level,
+                decision.sees_confidential,
+                decision.sees_patient_messages,
+                asker.now,
+                decision.areas,
+                _DOOR,
+            )
+            data = reader(session, scope, *args, **kwargs)
+            opened = Opened(scope, data) if data is not None else None
+        _audit_look(
+            session, asker.person, patient, decision, opened is not None, look, asker.provenance, None
+        )
+        if opened is not None:
+            found.append(opened)
+    return found

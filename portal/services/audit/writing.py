@@ -45,6 +45,7 @@ ACTIONS = frozenset(
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
         "check-in-sent",  # a patient or parent sent an online check-in to the clinic
         "check-in-decided",  # the front desk accepted or rejected one change of a check-in
+        "decide",  # a clinician decides a request (a refill: approve, deny, needs a visit)
     }
 )
 OUTCOMES = ("allowed", "denied")
