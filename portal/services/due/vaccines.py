@@ -29,6 +29,7 @@ from portal.services.due.words import GROUP_NAMES, NOT_COUNTED_REASONS, dose_wor
 CVX_SYSTEM = "http://hl7.org/fhir/sid/cvx"
 SOON_DAYS = 60  # "due soon": the recommended date falls within the next two months
 NOT_COUNTED_STATUSES = ("entered-in-error", "not-done")
+SEASONAL_GROUP = "Influenza"
 
 # Vaccine groups a limited view (the parent of a 12-17-year-old) never sees, whatever the record says.
 # Empty on purpose: vaccines are not confidential, and the CDC schedules HPV (and hepatitis B) as routine
@@ -163,8 +164,9 @@ def vaccine_forecast(
     return VaccineForecast(items, not_counted, frozenset(hidden))
 
 
-def _started(group: cdsi.VaccineGroupForecast) -> bool:
-    return any(result.best is not None and result.best.valid_doses for result in group.antigens)
+def _valid_doses(group: cdsi.VaccineGroupForecast) -> int:
+    """How many doses of the group counted (the most any of its antigens counted)."""
+    return max((len(r.best.valid_doses) for r in group.antigens if r.best is not None), default=0)
 
 
 def _item(name: str, group: cdsi.VaccineGroupForecast, today: date) -> DueItem | None:
@@ -176,14 +178,17 @@ def _item(name: str, group: cdsi.VaccineGroupForecast, today: date) -> DueItem |
     if status is not cdsi.ForecastStatus.NOT_COMPLETE or forecast.recommended is None:
         return None  # aged out or not recommended: nothing to do, nothing to show
     key = f"{name}:{forecast.dose_number}:{forecast.recommended.isoformat()}"  # a new season, a new key
-    dose = dose_words(forecast.dose_number)
+    # The next dose as people count them (doses that counted, plus one), not the series' target number,
+    # which skips ahead when a schedule lets a dose be left out. The flu shot is one a season: no number.
+    given = _valid_doses(group)
+    dose = None if name == SEASONAL_GROUP else dose_words(given + 1)
     due_by = forecast.past_due - timedelta(days=1) if forecast.past_due else None
     if forecast.recommended <= today:
         late = forecast.past_due is not None and forecast.past_due <= today
         return DueItem(key, label, Timing.DUE_NOW, dose, None, due_by, late)
     if forecast.recommended <= today + timedelta(days=SOON_DAYS):
         return DueItem(key, label, Timing.DUE_SOON, dose, forecast.recommended, due_by)
-    if _started(group):
+    if given:
         return DueItem(name, label, Timing.UP_TO_DATE)
     return None  # not yet for this age: the group shows once its first dose comes near
 
