@@ -38,6 +38,7 @@ from portal.views import (
     records,
 )
 from portal.views import audit as audit_views
+from portal.views import due as due_views
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
 VIEW_MODULES = [
@@ -52,6 +53,7 @@ VIEW_MODULES = [
     families,
     printing,
     records,
+    due_views,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -43,6 +43,7 @@ ACTIONS = frozenset(
         "cookie-refused",  # a session cookie that failed its signature
         "rate-limited",  # an attempt refused because its limit was reached
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
+        "remind",  # the worker looked at what is due for a reminder, with the recipient's own access
     }
 )
 OUTCOMES = ("allowed", "denied")
