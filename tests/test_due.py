@@ -292,3 +292,23 @@ def test_the_next_check_up_follows_the_age(birth, last, today, timing, on) -> No
     item = checkup_item(birth, last, today)
     assert item.timing is timing
     assert item.due_on == on
+
+
+def test_the_printed_immunization_record_says_what_is_due(app, client, session, tmp_path) -> None:
+    import subprocess
+
+    bruno = import_synthea(app, session, "Bruno")
+    log_in(client, session, parent_of(session, bruno))
+
+    response = client.get(f"/p/{bruno.public_id}/print/immunizations")
+
+    assert response.status_code == 200
+    path = tmp_path / "record.pdf"
+    path.write_bytes(response.content)
+    text = " ".join(
+        subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout.split()
+    )
+    today = app.state.settings.today()
+    assert f"What is due on {today:%B} {today.day}, {today.year}" in text
+    assert "Measles, mumps and rubella: 2nd dose was due by July 9, 2026" in text
+    assert "Doses not counted" not in text
