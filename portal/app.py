@@ -42,6 +42,7 @@ from portal.views import (
     registration_review,
 )
 from portal.views import audit as audit_views
+from portal.views import due as due_views
 
 # Each feature's views module ends in `routes = [...]`; add new modules here.
 VIEW_MODULES = [
@@ -59,6 +60,7 @@ VIEW_MODULES = [
     checkin,
     registration_review,
     refills,
+    due_views,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

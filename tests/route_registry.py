@@ -195,6 +195,8 @@ ROUTES: dict[str, Entry] = {
     "POST /account/recovery-codes": NotPatientData("makes new recovery codes for the person"),
     "GET /account/password": NotPatientData("the person's password form"),
     "POST /account/password": NotPatientData("sets the person's password"),
+    "GET /account/reminders": NotPatientData("the person's own choice about reminder mail"),
+    "POST /account/reminders": NotPatientData("turns the person's own reminder mail on or off"),
     "GET /front-desk": NotPatientData("the front desk's empty search and code forms"),
     "GET /front-desk/patients": NotPatientData("the front desk's empty patient search form"),
     "GET /admin/audit": NotPatientData("admin-only; the search screen's events are covered by its export"),

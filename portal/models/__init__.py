@@ -2,6 +2,7 @@
 
 from portal.models.access import ProxyGrant
 from portal.models.audit import AuditCheckpoint, AuditEvent
+from portal.models.due import DueReminder
 from portal.models.identity import (
     LoginSession,
     OneTimeCode,
@@ -55,6 +56,7 @@ __all__ = [
     "ClinicalDocument",
     "Condition",
     "DiagnosticReport",
+    "DueReminder",
     "Encounter",
     "FhirIdentifier",
     "FhirLink",

@@ -189,6 +189,7 @@ class Summary:
     results: list[ResultRow]
     upcoming: list[Any]
     can_download: bool
+    due: Any = None  # what is due (services.due.Due), added by the summary's reader
 
 
 def summary(session: Session, scope: PatientScope) -> Summary | bool:

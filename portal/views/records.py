@@ -21,7 +21,7 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.services import education, record_pages, records, refills
+from portal.services import due, education, record_pages, records, refills
 from portal.services.access import Area, Look, Screen
 from portal.services.errors import Refused
 from portal.templating import render
@@ -52,8 +52,24 @@ def page_number(request: Request) -> int:
 
 async def summary_page(request: Request) -> Response:
     # The banner is open to every member of staff; the record part only when the same decision allows it.
-    chart = await read_chart_or_404(request, Look(Area.DEMOGRAPHICS, "Summary"), record_pages.summary)
+    settings: Settings = request.app.state.settings
+    chart = await read_chart_or_404(
+        request, Look(Area.DEMOGRAPHICS, "Summary"), due.summary_page, settings.today(), settings.timezone
+    )
     return render(request, "records/summary.html", page_context(request, chart, "summary"))
+
+
+async def immunizations_page(request: Request) -> Response:
+    """The doses given and what is due (with, for staff, why a dose was not counted)."""
+    settings: Settings = request.app.state.settings
+    chart = await read_chart_or_404(
+        request,
+        Look(Area.RECORD, "Immunization"),
+        due.immunizations_page,
+        settings.today(),
+        settings.timezone,
+    )
+    return render(request, "records/immunizations.html", page_context(request, chart, "immunizations"))
 
 
 async def results_page(request: Request) -> Response:
@@ -94,7 +110,6 @@ def simple_page(section: str, resource_type: str, reader: Callable[..., Any]) ->
 medications_page = simple_page("medications", "MedicationRequest", refills.medications_page)
 allergies_page = simple_page("allergies", "AllergyIntolerance", records.allergies)
 problems_page = simple_page("problems", "Condition", records.conditions)
-immunizations_page = simple_page("immunizations", "Immunization", records.immunizations)
 
 
 def paged_page(section: str, resource_type: str, query: record_pages.PagedQuery) -> Any:

@@ -46,6 +46,7 @@ ACTIONS = frozenset(
         "check-in-sent",  # a patient or parent sent an online check-in to the clinic
         "check-in-decided",  # the front desk accepted or rejected one change of a check-in
         "decide",  # a clinician decides a request (a refill: approve, deny, needs a visit)
+        "remind",  # the worker looked at what is due for a reminder, with the recipient's own access
     }
 )
 OUTCOMES = ("allowed", "denied")

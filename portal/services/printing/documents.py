@@ -24,6 +24,7 @@ from portal.models.people import Patient, Person
 from portal.models.records import DiagnosticReport, Encounter, MedicationRequest, Observation
 from portal.services import access, growth, records, results, visibility
 from portal.services.access import Area, PatientScope
+from portal.services.due import Due, what_is_due
 from portal.services.identity import codes
 
 STOPPED_MEDICATION = frozenset({"stopped", "cancelled", "completed"})
@@ -131,6 +132,7 @@ class RecordSummary:
 class ImmunizationRecord:
     patient: Patient
     vaccines: list[Vaccine]
+    due: Due | None = None  # what is due on the day it is printed (school forms ask)
 
 
 # Building them --------------------------------------------------------------------------------------
@@ -291,7 +293,8 @@ def _vaccines(session: Session, scope: PatientScope, zone: ZoneInfo) -> list[Vac
 
 def immunization_record(session: Session, scope: PatientScope, settings: Settings) -> ImmunizationRecord:
     """The vaccines given, by name, with their dates: the school form (DOCUMENTS suffices)."""
-    return ImmunizationRecord(scope.patient, _vaccines(session, scope, settings.timezone))
+    due = what_is_due(session, scope, today=settings.today(), zone=settings.timezone)
+    return ImmunizationRecord(scope.patient, _vaccines(session, scope, settings.timezone), due)
 
 
 def record_summary(session: Session, scope: PatientScope, settings: Settings) -> RecordSummary:

@@ -1,0 +1,224 @@
+"""The bridge from a patient's immunizations to the CDSi forecaster (portal.forecast), and what the pages
+make of its answer: per vaccine group "due now", "due soon" (with the date) or "up to date".
+
+The doses come from the patient's immunization rows (CVX codes; a row coded another way is looked up in
+the resource the EHR sent), the birth date and sex from the chart. What a scope sees follows the one
+visibility rule (services/visibility.py), asked per row so that a limited view also knows which vaccine
+groups a hidden dose belongs to and leaves those groups out whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta, tzinfo
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from portal import forecast as cdsi
+from portal.forecast import data as supporting
+from portal.models.records import FhirResource, Immunization
+from portal.services import visibility
+from portal.services.access import PatientScope
+from portal.services.due.words import GROUP_NAMES, NOT_COUNTED_REASONS, dose_words
+
+CVX_SYSTEM = "http://hl7.org/fhir/sid/cvx"
+SOON_DAYS = 60  # "due soon": the recommended date falls within the next two months
+NOT_COUNTED_STATUSES = ("entered-in-error", "not-done")
+SEASONAL_GROUP = "Influenza"
+
+# Vaccine groups a limited view (the parent of a 12-17-year-old) never sees, whatever the record says.
+# Empty on purpose: vaccines are not confidential, and the CDC schedules HPV (and hepatitis B) as routine
+# shots at 11-12, which parents are asked to consent to. What a teen chose to keep private is marked by
+# the EHR on the immunization row itself (confidential), and a group with any such dose is left out of
+# the limited view whole: neither the dose nor the group's forecast (which would reveal it) is shown.
+SENSITIVE_GROUPS: frozenset[str] = frozenset()
+
+
+class Timing(StrEnum):
+    DUE_NOW = "due-now"
+    DUE_SOON = "due-soon"
+    UP_TO_DATE = "up-to-date"
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One line of "what is due": a vaccine group (or a check-up), when, and which dose."""
+
+    key: str  # stable across days ("MMR:2:2026-08-08"): what a reminder remembers having announced
+    name: str  # a message id, translated when shown
+    timing: Timing
+    dose: str | None = None  # a message id ("2nd dose"); None for a check-up
+    due_on: date | None = None  # due soon: the date it is recommended from
+    due_by: date | None = None  # the last day before it is late
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedDose:
+    row: Immunization
+    shown: bool  # whether this scope may see the row
+    cvx: str | None
+    given_on: date | None
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    """A dose the forecast did not count, and why: shown to staff on the immunizations page."""
+
+    vaccine: str
+    given_on: date | None
+    reason: str  # a message id
+    group: str | None = None  # the vaccine group whose series found it not valid (a message id)
+
+
+def recorded_doses(session: Session, scope: PatientScope, zone: tzinfo) -> list[RecordedDose]:
+    """The patient's immunizations given, oldest first, each marked with whether this scope sees it."""
+    shown = visibility.condition(session, scope, Immunization).label("shown")
+    rows = session.execute(
+        select(Immunization, shown)
+        .where(col(Immunization.patient_id) == scope.patient_id)
+        .where(col(Immunization.status).is_(None) | col(Immunization.status).not_in(NOT_COUNTED_STATUSES))
+        .order_by(col(Immunization.occurred_at), col(Immunization.id))
+    ).all()
+    other_coding = [row.resource_id for row, _ in rows if row.code_system != CVX_SYSTEM]
+    cvx_of_resource = _cvx_from_resources(session, other_coding) if other_coding else {}
+    return [
+        RecordedDose(
+            row,
+            bool(visible),
+            row.code if row.code_system == CVX_SYSTEM and row.code else cvx_of_resource.get(row.resource_id),
+            row.occurred_at.astimezone(zone).date() if row.occurred_at else None,
+        )
+        for row, visible in rows
+    ]
+
+
+def _cvx_from_resources(session: Session, resource_ids: list[int]) -> dict[int, str]:
+    """The CVX coding of immunizations whose first coding is another system's (NDC, say)."""
+    found: dict[int, str] = {}
+    for resource_id, text in session.execute(
+        select(col(FhirResource.id), col(FhirResource.resource_json)).where(
+            col(FhirResource.id).in_(resource_ids)
+        )
+    ):
+        codings = (json.loads(text).get("vaccineCode") or {}).get("coding") or []
+        cvx = next((c.get("code") for c in codings if c.get("system") == CVX_SYSTEM and c.get("code")), None)
+        if isinstance(cvx, str):
+            found[resource_id] = cvx
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _forecast(
+    patient: cdsi.Patient, doses: tuple[cdsi.DoseGiven, ...], today: date
+) -> cdsi.ImmunizationForecast:
+    # Pages ask again and again for the same record on the same day; the answer only depends on these.
+    return cdsi.forecast(patient, doses, today)
+
+
+def groups_of(cvx: str) -> set[str]:
+    """The vaccine groups a vaccine (CVX code) counts towards."""
+    data = supporting.load()
+    antigens = {a.antigen for a in data.cvx_antigens.get(supporting.normalize_cvx(cvx), ())}
+    return {name for name, group in data.vaccine_groups.items() if antigens & set(group.antigens)}
+
+
+@dataclass(frozen=True)
+class VaccineForecast:
+    items: list[DueItem]
+    not_counted: list[NotCounted]
+    hidden_groups: frozenset[str]
+
+
+def vaccine_forecast(
+    doses: Sequence[RecordedDose],
+    birth_date: date,
+    sex: str | None,
+    today: date,
+    *,
+    limited: bool,
+    staff: bool,
+) -> VaccineForecast:
+    """Forecast from the doses this scope sees. For a limited view, the groups the clinic marks sensitive
+    and every group a hidden dose counts towards are left out whole."""
+    hidden = set(SENSITIVE_GROUPS) if limited else set()
+    for dose in doses:
+        if not dose.shown and dose.cvx:
+            hidden |= groups_of(dose.cvx)
+    usable = [d for d in doses if d.shown and d.cvx and d.given_on]
+    gender = (sex or "")[:1].upper()
+    patient = cdsi.Patient(birth_date, gender if gender in ("F", "M") else "")
+    given = tuple(cdsi.DoseGiven(d.given_on, d.cvx) for d in usable if d.given_on and d.cvx)
+    result = _forecast(patient, given, today)
+    items = [
+        item
+        for name, group in result.vaccine_groups.items()
+        if name not in hidden and (item := _item(name, group, today)) is not None
+    ]
+    not_counted = _not_counted(doses, usable, result, birth_date) if staff else []
+    return VaccineForecast(items, not_counted, frozenset(hidden))
+
+
+def _valid_doses(group: cdsi.VaccineGroupForecast) -> int:
+    """How many doses of the group counted (the most any of its antigens counted)."""
+    return max((len(r.best.valid_doses) for r in group.antigens if r.best is not None), default=0)
+
+
+def _item(name: str, group: cdsi.VaccineGroupForecast, today: date) -> DueItem | None:
+    forecast = group.forecast
+    label = GROUP_NAMES.get(name, name)
+    status = forecast.status
+    if status in (cdsi.ForecastStatus.COMPLETE, cdsi.ForecastStatus.IMMUNE):
+        return DueItem(name, label, Timing.UP_TO_DATE)
+    if status is not cdsi.ForecastStatus.NOT_COMPLETE or forecast.recommended is None:
+        return None  # aged out or not recommended: nothing to do, nothing to show
+    key = f"{name}:{forecast.dose_number}:{forecast.recommended.isoformat()}"  # a new season, a new key
+    # The next dose as people count them (doses that counted, plus one), not the series' target number,
+    # which skips ahead when a schedule lets a dose be left out. The flu shot is one a season: no number.
+    given = _valid_doses(group)
+    dose = None if name == SEASONAL_GROUP else dose_words(given + 1)
+    due_by = forecast.past_due - timedelta(days=1) if forecast.past_due else None
+    if forecast.recommended <= today:
+        late = forecast.past_due is not None and forecast.past_due <= today
+        return DueItem(key, label, Timing.DUE_NOW, dose, None, due_by, late)
+    if forecast.recommended <= today + timedelta(days=SOON_DAYS):
+        return DueItem(key, label, Timing.DUE_SOON, dose, forecast.recommended, due_by)
+    if given:
+        return DueItem(name, label, Timing.UP_TO_DATE)
+    return None  # not yet for this age: the group shows once its first dose comes near
+
+
+def _not_counted(
+    doses: Sequence[RecordedDose],
+    usable: Sequence[RecordedDose],
+    result: cdsi.ImmunizationForecast,
+    birth_date: date,
+) -> list[NotCounted]:
+    found: list[NotCounted] = []
+    for dose in doses:
+        if dose.cvx is None:
+            found.append(NotCounted(dose.row.display, dose.given_on, NOT_COUNTED_REASONS["no-code"]))
+        elif dose.given_on is None:
+            found.append(NotCounted(dose.row.display, None, NOT_COUNTED_REASONS["no-date"]))
+    skipped = dict(result.not_evaluated)
+    for index, dose in enumerate(usable):
+        why = skipped.get(index)
+        if why is not None:
+            key = "unknown-vaccine" if why is cdsi.Reason.UNKNOWN_VACCINE else "future"
+            found.append(NotCounted(dose.row.display, dose.given_on, NOT_COUNTED_REASONS[key]))
+            continue
+        if dose.given_on is not None and dose.given_on < birth_date:
+            found.append(NotCounted(dose.row.display, dose.given_on, NOT_COUNTED_REASONS["before-birth"]))
+            continue
+        for name, group in result.vaccine_groups.items():
+            evaluation = group.dose_status(index)
+            if evaluation is None or evaluation.status is cdsi.DoseStatus.VALID or evaluation.reason is None:
+                continue
+            reason = NOT_COUNTED_REASONS.get(evaluation.reason.value, evaluation.reason.value)
+            found.append(NotCounted(dose.row.display, dose.given_on, reason, GROUP_NAMES.get(name, name)))
+    return found
