@@ -87,12 +87,12 @@ def _group(
 
 
 def results_page(session: Session, scope: PatientScope, number: int = 1) -> Page:
-    """Results grouped by report, newest first, a page of reports at a time."""
+    """Results grouped by report, newest first, a page of reports at a time (paged in SQL)."""
     holds = visibility.holds(session)
-    groups = records.results_by_report(session, scope)
-    shown = [g for g in (_group(group, holds, scope) for group in groups) if g is not None]
     start = (number - 1) * GROUPS_PER_PAGE
-    return Page(shown[start : start + GROUPS_PER_PAGE], number, len(shown) > start + GROUPS_PER_PAGE)
+    groups = records.results_by_report(session, scope, GROUPS_PER_PAGE + 1, start)
+    shown = [g for g in (_group(group, holds, scope) for group in groups[:GROUPS_PER_PAGE]) if g is not None]
+    return Page(shown, number, len(groups) > GROUPS_PER_PAGE)
 
 
 def report_page(session: Session, scope: PatientScope, public_id: str) -> ReportGroup | None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, null, or_, select, union_all
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -37,7 +37,7 @@ from portal.models.records import (
 )
 from portal.services import visibility
 from portal.services.access import Area, Look, Operator, PatientScope, read_as_operator
-from portal.services.visibility import visible
+from portal.services.visibility import condition, visible
 
 Item = TypeVar("Item", bound=RecordItem)
 
@@ -86,33 +86,106 @@ class ResultGroup:
         return self.results[0].effective_at if self.results else None
 
 
-def results_by_report(session: Session, scope: PatientScope) -> list[ResultGroup]:
-    """Laboratory results grouped by their report, newest first."""
-    reports = list(session.scalars(visible(session, scope, select(DiagnosticReport), DiagnosticReport)))
-    report_ids = {report.resource_id for report in reports}
-    observations = session.scalars(
-        visible(session, scope, select(Observation), Observation)
-        .where(
-            (col(Observation.category) == LABORATORY) | col(Observation.report_resource_id).in_(report_ids)
+def results_by_report(
+    session: Session, scope: PatientScope, limit: int | None = None, offset: int = 0
+) -> list[ResultGroup]:
+    """Laboratory results grouped by their report (or, without one, by day), newest first: `limit` groups
+    from `offset`, or all of them. The groups are found and paged in SQL, so a page reads only its own
+    results, whatever the size of the record."""
+    keys = session.execute(_result_groups(session, scope).limit(limit).offset(offset)).all()
+    report_ids = [key.report for key in keys if key.report is not None]
+    days = [key.day for key in keys if key.report is None]
+    reports = {
+        report.resource_id: report
+        for report in session.scalars(
+            visible(session, scope, select(DiagnosticReport), DiagnosticReport).where(
+                col(DiagnosticReport.resource_id).in_(report_ids)
+            )
         )
-        .order_by(col(Observation.effective_at), col(Observation.id))
-    )
+    }
     by_report: dict[int, list[Observation]] = defaultdict(list)
-    by_day: dict[date | None, list[Observation]] = defaultdict(list)
-    for observation in observations:
-        report_id = observation.report_resource_id
-        if report_id is None:
-            by_day[observation.effective_at.date() if observation.effective_at else None].append(observation)
-        elif report_id in report_ids:
-            by_report[report_id].append(observation)
-        # else its report is hidden as confidential, and so is the result, whatever its own flag
-    groups = [
-        ResultGroup(report, by_report.get(report.resource_id, []), None)
-        for report in reports
-        if by_report.get(report.resource_id) or report.text or report.conclusion
-    ]
-    groups += [ResultGroup(None, results, day) for day, results in by_day.items()]
-    return sorted(groups, key=lambda group: _sort_time(group.when), reverse=True)
+    by_day: dict[str | None, list[Observation]] = defaultdict(list)
+    if keys:
+        observations = session.scalars(
+            visible(session, scope, select(Observation), Observation)
+            .where(col(Observation.report_resource_id).in_(report_ids) | _on_days(days))
+            .order_by(col(Observation.effective_at), col(Observation.id))
+        )
+        for observation in observations:
+            if observation.report_resource_id is not None:
+                by_report[observation.report_resource_id].append(observation)
+            else:
+                at = observation.effective_at
+                by_day[at.date().isoformat() if at else None].append(observation)
+    groups = []
+    for key in keys:
+        if key.report is not None and key.report in reports:
+            groups.append(ResultGroup(reports[key.report], by_report.get(key.report, []), None))
+        elif key.report is None:
+            day = date.fromisoformat(key.day) if key.day else None
+            groups.append(ResultGroup(None, by_day.get(key.day, []), day))
+    return groups
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    """The UTC calendar day of a stored time, as YYYY-MM-DD text."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite keeps UTC times as ISO text
+
+
+def _on_days(days: list[str | None]) -> ColumnElement[bool]:
+    """Laboratory results without a report, taken on one of these UTC days (None: with no time)."""
+    ranges = []
+    for day in days:
+        if day is None:
+            ranges.append(col(Observation.effective_at).is_(None))
+        else:
+            start = datetime.combine(date.fromisoformat(day), time(), UTC)
+            ranges.append(
+                and_(
+                    col(Observation.effective_at) >= start,
+                    col(Observation.effective_at) < start + timedelta(1),
+                )
+            )
+    return and_(
+        col(Observation.report_resource_id).is_(None),
+        col(Observation.category) == LABORATORY,
+        or_(false(), *ranges),
+    )
+
+
+def _result_groups(session: Session, scope: PatientScope) -> Select[Any]:
+    """(report, day, at) of every group of the results page, newest first: a report this scope sees with
+    results or text, and each day of laboratory results that came without a report."""
+    shown_result = condition(session, scope, Observation)
+    of_report = col(Observation.report_resource_id) == col(DiagnosticReport.resource_id)
+    first_result = select(func.min(col(Observation.effective_at))).where(shown_result, of_report)
+    reports = select(
+        col(DiagnosticReport.resource_id).label("report"),
+        null().label("day"),
+        func.coalesce(
+            col(DiagnosticReport.effective_at), col(DiagnosticReport.issued), first_result.scalar_subquery()
+        ).label("at"),
+    ).where(
+        condition(session, scope, DiagnosticReport),
+        or_(
+            func.coalesce(col(DiagnosticReport.text), "") != "",
+            func.coalesce(col(DiagnosticReport.conclusion), "") != "",
+            exists().where(shown_result, of_report),
+        ),
+    )
+    day = _utc_day(session, col(Observation.effective_at))
+    days = (
+        select(null().label("report"), day.label("day"), func.min(col(Observation.effective_at)).label("at"))
+        .where(shown_result)
+        .where(col(Observation.category) == LABORATORY, col(Observation.report_resource_id).is_(None))
+        .group_by(day)
+    )
+    groups = union_all(reports, days).subquery()
+    return select(groups.c.report, groups.c.day).order_by(
+        groups.c.at.desc().nulls_last(), groups.c.report.is_(None), groups.c.report, groups.c.day.desc()
+    )
 
 
 def _sort_time(when: datetime | None) -> float:
