@@ -121,7 +121,7 @@ def prepare(settings: Settings, bundle: Path, copies: int, folder: Path) -> dict
 def sign_in(settings: Settings, records: dict[str, str]) -> dict[str, tuple[str, str]]:
     """A fresh session for each record's patient: {label: (patient public id, signed cookie)}."""
     found = {}
-    with open_engine(settings) as engine, Session(engine) as session, session.begin():
+    with open_engine(settings, upgrade=True) as engine, Session(engine) as session, session.begin():
         for label, fhir_id in records.items():
             patient = session.exec(select(Patient).where(col(Patient.fhir_id) == fhir_id)).one()
             login = sessions.open_session(

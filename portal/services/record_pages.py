@@ -26,6 +26,7 @@ from portal.services.results import Flag
 
 GROUPS_PER_PAGE = 5
 SUMMARY_RESULTS = 5
+SUMMARY_ITEMS = 10  # of each current list; the list's own page has the rest
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class Summary:
     results: list[ResultRow]
     upcoming: list[Any]
     can_download: bool
+    more: frozenset[str] = frozenset()  # the lists cut short: "problems", "medications", "allergies"
 
 
 def summary(session: Session, scope: PatientScope) -> Summary | bool:
@@ -195,7 +197,7 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
     banner alone) when the scope's decision does not also allow the record, as for the front desk."""
     if not scope.may(Area.RECORD):
         return False
-    recent = records.recent_results(session, scope)
+    recent = records.recent_results(session, scope, limit=SUMMARY_RESULTS * 2)
     reports = records.reports_by_resource_id(
         session, scope, {o.report_resource_id for o in recent if o.report_resource_id is not None}
     )
@@ -203,13 +205,15 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
     rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, scope.now) for o in recent]
     if not scope.staff:
         rows = [row for row in rows if row.released]
+    current = records.current_only(session, scope, SUMMARY_ITEMS)
     return Summary(
-        problems=records.conditions(session, scope).current,
-        medications=records.medications(session, scope).current,
-        allergies=records.allergies(session, scope).current,
+        problems=current["problems"][:SUMMARY_ITEMS],
+        medications=current["medications"][:SUMMARY_ITEMS],
+        allergies=current["allergies"][:SUMMARY_ITEMS],
         results=rows[:SUMMARY_RESULTS],
         upcoming=records.upcoming_encounters(session, scope),
         can_download=scope.sees_confidential and not scope.staff,
+        more=frozenset(name for name, rows in current.items() if len(rows) > SUMMARY_ITEMS),
     )
 
 

@@ -105,18 +105,17 @@ def results_by_report(
     }
     by_report: dict[int, list[Observation]] = defaultdict(list)
     by_day: dict[str | None, list[Observation]] = defaultdict(list)
-    if keys:
-        observations = session.scalars(
-            visible(session, scope, select(Observation), Observation)
-            .where(col(Observation.report_resource_id).in_(report_ids) | _on_days(days))
-            .order_by(col(Observation.effective_at), col(Observation.id))
-        )
-        for observation in observations:
-            if observation.report_resource_id is not None:
-                by_report[observation.report_resource_id].append(observation)
-            else:
-                at = observation.effective_at
-                by_day[at.date().isoformat() if at else None].append(observation)
+    # Two queries rather than one with OR: each walks its own index.
+    shown = visible(session, scope, select(Observation), Observation)
+    order = (col(Observation.effective_at), col(Observation.id))
+    for observation in session.scalars(
+        shown.where(col(Observation.report_resource_id).in_(report_ids)).order_by(*order)
+    ):
+        by_report[observation.report_resource_id or 0].append(observation)
+    if days:
+        for observation in session.scalars(shown.where(_on_days(days)).order_by(*order)):
+            at = observation.effective_at
+            by_day[at.date().isoformat() if at else None].append(observation)
     groups = []
     for key in keys:
         if key.report is not None and key.report in reports:
@@ -136,7 +135,7 @@ def _utc_day(session: Session, column: Any) -> Any:
 
 def _on_days(days: list[str | None]) -> ColumnElement[bool]:
     """Laboratory results without a report, taken on one of these UTC days (None: with no time)."""
-    ranges = []
+    ranges: list[ColumnElement[bool]] = []
     for day in days:
         if day is None:
             ranges.append(col(Observation.effective_at).is_(None))
@@ -161,7 +160,7 @@ def _result_groups(session: Session, scope: PatientScope) -> Select[Any]:
     shown_result = condition(session, scope, Observation)
     of_report = col(Observation.report_resource_id) == col(DiagnosticReport.resource_id)
     first_result = select(func.min(col(Observation.effective_at))).where(shown_result, of_report)
-    reports = select(
+    reports: Select[Any, Any, Any] = select(
         col(DiagnosticReport.resource_id).label("report"),
         null().label("day"),
         func.coalesce(
@@ -247,15 +246,16 @@ def report(session: Session, scope: PatientScope, public_id: str) -> ResultGroup
 
 def recent_results(session: Session, scope: PatientScope, limit: int = 20) -> list[Observation]:
     """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
-    visible_reports = visible(session, scope, select(col(DiagnosticReport.resource_id)), DiagnosticReport)
+    # EXISTS, not IN (every visible report): the walk down the results' index stops after `limit` rows.
+    shown_report = exists().where(
+        col(DiagnosticReport.resource_id) == col(Observation.report_resource_id),
+        condition(session, scope, DiagnosticReport),
+    )
     query = visible(session, scope, select(Observation), Observation)
     return list(
         session.scalars(
             query.where(col(Observation.category) == LABORATORY)
-            .where(
-                col(Observation.report_resource_id).is_(None)
-                | col(Observation.report_resource_id).in_(visible_reports.scalar_subquery())
-            )
+            .where(col(Observation.report_resource_id).is_(None) | shown_report)
             .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())
             .limit(limit)
         )
@@ -349,6 +349,43 @@ def conditions(session: Session, scope: PatientScope) -> CurrentAndPast:
             continue
         (lists.current if row.status in ACTIVE_CONDITION else lists.past).append(row)
     return lists
+
+
+def current_only(session: Session, scope: PatientScope, limit: int) -> dict[str, list[Any]]:
+    """The first `limit` + 1 current health issues, medications and allergies, each list in its page's order
+    (for the summary, which shows a few and links to the rest): filtered and cut in SQL."""
+    in_error = col(Condition.verification_status).is_(None) | (
+        col(Condition.verification_status) != "entered-in-error"
+    )
+    problems = visible(session, scope, select(Condition), Condition).where(
+        in_error, col(Condition.status).in_(ACTIVE_CONDITION)
+    )
+    medicines = visible(session, scope, select(MedicationRequest), MedicationRequest).where(
+        col(MedicationRequest.status).in_(ACTIVE_MEDICATION)
+    )
+    allergic = visible(session, scope, select(Allergy), Allergy).where(
+        col(Allergy.verification_status).is_(None) | (col(Allergy.verification_status) != "entered-in-error"),
+        col(Allergy.status).is_(None) | (col(Allergy.status) == "active"),
+    )
+    return {
+        "problems": list(
+            session.scalars(
+                problems.order_by(col(Condition.onset_at).desc(), col(Condition.id).desc()).limit(limit + 1)
+            )
+        ),
+        "medications": list(
+            session.scalars(
+                medicines.order_by(
+                    col(MedicationRequest.authored_on).desc(), col(MedicationRequest.id).desc()
+                ).limit(limit + 1)
+            )
+        ),
+        "allergies": list(
+            session.scalars(
+                allergic.order_by(col(Allergy.recorded_at).desc(), col(Allergy.id).desc()).limit(limit + 1)
+            )
+        ),
+    }
 
 
 def procedures(session: Session, scope: PatientScope) -> list[Procedure]:
