@@ -20,11 +20,11 @@ depends_on = None
 # (index name, table, columns): the same names as the models' __table_args__.
 INDEXES = [
     ("ix_observation_patient_category_time", "observation", ["patient_id", "category", "effective_at", "id"]),
-    # results that came without a report, by day, for the results page
+    # the results of a page's reports, and the results that came without a report, by day
     (
-        "ix_observation_patient_category_report",
+        "ix_observation_patient_report",
         "observation",
-        ["patient_id", "category", "report_resource_id", "effective_at"],
+        ["patient_id", "report_resource_id", "category", "effective_at"],
     ),
     ("ix_observation_patient_code_time", "observation", ["patient_id", "code", "effective_at", "id"]),
     ("ix_diagnostic_report_patient_time", "diagnostic_report", ["patient_id", "effective_at", "id"]),
@@ -35,6 +35,18 @@ INDEXES = [
     ("ix_allergy_patient_recorded", "allergy", ["patient_id", "recorded_at", "id"]),
     ("ix_immunization_patient_occurred", "immunization", ["patient_id", "occurred_at", "id"]),
     ("ix_procedure_patient_performed", "procedure", ["patient_id", "performed_start", "id"]),
+    # what one visit's page lists (SQLite would otherwise walk the patient's whole record)
+    ("ix_observation_patient_encounter", "observation", ["patient_id", "encounter_resource_id"]),
+    ("ix_diagnostic_report_patient_encounter", "diagnostic_report", ["patient_id", "encounter_resource_id"]),
+    ("ix_clinical_document_patient_encounter", "clinical_document", ["patient_id", "encounter_resource_id"]),
+    ("ix_condition_patient_encounter", "condition", ["patient_id", "encounter_resource_id"]),
+    ("ix_immunization_patient_encounter", "immunization", ["patient_id", "encounter_resource_id"]),
+    (
+        "ix_medication_request_patient_encounter",
+        "medication_request",
+        ["patient_id", "encounter_resource_id"],
+    ),
+    ("ix_procedure_patient_encounter", "procedure", ["patient_id", "encounter_resource_id"]),
 ]
 
 
