@@ -39,7 +39,7 @@ from portal import demo  # noqa: E402
 from portal.app import create_app  # noqa: E402
 from portal.cli import open_engine  # noqa: E402
 from portal.config import Settings  # noqa: E402
-from portal.fhir import importer  # noqa: E402
+from portal.fhir import dates, importer  # noqa: E402
 from portal.models.people import Patient, Person  # noqa: E402
 from portal.security import sessions  # noqa: E402
 
@@ -80,8 +80,13 @@ def copies_of(bundle_path: Path, copies: int, folder: Path) -> tuple[str, list[P
         copied = source.replace(patient, new_patient)
         for old in ids:
             copied = copied.replace(old, str(uuid.uuid4()))
+        # Each copy 13 days earlier than the one before: a larger record has more days, not fuller ones.
+        moved = json.loads(copied)
+        for entry in moved["entry"]:
+            if entry["resource"]["resourceType"] != "Patient":
+                entry["resource"] = dates.shift(entry["resource"], -13 * (number + 1))
         path = folder / f"copy-{number:03}.json"
-        path.write_text(copied)
+        path.write_text(json.dumps(moved))
         paths.append(path)
     return new_patient, paths
 
