@@ -1,8 +1,8 @@
 """Print what a record page costs for an ordinary record and for one fifty times larger.
 
 The largest Synthea bundle (by resources) is imported as it is, the ordinary record; then COPIES copies of
-it are imported with every id made new except the patient's, so one patient gets COPIES times its
-results, reports and visits: the large record. Both patients get an account and a session, and the app
+it are imported with every id made new except the patient's and their dates moved back 13 days a copy,
+so one patient gets COPIES times its results, reports and visits, on other days: the large record. Both patients get an account and a session, and the app
 answers in this process (no network): each page is asked for REPEAT times after a warm-up, and the median
 is printed for both records side by side, with the ratio. The target: no page of the large record costs
 more than 1.5 times the same page of the ordinary one ("a page's cost does not grow with the size of the
