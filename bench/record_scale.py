@@ -2,12 +2,12 @@
 
 The largest Synthea bundle (by resources) is imported as it is, the ordinary record; then COPIES copies of
 it are imported with every id made new except the patient's and their dates moved back 13 days a copy,
-so one patient gets COPIES times its results, reports and visits, on other days: the large record. Both patients get an account and a session, and the app
-answers in this process (no network): each page is asked for REPEAT times after a warm-up, and the median
-is printed for both records side by side, with the ratio. The target: no page of the large record costs
-more than 1.5 times the same page of the ordinary one ("a page's cost does not grow with the size of the
-record"). Pages: the summary, the results list (first and last page), the visits list (first and last
-page) and the newest visit's page.
+so one patient gets COPIES times its results, reports and visits, on other days: the large record. Both
+patients get an account and a session, and the app answers in this process (no network): each page is
+asked for REPEAT times after a warm-up, and the fastest time is printed for both records side by side,
+with the ratio. The target: no page of the large record costs more than 1.5 times the same page of the
+ordinary one ("a page's cost does not grow with the size of the record"). Pages: the summary, the results
+list (first and last page), the visits list (first and last page) and the newest visit's page.
 
     PYTHONPATH=. .venv/bin/python bench/record_scale.py [--copies 50] [--repeat 40] [--database URL]
 
@@ -21,7 +21,6 @@ import gzip
 import json
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -164,7 +163,7 @@ def timed(client: TestClient, path: str, repeat: int) -> float:
         response = client.get(path)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, path
-    return statistics.median(times)
+    return min(times)  # the page's own work: on a shared machine the median measures the neighbours
 
 
 def pages_of(client: TestClient, patient: str) -> dict[str, str]:
@@ -231,7 +230,7 @@ def main() -> None:
                     )
                 )
         ordinary, large = figures.values()
-        print(f"\n{'median ms':<22}{'ordinary':>10}{f'{args.copies}x':>10}{'ratio':>8}")
+        print(f"\n{'fastest ms':<22}{'ordinary':>10}{f'{args.copies}x':>10}{'ratio':>8}")
         worst = 0.0
         for name in ordinary:
             ratio = large.get(name, float("nan")) / ordinary[name]

@@ -400,14 +400,24 @@ def procedures(session: Session, scope: PatientScope) -> list[Procedure]:
 
 def encounters(session: Session, scope: PatientScope, limit: int = 50, offset: int = 0) -> list[Encounter]:
     """Visits, newest first, a page at a time."""
-    query = visible(session, scope, select(Encounter), Encounter)
-    return list(
+    return _paged(session, scope, Encounter, col(Encounter.start_at), limit, offset)
+
+
+def _paged(
+    session: Session, scope: PatientScope, table: type[Item], time_column: Any, limit: int, offset: int
+) -> list[Item]:
+    """A page of a list, newest first: the page's ids from the (patient, time, id) index alone, then
+    only those rows, so a far page skips index entries rather than whole rows."""
+    ids = list(
         session.scalars(
-            query.order_by(col(Encounter.start_at).desc(), col(Encounter.id).desc())
+            visible(session, scope, select(col(table.id)), table)
+            .order_by(time_column.desc(), col(table.id).desc())
             .limit(limit)
             .offset(offset)
         )
     )
+    rows = {row.id: row for row in session.scalars(select(table).where(col(table.id).in_(ids)))}
+    return [rows[row_id] for row_id in ids]
 
 
 def upcoming_encounters(session: Session, scope: PatientScope, limit: int = 5) -> list[Encounter]:
