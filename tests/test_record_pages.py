@@ -428,3 +428,32 @@ def test_a_held_results_own_page_answers_404_to_the_family(client, session, infa
     response = client.get(f"/p/{infant['patient'].public_id}/results/{bilirubin.public_id}")
 
     assert response.status_code == 404
+
+
+def test_the_summary_shows_ten_current_medications_and_links_to_the_rest(
+    client, session, infant, tmp_path
+) -> None:
+    patient = infant["patient"]
+    medicines = [
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"long-list-{number}",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{patient.fhir_id}"},
+            "authoredOn": f"2024-01-{number + 1:02}",
+            "medicationCodeableConcept": {"text": f"Medicine number {number}"},
+        }
+        for number in range(12)
+    ]
+    importer.import_paths(client.app.state.engine, [write_bundle(tmp_path / "long.json", medicines)])
+    log_in(client, session, infant["parent"])
+
+    summary = client.get(f"/p/{patient.public_id}/summary").text
+    everything = client.get(f"/p/{patient.public_id}/medications").text
+
+    listed = summary.split("Current medications", 1)[1].split("<h2>", 1)[0]
+    assert listed.count("<li>") == 10
+    assert "Medicine number 11<" in listed and "Medicine number 0<" not in listed  # the newest first
+    assert f'href="/p/{patient.public_id}/medications">More of the list' in summary
+    assert all(f"Medicine number {number}<" in everything for number in range(12))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import UTCDateTime, new_public_id, utcnow
@@ -82,6 +82,8 @@ class RecordItem(SQLModel):
 
 class Encounter(RecordItem, table=True):
     __tablename__ = "encounter"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (Index("ix_encounter_patient_start", "patient_id", "start_at", "id"),)
 
     class_code: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, sa_type=Text)
@@ -97,6 +99,15 @@ class Encounter(RecordItem, table=True):
 
 class Observation(RecordItem, table=True):
     __tablename__ = "observation"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_observation_patient_category_time", "patient_id", "category", "effective_at", "id"),
+        Index(
+            "ix_observation_patient_report", "patient_id", "report_resource_id", "category", "effective_at"
+        ),
+        Index("ix_observation_patient_code_time", "patient_id", "code", "effective_at", "id"),
+        Index("ix_observation_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     category: str | None = Field(default=None, max_length=64, index=True)  # laboratory, vital-signs, ...
     effective_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -132,6 +143,11 @@ class ObservationComponent(SQLModel, table=True):
 
 class DiagnosticReport(RecordItem, table=True):
     __tablename__ = "diagnostic_report"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_diagnostic_report_patient_time", "patient_id", "effective_at", "id"),
+        Index("ix_diagnostic_report_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     category: str | None = Field(default=None, max_length=64)
     effective_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -145,6 +161,11 @@ class ClinicalDocument(RecordItem, table=True):
     """A DocumentReference: a visit note or other document, with its text when it is text."""
 
     __tablename__ = "clinical_document"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_clinical_document_patient_date", "patient_id", "date", "id"),
+        Index("ix_clinical_document_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     category: str | None = Field(default=None, max_length=64)
     date: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -156,6 +177,11 @@ class ClinicalDocument(RecordItem, table=True):
 
 class Immunization(RecordItem, table=True):
     __tablename__ = "immunization"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_immunization_patient_occurred", "patient_id", "occurred_at", "id"),
+        Index("ix_immunization_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     lot_number: str | None = Field(default=None, max_length=100)
@@ -164,6 +190,11 @@ class Immunization(RecordItem, table=True):
 
 class MedicationRequest(RecordItem, table=True):
     __tablename__ = "medication_request"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_medication_request_patient_authored", "patient_id", "authored_on", "id"),
+        Index("ix_medication_request_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     intent: str | None = Field(default=None, max_length=64)
     authored_on: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -177,6 +208,8 @@ class Allergy(RecordItem, table=True):
     """An AllergyIntolerance; `status` is its clinical status."""
 
     __tablename__ = "allergy"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (Index("ix_allergy_patient_recorded", "patient_id", "recorded_at", "id"),)
 
     verification_status: str | None = Field(default=None, max_length=64)
     allergy_type: str | None = Field(default=None, max_length=64)
@@ -191,6 +224,11 @@ class Condition(RecordItem, table=True):
     """A problem or diagnosis; `status` is its clinical status."""
 
     __tablename__ = "condition"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_condition_patient_onset", "patient_id", "onset_at", "id"),
+        Index("ix_condition_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     verification_status: str | None = Field(default=None, max_length=64)
     category: str | None = Field(default=None, max_length=100)
@@ -202,6 +240,11 @@ class Condition(RecordItem, table=True):
 
 class Procedure(RecordItem, table=True):
     __tablename__ = "procedure"
+    # migration 0018: a page walks one patient's index, never sorts the record
+    __table_args__ = (
+        Index("ix_procedure_patient_performed", "patient_id", "performed_start", "id"),
+        Index("ix_procedure_patient_encounter", "patient_id", "encounter_resource_id"),
+    )
 
     performed_start: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     performed_end: datetime | None = Field(default=None, sa_type=UTCDateTime)

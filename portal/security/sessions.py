@@ -43,7 +43,7 @@ from portal.services import audit
 COOKIE = "portal_session"  # the base name: `cookie_name(settings)` is what the browser holds
 PURPOSE = "session"
 SAFE_METHODS = csrf.SAFE_METHODS
-TOUCH_EVERY = timedelta(seconds=30)  # last-use is written at most this often
+TOUCH_EVERY = timedelta(minutes=1)  # last-use is written at most this often: an idle timeout needs no more
 STEP_UP_MINUTES = 5  # adding or removing a passkey needs a passkey check this recent
 STAFF_ROLES = tuple(StaffRole)
 CLEAR_SITE_DATA = '"cache", "storage"'

@@ -27,6 +27,7 @@ from portal.services.results import Flag
 
 GROUPS_PER_PAGE = 5
 SUMMARY_RESULTS = 5
+SUMMARY_ITEMS = 10  # of each current list; the list's own page has the rest
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,12 @@ def _group(
 
 
 def results_page(session: Session, scope: PatientScope, number: int = 1) -> Page:
-    """Results grouped by report, newest first, a page of reports at a time."""
+    """Results grouped by report, newest first, a page of reports at a time (paged in SQL)."""
     holds = visibility.holds(session)
-    groups = records.results_by_report(session, scope)
-    shown = [g for g in (_group(group, holds, scope) for group in groups) if g is not None]
     start = (number - 1) * GROUPS_PER_PAGE
-    return Page(shown[start : start + GROUPS_PER_PAGE], number, len(shown) > start + GROUPS_PER_PAGE)
+    groups = records.results_by_report(session, scope, GROUPS_PER_PAGE + 1, start)
+    shown = [g for g in (_group(group, holds, scope) for group in groups[:GROUPS_PER_PAGE]) if g is not None]
+    return Page(shown, number, len(groups) > GROUPS_PER_PAGE)
 
 
 def report_page(session: Session, scope: PatientScope, public_id: str) -> ReportGroup | None:
@@ -190,6 +191,7 @@ class Summary:
     upcoming: list[Any]
     can_download: bool
     due: Any = None  # what is due (services.due.Due), added by the summary's reader
+    more: frozenset[str] = frozenset()  # the lists cut short: "problems", "medications", "allergies"
 
 
 def summary(session: Session, scope: PatientScope) -> Summary | bool:
@@ -197,7 +199,7 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
     banner alone) when the scope's decision does not also allow the record, as for the front desk."""
     if not scope.may(Area.RECORD):
         return False
-    recent = records.recent_results(session, scope)
+    recent = records.recent_results(session, scope, limit=SUMMARY_RESULTS * 2)
     reports = records.reports_by_resource_id(
         session, scope, {o.report_resource_id for o in recent if o.report_resource_id is not None}
     )
@@ -205,13 +207,15 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
     rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, scope.now) for o in recent]
     if not scope.staff:
         rows = [row for row in rows if row.released]
+    current = records.current_only(session, scope, SUMMARY_ITEMS)
     return Summary(
-        problems=records.conditions(session, scope).current,
-        medications=records.medications(session, scope).current,
-        allergies=records.allergies(session, scope).current,
+        problems=current["problems"][:SUMMARY_ITEMS],
+        medications=current["medications"][:SUMMARY_ITEMS],
+        allergies=current["allergies"][:SUMMARY_ITEMS],
         results=rows[:SUMMARY_RESULTS],
         upcoming=records.upcoming_encounters(session, scope),
         can_download=scope.sees_confidential and not scope.staff,
+        more=frozenset(name for name, rows in current.items() if len(rows) > SUMMARY_ITEMS),
     )
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, null, or_, select, union_all
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -37,7 +37,7 @@ from portal.models.records import (
 )
 from portal.services import visibility
 from portal.services.access import Area, Look, Operator, PatientScope, read_as_operator
-from portal.services.visibility import visible
+from portal.services.visibility import condition, visible
 
 Item = TypeVar("Item", bound=RecordItem)
 
@@ -86,33 +86,105 @@ class ResultGroup:
         return self.results[0].effective_at if self.results else None
 
 
-def results_by_report(session: Session, scope: PatientScope) -> list[ResultGroup]:
-    """Laboratory results grouped by their report, newest first."""
-    reports = list(session.scalars(visible(session, scope, select(DiagnosticReport), DiagnosticReport)))
-    report_ids = {report.resource_id for report in reports}
-    observations = session.scalars(
-        visible(session, scope, select(Observation), Observation)
-        .where(
-            (col(Observation.category) == LABORATORY) | col(Observation.report_resource_id).in_(report_ids)
+def results_by_report(
+    session: Session, scope: PatientScope, limit: int | None = None, offset: int = 0
+) -> list[ResultGroup]:
+    """Laboratory results grouped by their report (or, without one, by day), newest first: `limit` groups
+    from `offset`, or all of them. The groups are found and paged in SQL, so a page reads only its own
+    results, whatever the size of the record."""
+    keys = session.execute(_result_groups(session, scope).limit(limit).offset(offset)).all()
+    report_ids = [key.report for key in keys if key.report is not None]
+    days = [key.day for key in keys if key.report is None]
+    reports = {
+        report.resource_id: report
+        for report in session.scalars(
+            visible(session, scope, select(DiagnosticReport), DiagnosticReport).where(
+                col(DiagnosticReport.resource_id).in_(report_ids)
+            )
         )
-        .order_by(col(Observation.effective_at), col(Observation.id))
-    )
+    }
     by_report: dict[int, list[Observation]] = defaultdict(list)
-    by_day: dict[date | None, list[Observation]] = defaultdict(list)
-    for observation in observations:
-        report_id = observation.report_resource_id
-        if report_id is None:
-            by_day[observation.effective_at.date() if observation.effective_at else None].append(observation)
-        elif report_id in report_ids:
-            by_report[report_id].append(observation)
-        # else its report is hidden as confidential, and so is the result, whatever its own flag
-    groups = [
-        ResultGroup(report, by_report.get(report.resource_id, []), None)
-        for report in reports
-        if by_report.get(report.resource_id) or report.text or report.conclusion
-    ]
-    groups += [ResultGroup(None, results, day) for day, results in by_day.items()]
-    return sorted(groups, key=lambda group: _sort_time(group.when), reverse=True)
+    by_day: dict[str | None, list[Observation]] = defaultdict(list)
+    # Two queries rather than one with OR: each walks its own index.
+    shown = visible(session, scope, select(Observation), Observation)
+    order = (col(Observation.effective_at), col(Observation.id))
+    for observation in session.scalars(
+        shown.where(col(Observation.report_resource_id).in_(report_ids)).order_by(*order)
+    ):
+        by_report[observation.report_resource_id or 0].append(observation)
+    if days:
+        for observation in session.scalars(shown.where(_on_days(days)).order_by(*order)):
+            at = observation.effective_at
+            by_day[at.date().isoformat() if at else None].append(observation)
+    groups = []
+    for key in keys:
+        if key.report is not None and key.report in reports:
+            groups.append(ResultGroup(reports[key.report], by_report.get(key.report, []), None))
+        elif key.report is None:
+            day = date.fromisoformat(key.day) if key.day else None
+            groups.append(ResultGroup(None, by_day.get(key.day, []), day))
+    return groups
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    """The UTC calendar day of a stored time, as YYYY-MM-DD text."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite keeps UTC times as ISO text
+
+
+def _on_days(days: list[str | None]) -> ColumnElement[bool]:
+    """Laboratory results without a report, taken on one of these UTC days (None: with no time)."""
+    ranges: list[ColumnElement[bool]] = []
+    for day in days:
+        if day is None:
+            ranges.append(col(Observation.effective_at).is_(None))
+        else:
+            start = datetime.combine(date.fromisoformat(day), time(), UTC)
+            ranges.append(
+                and_(
+                    col(Observation.effective_at) >= start,
+                    col(Observation.effective_at) < start + timedelta(1),
+                )
+            )
+    return and_(
+        col(Observation.report_resource_id).is_(None),
+        col(Observation.category) == LABORATORY,
+        or_(false(), *ranges),
+    )
+
+
+def _result_groups(session: Session, scope: PatientScope) -> Select[Any]:
+    """(report, day, at) of every group of the results page, newest first: a report this scope sees with
+    results or text, and each day of laboratory results that came without a report."""
+    shown_result = condition(session, scope, Observation)
+    of_report = col(Observation.report_resource_id) == col(DiagnosticReport.resource_id)
+    first_result = select(func.min(col(Observation.effective_at))).where(shown_result, of_report)
+    reports: Select[Any, Any, Any] = select(
+        col(DiagnosticReport.resource_id).label("report"),
+        null().label("day"),
+        func.coalesce(
+            col(DiagnosticReport.effective_at), col(DiagnosticReport.issued), first_result.scalar_subquery()
+        ).label("at"),
+    ).where(
+        condition(session, scope, DiagnosticReport),
+        or_(
+            func.coalesce(col(DiagnosticReport.text), "") != "",
+            func.coalesce(col(DiagnosticReport.conclusion), "") != "",
+            exists().where(shown_result, of_report),
+        ),
+    )
+    day = _utc_day(session, col(Observation.effective_at))
+    days = (
+        select(null().label("report"), day.label("day"), func.min(col(Observation.effective_at)).label("at"))
+        .where(shown_result)
+        .where(col(Observation.category) == LABORATORY, col(Observation.report_resource_id).is_(None))
+        .group_by(day)
+    )
+    groups = union_all(reports, days).subquery()
+    return select(groups.c.report, groups.c.day).order_by(
+        groups.c.at.desc().nulls_last(), groups.c.report.is_(None), groups.c.report, groups.c.day.desc()
+    )
 
 
 def _sort_time(when: datetime | None) -> float:
@@ -174,15 +246,16 @@ def report(session: Session, scope: PatientScope, public_id: str) -> ResultGroup
 
 def recent_results(session: Session, scope: PatientScope, limit: int = 20) -> list[Observation]:
     """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
-    visible_reports = visible(session, scope, select(col(DiagnosticReport.resource_id)), DiagnosticReport)
+    # EXISTS, not IN (every visible report): the walk down the results' index stops after `limit` rows.
+    shown_report = exists().where(
+        col(DiagnosticReport.resource_id) == col(Observation.report_resource_id),
+        condition(session, scope, DiagnosticReport),
+    )
     query = visible(session, scope, select(Observation), Observation)
     return list(
         session.scalars(
             query.where(col(Observation.category) == LABORATORY)
-            .where(
-                col(Observation.report_resource_id).is_(None)
-                | col(Observation.report_resource_id).in_(visible_reports.scalar_subquery())
-            )
+            .where(col(Observation.report_resource_id).is_(None) | shown_report)
             .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())
             .limit(limit)
         )
@@ -278,6 +351,43 @@ def conditions(session: Session, scope: PatientScope) -> CurrentAndPast:
     return lists
 
 
+def current_only(session: Session, scope: PatientScope, limit: int) -> dict[str, list[Any]]:
+    """The first `limit` + 1 current health issues, medications and allergies, each list in its page's order
+    (for the summary, which shows a few and links to the rest): filtered and cut in SQL."""
+    in_error = col(Condition.verification_status).is_(None) | (
+        col(Condition.verification_status) != "entered-in-error"
+    )
+    problems = visible(session, scope, select(Condition), Condition).where(
+        in_error, col(Condition.status).in_(ACTIVE_CONDITION)
+    )
+    medicines = visible(session, scope, select(MedicationRequest), MedicationRequest).where(
+        col(MedicationRequest.status).in_(ACTIVE_MEDICATION)
+    )
+    allergic = visible(session, scope, select(Allergy), Allergy).where(
+        col(Allergy.verification_status).is_(None) | (col(Allergy.verification_status) != "entered-in-error"),
+        col(Allergy.status).is_(None) | (col(Allergy.status) == "active"),
+    )
+    return {
+        "problems": list(
+            session.scalars(
+                problems.order_by(col(Condition.onset_at).desc(), col(Condition.id).desc()).limit(limit + 1)
+            )
+        ),
+        "medications": list(
+            session.scalars(
+                medicines.order_by(
+                    col(MedicationRequest.authored_on).desc(), col(MedicationRequest.id).desc()
+                ).limit(limit + 1)
+            )
+        ),
+        "allergies": list(
+            session.scalars(
+                allergic.order_by(col(Allergy.recorded_at).desc(), col(Allergy.id).desc()).limit(limit + 1)
+            )
+        ),
+    }
+
+
 def procedures(session: Session, scope: PatientScope) -> list[Procedure]:
     query = visible(session, scope, select(Procedure), Procedure)
     return list(
@@ -290,14 +400,24 @@ def procedures(session: Session, scope: PatientScope) -> list[Procedure]:
 
 def encounters(session: Session, scope: PatientScope, limit: int = 50, offset: int = 0) -> list[Encounter]:
     """Visits, newest first, a page at a time."""
-    query = visible(session, scope, select(Encounter), Encounter)
-    return list(
+    return _paged(session, scope, Encounter, col(Encounter.start_at), limit, offset)
+
+
+def _paged(
+    session: Session, scope: PatientScope, table: type[Item], time_column: Any, limit: int, offset: int
+) -> list[Item]:
+    """A page of a list, newest first: the page's ids from the (patient, time, id) index alone, then
+    only those rows, so a far page skips index entries rather than whole rows."""
+    ids = list(
         session.scalars(
-            query.order_by(col(Encounter.start_at).desc(), col(Encounter.id).desc())
+            visible(session, scope, select(col(table.id)), table)
+            .order_by(time_column.desc(), col(table.id).desc())
             .limit(limit)
             .offset(offset)
         )
     )
+    rows = {row.id: row for row in session.scalars(select(table).where(col(table.id).in_(ids)))}
+    return [rows[row_id] for row_id in ids]
 
 
 def upcoming_encounters(session: Session, scope: PatientScope, limit: int = 5) -> list[Encounter]:
