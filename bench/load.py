@@ -65,12 +65,11 @@ MIX = {"summary": 30, "results": 25, "result": 15, "medications": 15, "visits": 
 
 
 def record_paths(bundles: int) -> list[Path]:
-    paths = [demo.PROJECT_FHIR]
-    if demo.SHARED_FHIR.is_dir():
-        paths += sorted(demo.SHARED_FHIR.glob("*.json"))[:bundles]
-    elif Path("/work/shared/fhir/synthea").is_dir():  # a worktree beside the shared folder
-        paths += sorted(Path("/work/shared/fhir/synthea").glob("*.json"))[:bundles]
-    return paths
+    """The project's sample infant and the first `bundles` of the Synthea patients it ships."""
+    return [
+        demo.PROJECT_FHIR / "sample-infant.json",
+        *sorted((demo.PROJECT_FHIR / "synthea").glob("*.json.gz"))[:bundles],
+    ]
 
 
 @dataclass
