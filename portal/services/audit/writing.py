@@ -45,6 +45,7 @@ ACTIONS = frozenset(
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
         "check-in-sent",  # a patient or parent sent an online check-in to the clinic
         "check-in-decided",  # the front desk accepted or rejected one change of a check-in
+        "check-in-offered",  # the worker decided whether to mail someone that check-in is open for a visit
     }
 )
 OUTCOMES = ("allowed", "denied")
