@@ -317,3 +317,69 @@ def test_staff_cannot_fill_in_a_check_in(client, session, family, path) -> None:
 
     assert (page.status_code, saved.status_code) == (404, 404)
     assert session.exec(select(CheckIn)).all() == []
+
+
+def test_accepted_pronouns_prefill_the_next_check_in(client, session, family) -> None:
+    child, parent = family["child"], family["parent"]
+    log_in(client, session, parent)
+    assert (
+        form_post(client, url(child, "/details"), {"given_name": "Ana", "pronouns": "she/her"}).status_code
+        == 200
+    )
+    fill_all(client, child)
+    assert form_post(client, url(child, "/submit")).status_code == 200
+    log_in(client, session, family["desk"])
+    changes = session.exec(select(CheckInChange)).all()
+    session.commit()  # end the test's read: SQLite lets one writer in at a time
+    for change in changes:
+        response = form_post(
+            client,
+            f"/front-desk/registration/{child.public_id}/decide",
+            {"change": change.public_id, "decision": "accept", "reason": ""},
+        )
+        assert response.status_code == 200
+    first = session.exec(select(Encounter).where(Encounter.patient_id == child.id)).one()
+    first.status = "finished"
+    session.add(first)
+    session.commit()
+    later = datetime.now(UTC) + timedelta(days=5)
+    add_row(session, child, Encounter, "Encounter", display="Follow-up", status="planned", start_at=later)
+
+    log_in(client, session, parent)
+    session.commit()
+    details = client.get(url(child, "/details")).text
+
+    assert 'value="she/her"' in details
+    assert session.exec(select(CheckIn).where(CheckIn.status == "started")).all() == []
+
+
+@pytest.mark.parametrize(
+    ("extension", "expected"),
+    [
+        (
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/individual-pronouns",
+                "extension": [{"url": "value", "valueCodeableConcept": {"text": "they/them"}}],
+            },
+            "they/them",
+        ),
+        (
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/individual-pronouns",
+                "extension": [
+                    {
+                        "url": "value",
+                        "valueCodeableConcept": {"coding": [{"code": "LA29519-8", "display": "he/him"}]},
+                    }
+                ],
+            },
+            "he/him",
+        ),
+        ({"url": "http://example.test/pronouns", "valueCodeableConcept": {"text": "she/her"}}, "she/her"),
+        ({"url": "http://example.test/birthsex", "valueCode": "F"}, ""),
+    ],
+)
+def test_pronouns_are_read_from_the_nested_extension_and_a_flat_one(extension, expected) -> None:
+    from portal.services.registration.steps import pronouns_of
+
+    assert pronouns_of({"extension": [extension]}) == expected
