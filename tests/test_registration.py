@@ -420,3 +420,64 @@ def test_pronouns_are_read_from_the_nested_extension_and_a_flat_one(extension, e
     from portal.services.registration.steps import pronouns_of
 
     assert pronouns_of({"extension": [extension]}) == expected
+
+
+def test_accepted_reports_show_as_you_told_us_apart_from_the_clinics_list(client, session, family) -> None:
+    child, parent = family["child"], family["parent"]
+    log_in(client, session, parent)
+    fill_all(client, child)  # adds "bee stings", says Amoxicillin is no longer taken
+    assert form_post(client, url(child, "/submit")).status_code == 200
+    changes = session.exec(
+        select(CheckInChange).where(CheckInChange.kind.in_(["allergy-add", "medication-stop"]))
+    ).all()
+    session.commit()
+    log_in(client, session, family["desk"])
+    for change in changes:
+        decided = form_post(
+            client,
+            f"/front-desk/registration/{child.public_id}/decide",
+            {"change": change.public_id, "decision": "accept", "reason": ""},
+        )
+        assert decided.status_code == 200
+
+    log_in(client, session, parent)
+    allergies = client.get(f"/p/{child.public_id}/allergies").text
+    medications = client.get(f"/p/{child.public_id}/medications").text
+
+    clinic_part, told_part = allergies.split("You told us</h2>")
+    assert "Peanut" in clinic_part and "bee stings" not in clinic_part
+    assert "bee stings" in told_part and "You told us about this allergy." in told_part
+    clinic_part, told_part = medications.split("You told us</h2>")
+    assert "Amoxicillin" in clinic_part.split("<h2>Past</h2>")[0]  # still current in the clinic's list
+    assert "Amoxicillin" in told_part and "You said you no longer take this." in told_part
+    assert session.exec(select(Allergy).where(Allergy.display == "bee stings")).all() == []
+
+
+def test_a_limited_view_does_not_see_what_was_reported_for_a_confidential_visit(session, family) -> None:
+    from portal.services.registration import reported
+    from tests.scopes import limited_scope, person_scope
+
+    child = family["child"]
+    visit = session.exec(select(Encounter).where(Encounter.patient_id == child.id)).one()
+    checkin = CheckIn(
+        patient_id=child.id,
+        visit_key=f"encounter:{visit.resource_id}",
+        encounter_resource_id=visit.resource_id,
+        visit_start=visit.start_at,
+        status="reviewed",
+    )
+    session.add(checkin)
+    session.flush()
+    session.add(
+        CheckInChange(checkin_id=checkin.id, kind="medication-add", new_value="Sertraline", status="accepted")
+    )
+    session.commit()
+
+    assert [
+        r.text for r in reported.medications(session, person_scope(session, family["parent"], child)).reported
+    ] == ["Sertraline"]
+    visit.confidential = True
+    session.add(visit)
+    session.commit()
+    assert reported.medications(session, limited_scope(session, child)).reported == []
+    assert len(reported.medications(session, person_scope(session, family["parent"], child)).reported) == 1

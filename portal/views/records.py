@@ -24,6 +24,7 @@ from portal.db import run_db
 from portal.services import education, record_pages, records
 from portal.services.access import Area, Look, Screen
 from portal.services.errors import Refused
+from portal.services.registration import reported
 from portal.templating import render
 from portal.views.chart import OpenChart, chart_context, read_chart_or_404, require_screen, where
 
@@ -91,8 +92,9 @@ def simple_page(section: str, resource_type: str, reader: Callable[..., Any]) ->
     return view
 
 
-medications_page = simple_page("medications", "MedicationRequest", records.medications)
-allergies_page = simple_page("allergies", "AllergyIntolerance", records.allergies)
+# With what the patient told us at check-in (accepted by staff), shown apart from the clinic's list.
+medications_page = simple_page("medications", "MedicationRequest", reported.medications)
+allergies_page = simple_page("allergies", "AllergyIntolerance", reported.allergies)
 problems_page = simple_page("problems", "Condition", records.conditions)
 immunizations_page = simple_page("immunizations", "Immunization", records.immunizations)
 
