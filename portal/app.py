@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute
 from portal import db, i18n
 from portal.assets import Assets
 from portal.config import Settings
-from portal.request_log import BodyLimit, CanonicalHost, Compress, RequestLog
+from portal.request_log import BodyLimit, CanonicalHost, Compress, RequestLog, route_body_limits
 from portal.security.csrf import CSRFMiddleware
 from portal.security.forwarded import forwarded_middleware
 from portal.security.headers import SecurityHeaders
@@ -84,11 +84,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         app.state.engine.dispose()
 
+    routes = guard_routes(
+        [route for module in VIEW_MODULES for route in module.routes] + demo_routes(settings)
+    )
+    # A route that takes a file (the insurance card photo) may say how large a body it takes.
+    route_limits = route_body_limits(
+        routes,
+        {name: size for module in VIEW_MODULES for name, size in getattr(module, "BODY_LIMITS", {}).items()},
+    )
     app = Starlette(
         debug=False,  # never show tracebacks: they can carry patient data
-        routes=guard_routes(
-            [route for module in VIEW_MODULES for route in module.routes] + demo_routes(settings)
-        ),
+        routes=routes,
         middleware=[
             Middleware(RequestLog),
             *forwarded_middleware(settings),
@@ -98,7 +104,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(i18n.LocaleMiddleware),
             Middleware(Compress, minimum_size=500),
             Middleware(errors.CatchErrors),
-            Middleware(BodyLimit, max_bytes=MAX_BODY_SIZE, refuse=errors.error_response),
+            Middleware(
+                BodyLimit, max_bytes=MAX_BODY_SIZE, refuse=errors.body_too_large, route_limits=route_limits
+            ),
             Middleware(CSRFMiddleware, settings=settings, refuse=errors.refuse_forgery),
             Middleware(SessionMiddleware, settings=settings),
             Middleware(i18n.SavedLocale),  # keep it after the middleware that loads the signed-in person

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from re import Pattern
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
@@ -108,6 +109,21 @@ class BodyTooLarge(Exception):
 
 
 Refuse = Callable[[Request, int], Response]
+RouteLimit = tuple[Pattern[str], int]
+
+
+def route_body_limits(routes: Iterable[object], by_name: Mapping[str, int]) -> tuple[RouteLimit, ...]:
+    """The paths of the routes named in `by_name` (route name -> largest body), for BodyLimit: a route
+    that takes a file up to a size needs a little more than the file for the rest of its form."""
+    limits = tuple(
+        (route.path_regex, by_name[route.name])
+        for route in routes
+        if isinstance(route, Route) and route.name in by_name
+    )
+    missing = set(by_name) - {route.name for route in routes if isinstance(route, Route)}
+    if missing:
+        raise ValueError(f"body limits for routes that do not exist: {sorted(missing)}")
+    return limits
 
 
 class BodyLimit:
@@ -116,17 +132,26 @@ class BodyLimit:
     It sits inside the security headers (so the 413 carries them) and inside the error catcher, which
     would otherwise turn the exception from `receive` into a 500."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, refuse: Refuse) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, refuse: Refuse, route_limits: Sequence[RouteLimit] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.refuse = refuse
+        self.route_limits = route_limits
+
+    def limit_for(self, path: str) -> int:
+        """The largest body this path takes: its route's own limit (see `route_body_limits`), or the
+        app-wide one."""
+        return next((limit for pattern, limit in self.route_limits if pattern.match(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         length = Headers(scope=scope).get("content-length", "")
-        if length and (not length.isdigit() or int(length) > self.max_bytes):
+        if length and (not length.isdigit() or int(length) > max_bytes):
             await self._refuse(scope, receive, send, 413 if length.isdigit() else 400)
             return
         received = 0
@@ -137,7 +162,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge
             return message
 

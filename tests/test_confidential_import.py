@@ -27,7 +27,7 @@ from portal.models import (
     Patient,
     Procedure,
 )
-from portal.services import audit, records
+from portal.services import audit, lab_results, records
 from portal.services.sensitive_codes import (
     CONFIDENTIAL_SECURITY_CODES,
     SENSITIVE_CODES,
@@ -244,7 +244,7 @@ def limited_view(engine) -> set[str]:
             *records.immunizations(session, scope),
             *records.documents(session, scope),
         ]
-        for group in records.results_by_report(session, scope):
+        for group in lab_results.results_by_report(session, scope):
             shown.extend(group.results)
             if group.report is not None:
                 shown.append(group.report)

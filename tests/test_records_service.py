@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.fhir import importer
 from portal.models import Patient
-from portal.services import records
+from portal.services import lab_results, records
 from tests.fhir_bundles import SAMPLE_BUNDLE, patient_resources, write_bundle
 from tests.scopes import limited_scope, operator_scope
 
@@ -35,14 +35,14 @@ def stranger(app, session, tmp_path) -> int:
 
 
 def test_results_are_grouped_by_report_with_their_observations(session, infant) -> None:
-    groups = records.results_by_report(session, operator_scope(session, infant))
+    groups = lab_results.results_by_report(session, operator_scope(session, infant))
 
     by_report = {group.report.display: [o.code for o in group.results] for group in groups if group.report}
     assert by_report == {"Newborn bilirubin": ["1975-2"], "Hepatitis B screen": ["5195-3"]}
 
 
 def test_confidential_results_are_hidden_unless_asked_for(session, infant) -> None:
-    groups = records.results_by_report(session, limited_scope(session, infant))
+    groups = lab_results.results_by_report(session, limited_scope(session, infant))
 
     codes = [o.code for group in groups for o in group.results]
     assert codes == ["1975-2"]
@@ -50,27 +50,27 @@ def test_confidential_results_are_hidden_unless_asked_for(session, infant) -> No
 
 
 def test_result_history_for_a_code_is_oldest_first(session, infant) -> None:
-    history = records.result_history(session, operator_scope(session, infant), "9843-4")
+    history = lab_results.result_history(session, operator_scope(session, infant), "9843-4")
 
     assert [round(o.value, 1) for o in history] == [35.0, 38.6, 40.9, 42.6]
     assert [o.effective_at for o in history] == sorted(o.effective_at for o in history)
 
 
 def test_a_result_is_found_only_for_its_own_patient(session, infant, stranger) -> None:
-    (group, *_) = records.results_by_report(session, operator_scope(session, infant))
+    (group, *_) = lab_results.results_by_report(session, operator_scope(session, infant))
     public_id = group.results[0].public_id
 
-    mine = records.result(session, operator_scope(session, infant), public_id)
-    theirs = records.result(session, operator_scope(session, stranger), public_id)
+    mine = lab_results.result(session, operator_scope(session, infant), public_id)
+    theirs = lab_results.result(session, operator_scope(session, stranger), public_id)
 
     assert mine is not None and theirs is None
 
 
 def test_report_detail_holds_its_results_and_reference_range(session, infant) -> None:
-    groups = records.results_by_report(session, operator_scope(session, infant))
+    groups = lab_results.results_by_report(session, operator_scope(session, infant))
     report_id = next(g.report.public_id for g in groups if g.report and g.report.code == "1975-2")
 
-    detail = records.report(session, operator_scope(session, infant), report_id)
+    detail = lab_results.report(session, operator_scope(session, infant), report_id)
 
     (bilirubin,) = detail.results
     assert (bilirubin.value, bilirubin.unit, bilirubin.reference_low, bilirubin.reference_high) == (
@@ -176,7 +176,7 @@ def test_blood_pressure_components_are_kept(app, session, tmp_path) -> None:
     detail = records.encounter_detail(session, operator_scope(session, patient_id), visit.public_id)
     observation = next(v for v in detail.vitals if v.code == "85354-9")
 
-    parts = records.components(session, observation)
+    parts = lab_results.components(session, observation)
 
     assert [(p.code, p.value) for p in parts] == [
         (c["code"]["coding"][0]["code"], c["valueQuantity"]["value"]) for c in panel["component"]
@@ -225,7 +225,7 @@ def test_result_histories_for_the_codes_of_a_report(app, session, tmp_path) -> N
         if r["resourceType"] == "Observation" and r["category"][0]["coding"][0]["code"] == "laboratory":
             expected.setdefault(r["code"]["coding"][0]["code"], []).append(r["valueQuantity"]["value"])
 
-    histories = records.result_histories(session, operator_scope(session, patient_id), sorted(expected))
+    histories = lab_results.result_histories(session, operator_scope(session, patient_id), sorted(expected))
 
     assert {code: sorted(o.value for o in rows) for code, rows in histories.items()} == {
         code: sorted(values) for code, values in expected.items()

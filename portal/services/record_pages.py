@@ -20,7 +20,7 @@ from portal.models.people import Person
 from portal.models.records import DiagnosticReport, Observation
 from portal.models.results import ResultHold
 from portal.provenance import Provenance
-from portal.services import audit, growth, records, results, visibility
+from portal.services import audit, growth, lab_results, records, results, visibility
 from portal.services.access import Area, PatientScope, age_on
 from portal.services.errors import Refused
 from portal.services.results import Flag
@@ -73,7 +73,7 @@ def row_of(
 
 
 def _group(
-    group: records.ResultGroup, holds: dict[str, ResultHold], scope: PatientScope
+    group: lab_results.ResultGroup, holds: dict[str, ResultHold], scope: PatientScope
 ) -> ReportGroup | None:
     rows = [row_of(o, group.report, holds, scope.now) for o in group.results]
     report_released = group.report is None or visibility.released(None, group.report, holds, now=scope.now)
@@ -92,14 +92,14 @@ def results_page(session: Session, scope: PatientScope, number: int = 1) -> Page
     """Results grouped by report, newest first, a page of reports at a time (paged in SQL)."""
     holds = visibility.holds(session)
     start = (number - 1) * GROUPS_PER_PAGE
-    groups = records.results_by_report(session, scope, GROUPS_PER_PAGE + 1, start)
+    groups = lab_results.results_by_report(session, scope, GROUPS_PER_PAGE + 1, start)
     shown = [g for g in (_group(group, holds, scope) for group in groups[:GROUPS_PER_PAGE]) if g is not None]
     return Page(shown, number, len(groups) > GROUPS_PER_PAGE)
 
 
 def report_page(session: Session, scope: PatientScope, public_id: str) -> ReportGroup | None:
     """One report with its results; None when it is not this patient's or not yet released to them."""
-    found = records.report(session, scope, public_id)
+    found = lab_results.report(session, scope, public_id)
     return None if found is None else _group(found, visibility.holds(session), scope)
 
 
@@ -162,10 +162,10 @@ def sparkline(rows: list[ResultRow], *, width: int = 320, height: int = 120) -> 
 
 def result_history_page(session: Session, scope: PatientScope, public_id: str) -> ResultHistory | None:
     """One result and every earlier result of the same test, with a chart; None if not this patient's."""
-    found = records.result(session, scope, public_id)
+    found = lab_results.result(session, scope, public_id)
     if found is None:
         return None
-    history = records.result_history(session, scope, found.code) if found.code else [found]
+    history = lab_results.result_history(session, scope, found.code) if found.code else [found]
     reports = records.reports_by_resource_id(
         session, scope, {o.report_resource_id for o in history if o.report_resource_id is not None}
     )
@@ -199,7 +199,7 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
     banner alone) when the scope's decision does not also allow the record, as for the front desk."""
     if not scope.may(Area.RECORD):
         return False
-    recent = records.recent_results(session, scope, limit=SUMMARY_RESULTS * 2)
+    recent = lab_results.recent_results(session, scope, limit=SUMMARY_RESULTS * 2)
     reports = records.reports_by_resource_id(
         session, scope, {o.report_resource_id for o in recent if o.report_resource_id is not None}
     )
@@ -273,7 +273,7 @@ class HoldsScreen:
 
 def holds_screen(session: Session) -> HoldsScreen:
     held = sorted(results.holds(session).values(), key=lambda hold: hold.category)
-    return HoldsScreen(held, records.result_categories(session))
+    return HoldsScreen(held, lab_results.result_categories(session))
 
 
 def hold_category(

@@ -36,6 +36,10 @@ SAVE = Look(Area.APPOINTMENTS, "CheckIn", action="update")
 SEND = Look(Area.APPOINTMENTS, "CheckIn", action="check-in-sent")
 MAX_FIELDS = 200
 MAX_PHOTO_PART = photos.MAX_BYTES + 1  # one byte over, so the service can say "too large" itself
+# The photo's form: a 10 MB photo plus the rest of the form; a file a little over 10 MB still gets the
+# message next to the field, anything larger the 413 page (portal.request_log.BodyLimit).
+PHOTO_BODY_LIMIT = photos.MAX_BYTES + 256 * 1024
+BODY_LIMITS = {"checkin_insurance_photo": PHOTO_BODY_LIMIT}
 
 STEP_TITLES = {
     "details": N_("Your details"),
@@ -51,7 +55,7 @@ REFUSALS: dict[str, str] = {
     "bad_email": N_("Please enter an email address, like name@example.com."),
     "name_required": N_("Please enter a first name."),
     "bad_choice": N_("Please choose one of the answers."),
-    "photo_too_large": N_("This photo is too large. Please send a photo under 10 MB."),
+    "photo_too_large": N_("This photo is too large: the largest we take is 10 MB."),
     "photo_missing": N_("Please choose a photo to send."),
     "not_a_photo": N_("This file is not a photo we can use. Please send a JPEG, PNG or HEIC photo."),
     "full_name_needed": N_("Please type your full name: first and last name."),

@@ -79,6 +79,17 @@ def error_response(request: Request, status_code: int, *, message: str | None = 
     )
 
 
+TOO_LARGE = N_("The largest file we take is 10 MB. Please go back and send a smaller one.")
+
+
+def body_too_large(request: Request, status_code: int) -> Response:
+    """BodyLimit's answer: for a body over the limit (a photo of 20 MB), the page says the largest file we
+    take (the app-wide limit, portal.app.MAX_BODY_SIZE); a length that is not a number gets the 400 page."""
+    if status_code != 413:
+        return error_response(request, status_code)
+    return error_response(request, 413, message=gettext(TOO_LARGE))
+
+
 def database_unavailable(request: Request, error: Exception) -> Response:
     """The 503 page (or `#alerts` fragment) for a database that cannot be reached or cannot store a write;
     the log names the failure for the operator (a full disk says so), never the statement or its values."""

@@ -21,9 +21,10 @@ from starlette.routing import Route
 from portal import i18n
 from portal.config import Settings
 from portal.db import run_db
-from portal.services import due, education, record_pages, records, refills
+from portal.services import due, education, record_pages, records
 from portal.services.access import Area, Look, Screen
 from portal.services.errors import Refused
+from portal.services.registration import reported
 from portal.templating import render
 from portal.views.chart import OpenChart, chart_context, read_chart_or_404, require_screen, where
 
@@ -107,8 +108,9 @@ def simple_page(section: str, resource_type: str, reader: Callable[..., Any]) ->
     return view
 
 
-medications_page = simple_page("medications", "MedicationRequest", refills.medications_page)
-allergies_page = simple_page("allergies", "AllergyIntolerance", records.allergies)
+# With what the patient told us at check-in (accepted by staff), shown apart from the clinic's list.
+medications_page = simple_page("medications", "MedicationRequest", reported.medications)
+allergies_page = simple_page("allergies", "AllergyIntolerance", reported.allergies)
 problems_page = simple_page("problems", "Condition", records.conditions)
 
 

@@ -47,6 +47,7 @@ ACTIONS = frozenset(
         "check-in-decided",  # the front desk accepted or rejected one change of a check-in
         "decide",  # a clinician decides a request (a refill: approve, deny, needs a visit)
         "remind",  # the worker looked at what is due for a reminder, with the recipient's own access
+        "check-in-offered",  # the worker decided whether to mail someone that check-in is open for a visit
     }
 )
 OUTCOMES = ("allowed", "denied")

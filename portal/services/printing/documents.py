@@ -22,7 +22,7 @@ from portal.config import Settings
 from portal.models.base import utcnow
 from portal.models.people import Patient, Person
 from portal.models.records import DiagnosticReport, Encounter, MedicationRequest, Observation
-from portal.services import access, growth, records, results, visibility
+from portal.services import access, growth, lab_results, records, results, visibility
 from portal.services.access import Area, PatientScope
 from portal.services.due import Due, what_is_due
 from portal.services.identity import codes
@@ -157,7 +157,7 @@ def measurement(session: Session, observation: Observation) -> Measurement:
     if observation.value is not None:
         text = _quantity(observation.value, observation.unit, observation.comparator)
     else:
-        parts = records.components(session, observation)
+        parts = lab_results.components(session, observation)
         values = [p for p in parts if p.value is not None]
         if values:
             joined = "/".join(i18n.format_number(round(p.value or 0, 1)) for p in values)
@@ -307,7 +307,7 @@ def record_summary(session: Session, scope: PatientScope, settings: Settings) ->
     ]
     allergies = [(a.display, a.reactions) for a in records.allergies(session, scope).current]
     recent = []
-    groups = records.results_by_report(session, scope) if with_results else []
+    groups = lab_results.results_by_report(session, scope) if with_results else []
     for group in groups[:RECENT_RESULT_GROUPS]:
         when = group.when.astimezone(settings.timezone).date() if group.when else None
         recent.append((when, _result_lines(session, scope, group.results)))

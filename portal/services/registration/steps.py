@@ -128,14 +128,7 @@ def record_details(scope: PatientScope) -> dict[str, str]:
     contact: dict[str, Any] = next(iter(resource.get("contact") or []), {})
     communication: dict[str, Any] = next(iter(resource.get("communication") or []), {})
     language: dict[str, Any] = communication.get("language", {})
-    pronouns = next(
-        (
-            ext.get("valueCodeableConcept", {}).get("text", "")
-            for ext in resource.get("extension") or []
-            if "pronouns" in str(ext.get("url", ""))
-        ),
-        "",
-    )
+    pronouns = pronouns_of(resource)
 
     def telecom_of(system: str, items: list[dict[str, Any]]) -> str:
         return str(next((t.get("value", "") for t in items if t.get("system") == system), ""))
@@ -156,6 +149,26 @@ def record_details(scope: PatientScope) -> dict[str, str]:
         "emergency_name": str(contact.get("name", {}).get("text", "")),
         "emergency_phone": telecom_of("phone", contact.get("telecom") or []),
     }
+
+
+def pronouns_of(resource: dict[str, Any]) -> str:
+    """The patient's pronouns from the FHIR individual-pronouns extension, which nests its value in a
+    "value" sub-extension (as the review writes it); a flat valueCodeableConcept is read too."""
+    for ext in resource.get("extension") or []:
+        if "pronouns" not in str(ext.get("url", "")):
+            continue
+        values = [ext] + [sub for sub in ext.get("extension") or [] if sub.get("url") == "value"]
+        for value in values:
+            concept: dict[str, Any] = value.get("valueCodeableConcept") or {}
+            text = concept.get("text") or _first_display(concept)
+            if text:
+                return str(text)
+    return ""
+
+
+def _first_display(concept: dict[str, Any]) -> str:
+    coding: dict[str, Any] = next(iter(concept.get("coding") or []), {})
+    return str(coding.get("display") or coding.get("code") or "")
 
 
 def _first_code(concept: dict[str, Any]) -> str:

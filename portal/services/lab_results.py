@@ -1,0 +1,224 @@
+"""Test results through the door: reports and their results grouped and paged in SQL, one test's history,
+the newest results, and the categories a clinician may hold. Nothing here writes or commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, null, or_, select, union_all
+from sqlmodel import Session, col
+
+from portal.models.records import (
+    DiagnosticReport,
+    Observation,
+    ObservationComponent,
+)
+from portal.services.access import PatientScope
+from portal.services.records import LABORATORY, _one
+from portal.services.visibility import condition, visible
+
+
+@dataclass(frozen=True)
+class ResultGroup:
+    """The results of one report, or (report None) results the EHR sent without a report, by day."""
+
+    report: DiagnosticReport | None
+    results: list[Observation]
+    day: date | None
+
+    @property
+    def when(self) -> datetime | None:
+        if self.report is not None and (self.report.effective_at or self.report.issued):
+            return self.report.effective_at or self.report.issued
+        return self.results[0].effective_at if self.results else None
+
+
+def results_by_report(
+    session: Session, scope: PatientScope, limit: int | None = None, offset: int = 0
+) -> list[ResultGroup]:
+    """Laboratory results grouped by their report (or, without one, by day), newest first: `limit` groups
+    from `offset`, or all of them. The groups are found and paged in SQL, so a page reads only its own
+    results, whatever the size of the record."""
+    keys = session.execute(_result_groups(session, scope).limit(limit).offset(offset)).all()
+    report_ids = [key.report for key in keys if key.report is not None]
+    days = [key.day for key in keys if key.report is None]
+    reports = {
+        report.resource_id: report
+        for report in session.scalars(
+            visible(session, scope, select(DiagnosticReport), DiagnosticReport).where(
+                col(DiagnosticReport.resource_id).in_(report_ids)
+            )
+        )
+    }
+    by_report: dict[int, list[Observation]] = defaultdict(list)
+    by_day: dict[str | None, list[Observation]] = defaultdict(list)
+    # Two queries rather than one with OR: each walks its own index.
+    shown = visible(session, scope, select(Observation), Observation)
+    order = (col(Observation.effective_at), col(Observation.id))
+    for observation in session.scalars(
+        shown.where(col(Observation.report_resource_id).in_(report_ids)).order_by(*order)
+    ):
+        by_report[observation.report_resource_id or 0].append(observation)
+    if days:
+        for observation in session.scalars(shown.where(_on_days(days)).order_by(*order)):
+            at = observation.effective_at
+            by_day[at.date().isoformat() if at else None].append(observation)
+    groups = []
+    for key in keys:
+        if key.report is not None and key.report in reports:
+            groups.append(ResultGroup(reports[key.report], by_report.get(key.report, []), None))
+        elif key.report is None:
+            day = date.fromisoformat(key.day) if key.day else None
+            groups.append(ResultGroup(None, by_day.get(key.day, []), day))
+    return groups
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    """The UTC calendar day of a stored time, as YYYY-MM-DD text."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite keeps UTC times as ISO text
+
+
+def _on_days(days: list[str | None]) -> ColumnElement[bool]:
+    """Laboratory results without a report, taken on one of these UTC days (None: with no time)."""
+    ranges: list[ColumnElement[bool]] = []
+    for day in days:
+        if day is None:
+            ranges.append(col(Observation.effective_at).is_(None))
+        else:
+            start = datetime.combine(date.fromisoformat(day), time(), UTC)
+            ranges.append(
+                and_(
+                    col(Observation.effective_at) >= start,
+                    col(Observation.effective_at) < start + timedelta(1),
+                )
+            )
+    return and_(
+        col(Observation.report_resource_id).is_(None),
+        col(Observation.category) == LABORATORY,
+        or_(false(), *ranges),
+    )
+
+
+def _result_groups(session: Session, scope: PatientScope) -> Select[Any]:
+    """(report, day, at) of every group of the results page, newest first: a report this scope sees with
+    results or text, and each day of laboratory results that came without a report."""
+    shown_result = condition(session, scope, Observation)
+    of_report = col(Observation.report_resource_id) == col(DiagnosticReport.resource_id)
+    first_result = select(func.min(col(Observation.effective_at))).where(shown_result, of_report)
+    reports: Select[Any, Any, Any] = select(
+        col(DiagnosticReport.resource_id).label("report"),
+        null().label("day"),
+        func.coalesce(
+            col(DiagnosticReport.effective_at), col(DiagnosticReport.issued), first_result.scalar_subquery()
+        ).label("at"),
+    ).where(
+        condition(session, scope, DiagnosticReport),
+        or_(
+            func.coalesce(col(DiagnosticReport.text), "") != "",
+            func.coalesce(col(DiagnosticReport.conclusion), "") != "",
+            exists().where(shown_result, of_report),
+        ),
+    )
+    day = _utc_day(session, col(Observation.effective_at))
+    days = (
+        select(null().label("report"), day.label("day"), func.min(col(Observation.effective_at)).label("at"))
+        .where(shown_result)
+        .where(col(Observation.category) == LABORATORY, col(Observation.report_resource_id).is_(None))
+        .group_by(day)
+    )
+    groups = union_all(reports, days).subquery()
+    return select(groups.c.report, groups.c.day).order_by(
+        groups.c.at.desc().nulls_last(), groups.c.report.is_(None), groups.c.report, groups.c.day.desc()
+    )
+
+
+def _sort_time(when: datetime | None) -> float:
+    return when.timestamp() if when else float("-inf")
+
+
+def result_history(session: Session, scope: PatientScope, code: str) -> list[Observation]:
+    """Every result with this code (a LOINC code, say), oldest first: the history of one test."""
+    query = visible(session, scope, select(Observation), Observation)
+    return list(
+        session.scalars(
+            query.where(col(Observation.code) == code).order_by(
+                col(Observation.effective_at), col(Observation.id)
+            )
+        )
+    )
+
+
+def result_histories(session: Session, scope: PatientScope, codes: list[str]) -> dict[str, list[Observation]]:
+    """The history of several tests at once (say, every code on one report), oldest first, in one query."""
+    query = visible(session, scope, select(Observation), Observation)
+    histories: dict[str, list[Observation]] = {code: [] for code in codes}
+    for row in session.scalars(
+        query.where(col(Observation.code).in_(codes)).order_by(
+            col(Observation.effective_at), col(Observation.id)
+        )
+    ):
+        histories[row.code or ""].append(row)
+    return histories
+
+
+def result(session: Session, scope: PatientScope, public_id: str) -> Observation | None:
+    return _one(session, scope, Observation, public_id)
+
+
+def components(session: Session, observation: Observation) -> list[ObservationComponent]:
+    """The parts of a multi-part observation (systolic and diastolic of a blood pressure)."""
+    return list(
+        session.scalars(
+            select(ObservationComponent)
+            .where(col(ObservationComponent.observation_id) == observation.id)
+            .order_by(col(ObservationComponent.position))
+        )
+    )
+
+
+def report(session: Session, scope: PatientScope, public_id: str) -> ResultGroup | None:
+    """One report with its results."""
+    found = _one(session, scope, DiagnosticReport, public_id)
+    if found is None:
+        return None
+    results = session.scalars(
+        visible(session, scope, select(Observation), Observation)
+        .where(col(Observation.report_resource_id) == found.resource_id)
+        .order_by(col(Observation.id))
+    )
+    return ResultGroup(found, list(results), None)
+
+
+def recent_results(session: Session, scope: PatientScope, limit: int = 20) -> list[Observation]:
+    """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
+    # EXISTS, not IN (every visible report): the walk down the results' index stops after `limit` rows.
+    shown_report = exists().where(
+        col(DiagnosticReport.resource_id) == col(Observation.report_resource_id),
+        condition(session, scope, DiagnosticReport),
+    )
+    query = visible(session, scope, select(Observation), Observation)
+    return list(
+        session.scalars(
+            query.where(col(Observation.category) == LABORATORY)
+            .where(col(Observation.report_resource_id).is_(None) | shown_report)
+            .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def result_categories(session: Session) -> list[str]:
+    """Every category code results and reports carry (laboratory, LAB, ...), for setting release holds."""
+    found: set[str] = set()
+    for table in (Observation, DiagnosticReport):
+        category = col(table.category)
+        found.update(
+            c for c in session.scalars(select(category).where(category.is_not(None)).distinct()) if c
+        )
+    return sorted(found)
