@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from portal import i18n
+from portal.services import plain_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,6 +32,7 @@ def make_templates() -> Jinja2Templates:
         i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
     )
     env.filters.update(i18n.FILTERS)
+    env.filters.update(plain_words.FILTERS)  # the EHR's words as a person says them
     # A message chosen in Python (marked with N_) translated when shown; unlike `_()` in a template it
     # stays ordinary text, so autoescaping still applies to it.
     env.filters["translated"] = i18n.gettext
