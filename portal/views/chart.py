@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session
@@ -68,6 +69,8 @@ class Switchable:
     level: Level
     colour: str
     initials: str
+    birth_date: date | None = None  # with as_of, for an age in words ("5 months old")
+    as_of: date | None = None  # the clinic's today when the page was read
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,14 @@ def describe(patient: Patient, level: Level, settings: Settings) -> Switchable:
     age = access.age_on(patient.birth_date, settings.today()) if patient.birth_date else None
     initials = "".join(part[:1] for part in (patient.given_name, patient.family_name) if part).upper() or "?"
     return Switchable(
-        patient.public_id, patient.display_name, age, level, avatar_colour(patient.public_id), initials
+        patient.public_id,
+        patient.display_name,
+        age,
+        level,
+        avatar_colour(patient.public_id),
+        initials,
+        patient.birth_date,
+        settings.today(),
     )
 
 
