@@ -94,7 +94,7 @@ def months_between(birth_date: date, today: date) -> int:
 
 
 def age_words(birth_date: date | None, today: date) -> str:
-    """"3 weeks old" under 2 months, "5 months old" under 2 years, then "7 years old"."""
+    """ "3 weeks old" under 2 months, "5 months old" under 2 years, then "7 years old"."""
     if birth_date is None or birth_date > today:
         return ""
     months = months_between(birth_date, today)

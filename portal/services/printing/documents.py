@@ -300,7 +300,8 @@ def record_summary(session: Session, scope: PatientScope, settings: Settings) ->
     with_results = scope.may(Area.RECORD)
     problems = [c.display for c in records.conditions(session, scope).current]
     medicines = [
-        Medicine(plain_words.medicine(m.display), m.dosage, "current") for m in records.medications(session, scope).current
+        Medicine(plain_words.medicine(m.display), m.dosage, "current")
+        for m in records.medications(session, scope).current
     ]
     allergies = [(a.display, a.reactions) for a in records.allergies(session, scope).current]
     recent = []
