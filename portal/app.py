@@ -36,6 +36,7 @@ from portal.views import (
     language,
     printing,
     records,
+    staff_home,
 )
 from portal.views import audit as audit_views
 
@@ -52,6 +53,7 @@ VIEW_MODULES = [
     families,
     printing,
     records,
+    staff_home,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -194,11 +194,11 @@ async def switcher_page(request: Request) -> Response:
         request, access.patients_for, person, today=settings.today(), rules=rules_of(settings)
     )
     switchable = [describe(patient, level, settings) for patient, level in found]
+    welcome = request.query_params.get("welcome") == "1"
     if len(switchable) == 1:
-        return RedirectResponse(
-            request.url_for("chart_home", patient=switchable[0].public_id), status_code=303
-        )
-    return render(request, "chart/switch.html", {"switchable": switchable})
+        url = str(request.url_for("summary_page", patient=switchable[0].public_id))
+        return RedirectResponse(url + ("?welcome=1" if welcome else ""), status_code=303)
+    return render(request, "chart/switch.html", {"switchable": switchable, "welcome": welcome})
 
 
 async def chart_home(request: Request) -> Response:
