@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 from sqlmodel import Session, select
-
 from starlette.testclient import TestClient
 
 from portal import db

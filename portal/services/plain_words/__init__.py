@@ -19,6 +19,7 @@ from typing import Any
 from portal import i18n
 from portal.i18n import N_
 from portal.services.plain_words import medicines
+from portal.services.plain_words.activity import activity_action, activity_what
 
 NAMES_FILE = "lab_names.csv"
 
@@ -159,4 +160,6 @@ FILTERS = {
     "visit_type": visit_type,
     "age_words": age_words,
     "range_position": range_position,
+    "activity_what": activity_what,
+    "activity_action": activity_action,
 }
