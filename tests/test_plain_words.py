@@ -138,3 +138,11 @@ def test_where_a_value_falls_in_its_range(value, words) -> None:
 def test_no_place_without_both_ends_of_a_range() -> None:
     assert plain_words.range_position(5.0, None, 10.0) is None
     assert plain_words.range_position(None, 1.0, 10.0) is None
+
+
+def test_a_report_keeps_the_clinics_own_name_but_not_loincs_long_one() -> None:
+    own = Item("1975-2", "Newborn bilirubin")
+    coded = Item("58410-2", "Complete blood count (hemogram) panel - Blood by Automated count")
+
+    assert plain_words.report_name(own) == "Newborn bilirubin"
+    assert plain_words.report_name(coded) == "Complete blood count (CBC)"

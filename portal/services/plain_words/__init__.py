@@ -1,7 +1,7 @@
 """Plain words for what the EHR sends: test names, medicines, visit types, ages and where a result falls.
 
 Templates use these through filters (`FILTERS`, installed by portal.templating): `test_name`,
-`test_full_name`, `medicine`, `visit_type`, `age_words` and `range_position`. The short test names are a
+`test_full_name`, `report_name`, `medicine`, `visit_type`, `age_words` and `range_position`. The short test names are a
 table the project keeps (portal/data/lab_names.csv, its sources in its header); a test not in it keeps the
 lab's own name without the bracketed method words.
 """
@@ -58,6 +58,21 @@ def test_name(item: Any) -> str:
     if names:
         return names.get(i18n.current_locale()) or names["en"]
     return lab_text(getattr(item, "display", None)) or i18n.gettext("Test")
+
+
+# What LOINC's long names look like, unlike a name the clinic wrote itself ("Newborn bilirubin").
+CODED_LOOK = re.compile(
+    r"\[|\bby\b|\bin (?:blood|serum|plasma|urine)\b|\bpanel\b|[a-z]\.[a-z]", re.IGNORECASE
+)
+
+
+def report_name(item: Any) -> str:
+    """A report's name: the clinic's own words when it wrote some (in English, the language they are in),
+    else the short name of its panel."""
+    display = lab_text(getattr(item, "display", None))
+    if display and i18n.current_locale() == "en" and not CODED_LOOK.search(display):
+        return display
+    return test_name(item)
 
 
 def test_full_name(item: Any) -> str | None:
@@ -156,6 +171,7 @@ def range_position(value: float | None, low: float | None, high: float | None) -
 FILTERS = {
     "test_name": test_name,
     "test_full_name": test_full_name,
+    "report_name": report_name,
     "medicine": medicine,
     "visit_type": visit_type,
     "age_words": age_words,
