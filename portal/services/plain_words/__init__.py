@@ -1,8 +1,8 @@
 """Plain words for what the EHR sends: test names, medicines, visit types, ages and where a result falls.
 
 Templates use these through filters (`FILTERS`, installed by portal.templating): `test_name`,
-`test_full_name`, `report_name`, `medicine`, `visit_type`, `age_words` and `range_position`. The short test names are a
-table the project keeps (portal/data/lab_names.csv, its sources in its header); a test not in it keeps the
+`test_full_name`, `report_name`, `medicine`, `visit_type`, `age_words`, `range_position`, and for audit
+events `activity_what` and `activity_action`. The short test names are a table the project keeps (portal/data/lab_names.csv, its sources in its header); a test not in it keeps the
 lab's own name without the bracketed method words.
 """
 
