@@ -2,8 +2,9 @@
 
 Templates use these through filters (`FILTERS`, installed by portal.templating): `test_name`,
 `test_full_name`, `report_name`, `medicine`, `visit_type`, `age_words`, `range_position`, and for audit
-events `activity_what` and `activity_action`. The short test names are a table the project keeps (portal/data/lab_names.csv, its sources in its header); a test not in it keeps the
-lab's own name without the bracketed method words.
+events `activity_what` and `activity_action`. The short test names are a table the project keeps
+(portal/data/lab_names.csv, its sources in its header); a test not in it keeps the lab's own name without
+the bracketed method words.
 """
 
 from __future__ import annotations
