@@ -40,6 +40,7 @@ from portal.views import (
     records,
     refills,
     registration_review,
+    staff_home,
 )
 from portal.views import audit as audit_views
 from portal.views import due as due_views
@@ -61,6 +62,7 @@ VIEW_MODULES = [
     registration_review,
     refills,
     due_views,
+    staff_home,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

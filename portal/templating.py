@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from portal import i18n
+from portal.services import plain_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,6 +32,7 @@ def make_templates() -> Jinja2Templates:
         i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
     )
     env.filters.update(i18n.FILTERS)
+    env.filters.update(plain_words.FILTERS)  # the EHR's words as a person says them
     # A message chosen in Python (marked with N_) translated when shown; unlike `_()` in a template it
     # stays ordinary text, so autoescaping still applies to it.
     env.filters["translated"] = i18n.gettext
@@ -38,8 +40,30 @@ def make_templates() -> Jinja2Templates:
 
 
 def language_context(request: Request) -> dict[str, Any]:
-    """`lang` for <html lang>, and what the language switcher on every page needs."""
-    return {"lang": i18n.current_locale(), "other_languages": list(i18n.other_languages())}
+    """`lang` for <html lang>, what the language switcher on every page needs, and whether to send only
+    the page's <main> (a boosted link of the chart's navigation asked for it)."""
+    return {
+        "lang": i18n.current_locale(),
+        "other_languages": list(i18n.other_languages()),
+        "main_only": wants_main(request),
+    }
+
+
+# The chart's navigation is boosted with hx-target="#main": htmx 4 then names that target in HX-Target.
+MAIN_TARGET = "main#main"
+
+
+def wants_main(request: Request) -> bool:
+    """A boosted link that swaps only <main>: the page's <title> and <main> (and out-of-band pieces) are
+    all it needs, so the header, banner and footer are not sent again. Anything else gets the full page."""
+    h = request.headers
+    return (
+        h.get("HX-Request") == "true"
+        and h.get("HX-Boosted") == "true"
+        and h.get("HX-Target") == MAIN_TARGET
+        and h.get("HX-Request-Type") == "partial"
+        and h.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def wants_fragment(request: Request) -> bool:
@@ -67,4 +91,5 @@ def render(
         request, name, context or {}, status_code=status_code, headers=headers
     )
     response.headers.add_vary_header("HX-Request")
+    response.headers.add_vary_header("HX-Target")
     return response

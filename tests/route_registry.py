@@ -98,6 +98,11 @@ def front_desk(relation: str, age: int | None) -> bool:
     return relation in ("front_desk", "admin")
 
 
+def chart_search(relation: str, age: int | None) -> bool:
+    """Finding a patient to open their chart: clinicians."""
+    return relation == "clinician"
+
+
 def staff_printing(relation: str, age: int | None) -> bool:
     """Printing visit summaries for a day or a visit: the front desk and clinicians."""
     return relation in ("front_desk", "clinician")
@@ -206,6 +211,8 @@ ROUTES: dict[str, Entry] = {
     "GET /clinic/result-holds": NotPatientData("categories held from release: clinic settings, no patient"),
     "POST /clinic/result-holds": NotPatientData("sets a category's hold: clinic settings, no patient"),
     "POST /clinic/result-holds/clear": NotPatientData("ends a category's hold: clinic settings, no patient"),
+    "GET /staff": NotPatientData("a member of staff's home: links to the screens their role opens"),
+    "GET /staff/charts": NotPatientData("the clinician's empty patient search form"),
     "GET /staff/print": NotPatientData("the staff print form; lists providers with visits, no patient"),
     "GET /demo/mail": NotPatientData("demo mode only: the demo's outbox, which mail keeps free of PHI"),
     "GET /p/{patient}": NotPatientData("redirects to the summary page, which is checked"),
@@ -339,6 +346,7 @@ ROUTES: dict[str, Entry] = {
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),
     "POST /front-desk/search": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),
+    "POST /staff/charts": PatientData("patient search", "view", "Patient", RECORD_PAGE, chart_search),
     "POST /front-desk/patients": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),
     "POST /front-desk/activation-code": PatientData(
         "a patient's activation code", "create", "activation_code", (PAGE,), front_desk

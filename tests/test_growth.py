@@ -103,7 +103,7 @@ def test_chart_template_draws_svg_and_an_accessible_table() -> None:
     assert html.count("<polyline") == 7
     assert html.count("<tr>") == len(weights) + 1
     assert "Check this measurement" in html and "<rect" in html  # flagged by shape and words, not colour
-    assert re.search(r"Centile \d+: higher than \d+ out of 100", html)
+    assert re.search(r"Centile \d+: bigger than \d+ in 100 children\.", html)
     assert "style=" not in html
 
 

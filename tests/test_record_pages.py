@@ -303,7 +303,7 @@ def test_the_growth_page_draws_weight_length_and_head_with_centiles_in_words(cli
 
     assert page.count('<figure class="growth-chart">') == 3
     assert "Weight" in page and "Height or length" in page and "Head size" in page
-    assert "out of 100 children the same age and sex" in page
+    assert "in 100 children." in page and ">kg<" in page  # a short sentence; the unit on the axis
 
 
 def test_an_implausible_measurement_is_shown_and_flagged(client, session, infant) -> None:

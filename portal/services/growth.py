@@ -130,7 +130,7 @@ def chart(
     values = [a.value for a in assessments] + [v for _, curve in curves for _, v in curve]
     low_value, high_value = _nice_range(min(values), max(values))
 
-    left, right, top, bottom = 40, 8, 8, 28
+    left, right, top, bottom = 40, 30, 16, 28  # room for the unit above and the centile names at the right
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(age: float) -> float:

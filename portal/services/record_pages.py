@@ -112,6 +112,9 @@ class Sparkline:
     points: list[tuple[float, float]]
     band: tuple[float, float] | None  # (y of the top edge, height) of the reference range
     y_labels: list[tuple[float, str]]
+    unit: str = ""  # the vertical axis's unit
+    first_at: datetime | None = None  # the dates at the two ends of the horizontal axis
+    last_at: datetime | None = None
 
     @property
     def polyline(self) -> str:
@@ -125,7 +128,12 @@ class ResultHistory:
     chart: Sparkline | None
 
 
-def sparkline(rows: list[ResultRow], *, width: int = 320, height: int = 120) -> Sparkline | None:
+# A history chart's vertical scale spans at least this share of the values' size, so that 183 -> 186 is a
+# gentle slope and not a cliff when the lab gave no range to scale by.
+MIN_SPAN_SHARE = 0.2
+
+
+def sparkline(rows: list[ResultRow], *, width: int = 320, height: int = 140) -> Sparkline | None:
     """Geometry for a test's history chart: needs at least one numeric value."""
     values = [(i, r.observation.value) for i, r in enumerate(rows) if r.observation.value is not None]
     if not values:
@@ -134,11 +142,15 @@ def sparkline(rows: list[ResultRow], *, width: int = 320, height: int = 120) -> 
     range_values = [v for v in (latest.reference_low, latest.reference_high) if v is not None]
     low = min([v for _, v in values] + range_values)
     high = max([v for _, v in values] + range_values)
-    if high == low:
-        low, high = low - 1, high + 1
+    middle = (low + high) / 2
+    least = max(abs(middle) * MIN_SPAN_SHARE, 1.0 if middle == 0 else 0.0)
+    if high - low < least:
+        low, high = middle - least / 2, middle + least / 2
+    if low >= 0 and low - (high - low) < 0:
+        low = 0.0  # a scale that would nearly reach zero starts at zero
     pad = (high - low) * 0.1
-    low, high = low - pad, high + pad
-    left, right, top, bottom = 44, 12, 10, 10
+    low, high = low - pad if low > 0 else low, high + pad
+    left, right, top, bottom = 44, 12, 18, 22  # room for the unit above and the dates below
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def y(value: float) -> float:
@@ -154,10 +166,10 @@ def sparkline(rows: list[ResultRow], *, width: int = 320, height: int = 120) -> 
         band_top = y(latest.reference_high if latest.reference_high is not None else high)
         band_bottom = y(latest.reference_low if latest.reference_low is not None else low)
         band = (band_top, round(band_bottom - band_top, 1))
-    labels = [(y(v), f"{v:g}") for v in sorted(set(range_values))] or [
-        (y(values[-1][1]), f"{values[-1][1]:g}")
-    ]
-    return Sparkline(width, height, points, band, labels)
+    ticks = sorted(set(range_values)) or [min(v for _, v in values), max(v for _, v in values)]
+    labels = [(y(v), f"{v:g}") for v in dict.fromkeys(ticks)]
+    first, last = rows[0].observation.effective_at, latest.effective_at
+    return Sparkline(width, height, points, band, labels, latest.unit or "", first, last)
 
 
 def result_history_page(session: Session, scope: PatientScope, public_id: str) -> ResultHistory | None:

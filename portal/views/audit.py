@@ -24,6 +24,7 @@ from portal.models.base import utcnow
 from portal.models.people import StaffRole
 from portal.services import access, audit
 from portal.services.access import Area, Screen
+from portal.services.plain_words.activity import ACTION_WORDS, ANYTHING, RESOURCE_WORDS, ROUTE_WORDS
 from portal.templating import render
 from portal.views.chart import chart_context, read_chart_or_404, require_screen, where
 
@@ -155,59 +156,8 @@ async def audit_export(request: Request) -> Response:
 
 VIEWINGS_PER_PAGE = 25
 
-# What was looked at, in plain words: by the event's resource type, else by the page's route name.
-RESOURCE_WORDS = {
-    "Summary": N_("Summary"),
-    "Patient": N_("Your record"),
-    "Bundle": N_("Your record"),
-    "Observation": N_("Test results"),
-    "DiagnosticReport": N_("Test results"),
-    "Encounter": N_("Visits"),
-    "DocumentReference": N_("Notes"),
-    "ClinicalDocument": N_("Notes"),
-    "MedicationRequest": N_("Medications"),
-    "MedicationStatement": N_("Medications"),
-    "Immunization": N_("Immunizations"),
-    "ImmunizationRecord": N_("Immunizations"),
-    "AllergyIntolerance": N_("Allergies"),
-    "Condition": N_("Health issues"),
-    "Procedure": N_("Procedures"),
-    "Growth": N_("Growth"),
-    "RecordSummary": N_("Record summary"),
-    "Documents": N_("Printable summaries"),
-    "Appointment": N_("Appointments"),
-    "Communication": N_("Messages"),
-    "Message": N_("Messages"),
-    "Invoice": N_("Bills and payments"),
-    "audit_event": N_("Who viewed your record"),
-    "proxy_grant": N_("Who has access to your record"),
-    "proxy_invitation": N_("Who has access to your record"),
-}
-ROUTE_WORDS = {
-    "result": N_("Test results"),
-    "report": N_("Test results"),
-    "visit": N_("Visits"),
-    "encounter": N_("Visits"),
-    "document": N_("Notes"),
-    "medication": N_("Medications"),
-    "immunization": N_("Immunizations"),
-    "vaccine": N_("Immunizations"),
-    "allerg": N_("Allergies"),
-    "problem": N_("Health issues"),
-    "growth": N_("Growth"),
-    "appointment": N_("Appointments"),
-    "message": N_("Messages"),
-    "bill": N_("Bills and payments"),
-    "print": N_("Printable summaries"),
-    "access": N_("Who has access to your record"),
-}
-ANYTHING = N_("Your record")
-ACTION_WORDS = {
-    "view": N_("Looked at"),
-    "download": N_("Downloaded"),
-    "print": N_("Printed a copy"),
-    "export": N_("Copied out"),
-}
+# What was looked at and what was done (RESOURCE_WORDS, ACTION_WORDS...) are plain_words.activity's, shared
+# with "What they did for you".
 ROLE_WORDS = {
     StaffRole.CLINICIAN: N_("Doctor or nurse"),
     StaffRole.FRONT_DESK: N_("Front desk"),

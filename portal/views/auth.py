@@ -76,6 +76,10 @@ def options_json(request: Request, result: str | Refused) -> Response:
     return response
 
 
+# Where a new account lands: its own tools ("/" chooses them), with a prompt to save recovery codes.
+WELCOME = "/?welcome=1"
+
+
 def signed_in_json(request: Request, login: LoginSession | Refused, next_path: object = None) -> Response:
     if isinstance(login, Refused):
         return refused_json(login)
@@ -150,7 +154,7 @@ async def activate_finish(request: Request) -> Response:
         client=Client.of(request),
         replacing=replacing(request),
     )
-    return signed_in_json(request, login)
+    return signed_in_json(request, login, WELCOME)
 
 
 # ------------------------------------------------------------------------------------------- sign-in
@@ -328,7 +332,7 @@ async def enrol_finish(request: Request) -> Response:
         client=Client.of(request),
         replacing=replacing(request),
     )
-    return signed_in_json(request, login)
+    return signed_in_json(request, login, WELCOME)
 
 
 routes = [

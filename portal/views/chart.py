@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session
@@ -69,6 +70,8 @@ class Switchable:
     level: Level
     colour: str
     initials: str
+    birth_date: date | None = None  # with as_of, for an age in words ("5 months old")
+    as_of: date | None = None  # the clinic's today when the page was read
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,14 @@ def describe(patient: Patient, level: Level, settings: Settings) -> Switchable:
     age = access.age_on(patient.birth_date, settings.today()) if patient.birth_date else None
     initials = "".join(part[:1] for part in (patient.given_name, patient.family_name) if part).upper() or "?"
     return Switchable(
-        patient.public_id, patient.display_name, age, level, avatar_colour(patient.public_id), initials
+        patient.public_id,
+        patient.display_name,
+        age,
+        level,
+        avatar_colour(patient.public_id),
+        initials,
+        patient.birth_date,
+        settings.today(),
     )
 
 
@@ -185,11 +195,11 @@ async def switcher_page(request: Request) -> Response:
         request, access.patients_for, person, today=settings.today(), rules=rules_of(settings)
     )
     switchable = [describe(patient, level, settings) for patient, level in found]
+    welcome = request.query_params.get("welcome") == "1"
     if len(switchable) == 1:
-        return RedirectResponse(
-            request.url_for("chart_home", patient=switchable[0].public_id), status_code=303
-        )
-    return render(request, "chart/switch.html", {"switchable": switchable})
+        url = str(request.url_for("summary_page", patient=switchable[0].public_id))
+        return RedirectResponse(url + ("?welcome=1" if welcome else ""), status_code=303)
+    return render(request, "chart/switch.html", {"switchable": switchable, "welcome": welcome})
 
 
 async def chart_home(request: Request) -> Response:

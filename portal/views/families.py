@@ -213,7 +213,14 @@ async def _access_screen(
     request: Request, *, message: str | None = None, done: str | None = None
 ) -> Response:
     chart: OpenChart = await read_chart_or_404(request, PROXIES, families.own_access, **_day_rules(request))
-    context = chart_context(chart, section="access", message=message, done=done, own=chart.data)
+    context = chart_context(
+        chart,
+        section="access",
+        message=message,
+        done=done,
+        own=chart.data,
+        tz=_settings(request).clinic_timezone,
+    )
     return render(request, "chart/access.html", context, status_code=400 if message else 200)
 
 

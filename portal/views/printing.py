@@ -119,8 +119,12 @@ async def staff_print_day(request: Request) -> Response:
     async with request.form(max_fields=10) as form:
         day = parse_date(str(form.get("date", ""))[:20])
         provider = str(form.get("provider", "")).strip()[:64] or None
+        show_providers = form.get("show") == "providers"
     if day is None:
         return staff_form(request, settings.today(), [], "Enter the date as YYYY-MM-DD.", status_code=400)
+    if show_providers:  # the form's other button: list that day's providers, print nothing
+        providers = await run_db(request, printing.practitioners_on, settings, day)
+        return staff_form(request, day, providers, None)
     summaries = await run_db(request, printing.print_or_queue_day, asker(request), settings, day, provider)
     if isinstance(summaries, PrintJob):
         return RedirectResponse(request.url_for("print_job_page", job=summaries.public_id), status_code=303)

@@ -78,7 +78,12 @@ async def results_page(request: Request) -> Response:
     chart = await read_chart_or_404(
         request, Look(Area.RECORD, "DiagnosticReport"), record_pages.results_page, number
     )
-    return render(request, "records/results.html", page_context(request, chart, "results"))
+    return render(
+        request,
+        "records/results.html",
+        page_context(request, chart, "results"),
+        fragment="records/_results_rows.html",
+    )
 
 
 async def report_page(request: Request) -> Response:
@@ -122,7 +127,12 @@ def paged_page(section: str, resource_type: str, query: record_pages.PagedQuery)
         chart = await read_chart_or_404(
             request, Look(Area.RECORD, resource_type), record_pages.list_page, query, number
         )
-        return render(request, f"records/{section}.html", page_context(request, chart, section))
+        return render(
+            request,
+            f"records/{section}.html",
+            page_context(request, chart, section),
+            fragment=f"records/_{section}_rows.html",  # a pager link swaps the list alone
+        )
 
     view.__name__ = f"{section}_page"
     return view

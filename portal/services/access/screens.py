@@ -31,6 +31,7 @@ class Screen(StrEnum):
     SCHEDULE = "schedule"  # the day view, booking for patients, appointment requests
     REGISTRATION = "registration"  # reviewing online check-ins
     BILLING = "billing"  # accounts, payments, reconciliation
+    CHARTS = "charts"  # finding a patient to open their chart (clinicians)
 
 
 SCREEN_ROLES: dict[Screen, frozenset[StaffRole]] = {
@@ -45,6 +46,7 @@ SCREEN_ROLES: dict[Screen, frozenset[StaffRole]] = {
     Screen.SCHEDULE: frozenset({StaffRole.FRONT_DESK, StaffRole.CLINICIAN}),
     Screen.REGISTRATION: frozenset({StaffRole.FRONT_DESK}),
     Screen.BILLING: frozenset({StaffRole.BILLING}),
+    Screen.CHARTS: frozenset({StaffRole.CLINICIAN}),
 }
 
 

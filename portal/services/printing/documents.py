@@ -22,7 +22,7 @@ from portal.config import Settings
 from portal.models.base import utcnow
 from portal.models.people import Patient, Person
 from portal.models.records import DiagnosticReport, Encounter, MedicationRequest, Observation
-from portal.services import access, growth, lab_results, records, results, visibility
+from portal.services import access, growth, lab_results, plain_words, records, results, visibility
 from portal.services.access import Area, PatientScope
 from portal.services.due import Due, what_is_due
 from portal.services.identity import codes
@@ -164,7 +164,7 @@ def measurement(session: Session, observation: Observation) -> Measurement:
             text = f"{joined} {unit_words(values[0].unit)}".strip()
         else:
             text = observation.value_text or ""
-    return Measurement(observation.display or observation.code or "", text)
+    return Measurement(plain_words.test_name(observation), text)
 
 
 def result_line(observation: Observation, *, released: bool = True) -> ResultLine:
@@ -183,7 +183,7 @@ def result_line(observation: Observation, *, released: bool = True) -> ResultLin
         span = None
     found = results.flag(observation.value, low, high, observation.interpretation)
     return ResultLine(
-        observation.display or observation.code or "", value, span, found.value if found else None, released
+        plain_words.test_name(observation), value, span, found.value if found else None, released
     )
 
 
@@ -223,7 +223,7 @@ def _medicines(
             change = "stopped"
         else:
             continue  # entered in error, or unknown
-        found.append(Medicine(request.display, request.dosage, change))
+        found.append(Medicine(plain_words.medicine(request.display), request.dosage, change))
     return found
 
 
@@ -245,7 +245,7 @@ def visit_summary(
         for e in later
         if e.start_at is not None and e.start_at > max(scope.now, start) and e.status not in NOT_HAPPENING
     )
-    diagnoses = [c.display for c in detail.diagnoses if c.display]
+    diagnoses = [plain_words.visit_type(c.display) for c in detail.diagnoses if c.display]
     if not diagnoses and encounter.diagnoses:
         diagnoses = [d.strip() for d in encounter.diagnoses.split(";") if d.strip()]
     return VisitSummary(
@@ -255,7 +255,7 @@ def visit_summary(
         organization=encounter.organization,
         location=encounter.location,
         provider=encounter.practitioner,
-        visit_type=encounter.display,
+        visit_type=plain_words.visit_type(encounter.display),
         reason=encounter.reason,
         vitals=[measurement(session, o) for o in detail.vitals],
         diagnoses=diagnoses,
@@ -303,7 +303,8 @@ def record_summary(session: Session, scope: PatientScope, settings: Settings) ->
     with_results = scope.may(Area.RECORD)
     problems = [c.display for c in records.conditions(session, scope).current]
     medicines = [
-        Medicine(m.display, m.dosage, "current") for m in records.medications(session, scope).current
+        Medicine(plain_words.medicine(m.display), m.dosage, "current")
+        for m in records.medications(session, scope).current
     ]
     allergies = [(a.display, a.reactions) for a in records.allergies(session, scope).current]
     recent = []
