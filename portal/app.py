@@ -34,6 +34,7 @@ from portal.views import (
     health,
     home,
     language,
+    messaging,
     printing,
     records,
 )
@@ -52,6 +53,7 @@ VIEW_MODULES = [
     families,
     printing,
     records,
+    messaging,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from portal.commands import open_engine
 from portal.config import Settings
 from portal.services import audit, mail, printing
+from portal.services.messaging import notices
 
 log = logging.getLogger("portal.worker")
 
@@ -23,6 +24,7 @@ log = logging.getLogger("portal.worker")
 def run_round(engine: Engine, settings: Settings) -> None:
     """One round: link the audit events that wait, send the mail, then run the queued print jobs."""
     audit.sequence_pending(engine, key=audit.engine_key(engine))
+    notices.run_notices(engine, settings)  # message notices and pool digests, into the outbox
     mail.send_pending(engine, settings)
     printing.run_print_jobs(engine, settings)
 

@@ -12,6 +12,18 @@ from portal.models.identity import (
     RecoveryCode,
     WebAuthnChallenge,
 )
+from portal.models.messaging import (
+    CarePool,
+    CarePoolMember,
+    Message,
+    MessageAttachment,
+    MessageNotice,
+    MessagePreference,
+    MessageRead,
+    MessageThread,
+    ThreadArchive,
+    TopicRoute,
+)
 from portal.models.people import Patient, Person
 from portal.models.printing import PrintJob
 from portal.models.records import (
@@ -32,6 +44,16 @@ from portal.models.records import (
 from portal.models.results import ResultHold
 
 __all__ = [
+    "TopicRoute",
+    "ThreadArchive",
+    "MessageThread",
+    "MessageRead",
+    "MessagePreference",
+    "MessageNotice",
+    "MessageAttachment",
+    "Message",
+    "CarePoolMember",
+    "CarePool",
     "Allergy",
     "AuditCheckpoint",
     "AuditEvent",

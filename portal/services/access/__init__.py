@@ -57,6 +57,7 @@ from portal.services.access.rules import (
     decide,
     grant_level,
     patients_for,
+    staff_decision,
 )
 from portal.services.access.screens import (
     SCREEN_ROLES,
@@ -110,4 +111,5 @@ __all__ = [
     "read_as_operator",
     "read_page",
     "require_screen",
+    "staff_decision",
 ]

@@ -43,6 +43,11 @@ ACTIONS = frozenset(
         "cookie-refused",  # a session cookie that failed its signature
         "rate-limited",  # an attempt refused because its limit was reached
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
+        "send",  # a message written to or by the care team
+        "archive",  # a thread put away from a person's list
+        "assign",  # a thread given to a colleague or a pool
+        "close",  # a thread's status set by staff
+        "move",  # a thread moved to another patient's record (both charts)
     }
 )
 OUTCOMES = ("allowed", "denied")
