@@ -237,6 +237,15 @@ def test_a_limited_proxy_gets_no_mail_about_a_teen_s_private_thread(client, sess
     assert owed == {teen_person.id}
 
 
+def test_a_communication_id_is_a_valid_fhir_id_whatever_the_public_id() -> None:
+    from portal.models import Message
+    from portal.services.messaging.fhir import fhir_id
+
+    assert fhir_id(
+        Message(public_id="a_b-c", thread_id=1, author_name="x", author_kind="self", body="x")
+    ) == ("msg-a.b-c")
+
+
 def test_each_message_is_a_valid_r4_communication_and_a_private_one_is_labelled(
     client, session, settings
 ) -> None:

@@ -58,7 +58,8 @@ def communication(
 
 
 def fhir_id(message: Message) -> str:
-    return f"msg-{message.public_id}"[:64]
+    """A FHIR id ([A-Za-z0-9-.]{1,64}): public ids may hold "_", which FHIR ids may not (and never ".")."""
+    return f"msg-{message.public_id.replace('_', '.')}"[:64]
 
 
 def keep(session: Session, thread: MessageThread, message: Message, files: list[MessageAttachment]) -> None:
