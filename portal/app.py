@@ -36,6 +36,7 @@ from portal.views import (
     health,
     home,
     language,
+    messaging,
     printing,
     records,
     refills,
@@ -63,6 +64,7 @@ VIEW_MODULES = [
     refills,
     due_views,
     staff_home,
+    messaging,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -39,6 +39,8 @@ class Settings:
     clinic_logo_svg: str = branding.DEFAULT_LOGO_SVG
     accent_color: str = "#1d6b57"
     paper_size: str = "Letter"  # "A4" or "Letter"
+    clinic_office_hours: str = "Monday to Friday, 8 am to 5 pm"  # shown before a message is sent
+    message_reply_days: int = 2  # the reply time the clinic promises, in working days
     clinic_timezone: str = "America/New_York"  # the clinic's own day: ages, "today", printed dates
     full_proxy_until_age: int = 12  # a parent sees everything until this birthday...
     adult_at_age: int = 18  # ...a limited view until this one, then nothing
@@ -102,6 +104,8 @@ class Settings:
             clinic_logo_svg=_logo(logo_path),
             accent_color=config("PORTAL_ACCENT_COLOR", default=cls.accent_color),
             paper_size=config("PORTAL_PAPER_SIZE", default=cls.paper_size),
+            clinic_office_hours=config("PORTAL_OFFICE_HOURS", default=cls.clinic_office_hours),
+            message_reply_days=config("PORTAL_MESSAGE_REPLY_DAYS", cast=int, default=cls.message_reply_days),
             clinic_timezone=config("PORTAL_CLINIC_TIMEZONE", default=cls.clinic_timezone),
             full_proxy_until_age=config("PORTAL_FULL_PROXY_UNTIL_AGE", cast=int, default=12),
             adult_at_age=config("PORTAL_ADULT_AT_AGE", cast=int, default=18),

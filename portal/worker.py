@@ -17,17 +17,19 @@ from portal.commands import open_engine
 from portal.config import Settings
 from portal.services import audit, mail, printing
 from portal.services.due import reminders
+from portal.services.messaging import notices
 from portal.services.registration import offers as checkin_offers
 
 log = logging.getLogger("portal.worker")
 
 
 def run_round(engine: Engine, settings: Settings) -> None:
-    """One round: link the audit events that wait, queue "something is due" reminders and check-in offers,
-    send the mail, then run the queued print jobs."""
+    """One round: link the audit events that wait; queue "something is due" reminders, check-in offers and
+    message notices; send the mail; then run the queued print jobs."""
     audit.sequence_pending(engine, key=audit.engine_key(engine))
     reminders.send_due_reminders(engine, settings)  # queued before sending, so they go this round
     checkin_offers.send_checkin_offers(engine, settings)
+    notices.run_notices(engine, settings)  # message notices and pool digests, into the outbox
     mail.send_pending(engine, settings)
     printing.run_print_jobs(engine, settings)
 

@@ -22,10 +22,13 @@ from portal.models import (
     DiagnosticReport,
     Encounter,
     MedicationRequest,
+    MessageAttachment,
+    MessageThread,
     Observation,
     ProxyGrant,
     RefillRequest,
 )
+from tests import messaging_helpers
 
 STAFF = ("front_desk", "clinician", "billing", "admin")
 RELATIONS = ("self", "full proxy", "limited proxy", "stranger", *STAFF, "signed out")
@@ -133,6 +136,22 @@ def refill_decision(relation: str, age: int | None) -> bool:
     return relation == "clinician"
 
 
+def messages(relation: str, age: int | None) -> bool:
+    """A patient's threads: the patient, a proxy in force (a limited one without the teen's private
+    threads), and the staff who answer messages (clinicians, the front desk, billing)."""
+    return relation in ("self", "full proxy", "limited proxy", "clinician", "front_desk", "billing")
+
+
+def patient_side_messages(relation: str, age: int | None) -> bool:
+    """Writing a new thread, archiving: the patient and a proxy in force."""
+    return relation in ("self", "full proxy", "limited proxy")
+
+
+def care_team_messages(relation: str, age: int | None) -> bool:
+    """Assign, internal note, status, move; the inbox: the staff who answer messages."""
+    return relation in ("clinician", "front_desk", "billing")
+
+
 def anyone_signed_in(relation: str, age: int | None) -> bool:
     """The records switcher: anyone signed in (it lists only whom they may act for)."""
     return relation != "signed out"
@@ -216,6 +235,9 @@ ROUTES: dict[str, Entry] = {
     "GET /staff/print": NotPatientData("the staff print form; lists providers with visits, no patient"),
     "GET /demo/mail": NotPatientData("demo mode only: the demo's outbox, which mail keeps free of PHI"),
     "GET /p/{patient}": NotPatientData("redirects to the summary page, which is checked"),
+    "POST /account/message-mail": NotPatientData("the person's own choice of mail at night"),
+    "GET /admin/care-teams": NotPatientData("admin-only: the care-team pools, staff names, no patient"),
+    "POST /admin/care-teams": NotPatientData("admin-only: defines a care-team pool, no patient"),
     # -- a patient's chart ----------------------------------------------------------------------------
     "GET /p/{patient}/summary": PatientData("summary", "view", "Summary", RECORD_PAGE, demographics),
     "GET /p/{patient}/results": PatientData("results", "view", "DiagnosticReport", RECORD_PAGE, record),
@@ -343,6 +365,53 @@ ROUTES: dict[str, Entry] = {
     "POST /p/{patient}/refills/{refill}/decide": PatientData(
         "decide a refill request", "decide", "Task", (PAGE,), refill_decision, {"refill": RefillRequest}
     ),
+    # -- messages ----------------------------------------------------------------------------------
+    "GET /p/{patient}/messages": PatientData(
+        "message threads", "view", "Communication", RECORD_PAGE, messages
+    ),
+    "GET /p/{patient}/messages/new": PatientData(
+        "the compose form", "view", "Communication", (PAGE,), patient_side_messages
+    ),
+    "POST /p/{patient}/messages": PatientData(
+        "a new thread", "send", "Communication", (PAGE,), patient_side_messages
+    ),
+    "GET /p/{patient}/messages/{thread}": PatientData(
+        "one thread", "view", "Communication", (PAGE,), messages, {"thread": MessageThread}
+    ),
+    "POST /p/{patient}/messages/{thread}/reply": PatientData(
+        "a reply", "send", "Communication", (PAGE,), messages, {"thread": MessageThread}
+    ),
+    "POST /p/{patient}/messages/{thread}/archive": PatientData(
+        "archive a thread",
+        "archive",
+        "Communication",
+        (PAGE,),
+        patient_side_messages,
+        {"thread": MessageThread},
+    ),
+    "POST /p/{patient}/messages/{thread}/assign": PatientData(
+        "assign a thread", "assign", "Communication", (PAGE,), care_team_messages, {"thread": MessageThread}
+    ),
+    "POST /p/{patient}/messages/{thread}/note": PatientData(
+        "an internal note", "create", "internal_note", (PAGE,), care_team_messages, {"thread": MessageThread}
+    ),
+    "POST /p/{patient}/messages/{thread}/status": PatientData(
+        "close a thread", "close", "Communication", (PAGE,), care_team_messages, {"thread": MessageThread}
+    ),
+    "POST /p/{patient}/messages/{thread}/move": PatientData(
+        "move a thread to another record",
+        "move",
+        "Communication",
+        (PAGE,),
+        care_team_messages,
+        {"thread": MessageThread},
+    ),
+    "GET /p/{patient}/message-files/{file}": PatientData(
+        "a message's attachment", "download", "Binary", (PDF,), messages, {"file": MessageAttachment}
+    ),
+    "GET /staff/inbox": PatientData(
+        "the messages inbox", "view", "Communication", RECORD_PAGE, care_team_messages
+    ),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),
     "POST /front-desk/search": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),
@@ -357,6 +426,16 @@ ROUTES: dict[str, Entry] = {
     "POST /admin/audit/export": PatientData(
         "the audit log as CSV", "download", "audit_event", (CSV,), audit_log
     ),
+}
+
+
+# Tables of items that features add, for the matrix and the audit test: how to put items of a patient in a
+# test world (maker(session, patient, display, confidential)), and how to find one for a route's path
+# (finder(session, owner, confidential) -> public id). A table named here carries the confidential flag.
+ITEM_MAKERS = [messaging_helpers.add_threads]
+ITEM_FINDERS = {
+    MessageThread: messaging_helpers.find_thread,
+    MessageAttachment: messaging_helpers.find_attachment,
 }
 
 

@@ -166,8 +166,8 @@ def test_proxies_never_manage_proxies_or_read_the_access_log(session, family) ->
     ("role", "allowed"),
     [
         ("clinician", {Area.RECORD, Area.MESSAGES, Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS}),
-        ("front_desk", {Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES}),
-        ("billing", {Area.BILLING, Area.DEMOGRAPHICS}),
+        ("front_desk", {Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES, Area.MESSAGES}),
+        ("billing", {Area.BILLING, Area.DEMOGRAPHICS, Area.MESSAGES}),
         ("admin", {Area.AUDIT, Area.PROXIES, Area.DEMOGRAPHICS}),
     ],
 )

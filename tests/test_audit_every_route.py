@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 from portal.fhir.importer import import_paths
 from portal.models import AuditEvent, MedicationRequest, Patient, Person, ProxyGrant, RefillRequest
 from tests.conftest import form_post, log_in
-from tests.route_registry import FRAGMENT, STAFF, PatientData, patient_data
+from tests.route_registry import FRAGMENT, ITEM_FINDERS, ITEM_MAKERS, STAFF, PatientData, patient_data
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "fhir" / "sample-infant.json"
 
@@ -32,6 +32,11 @@ FORMS = {
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
+    "POST /p/{patient}/messages": {"topic": "medical", "subject": "A question", "body": "Is this normal?"},
+    "POST /p/{patient}/messages/{thread}/reply": {"body": "Thank you."},
+    "POST /p/{patient}/messages/{thread}/note": {"body": "Called the family."},
+    "POST /p/{patient}/messages/{thread}/status": {"status": "closed"},
+    "POST /p/{patient}/messages/{thread}/move": {"target": "97ee3c8a-7b47-5931-8347-d7917044d7f8"},
     "POST /front-desk/patients/{patient}/proxies": {
         "identity_checked": "yes",
         "email": "new.caregiver@example.org",
@@ -73,6 +78,8 @@ def world(app, session):
                 starts_on=patient.birth_date,
             )
         )
+    for make in ITEM_MAKERS:  # the items of features' own tables (tests/route_registry.py)
+        make(session, patient, "An item", False)
     session.commit()
     return {"patient": patient, "people": people}
 
@@ -80,6 +87,10 @@ def world(app, session):
 def item(session: Session, table: type, patient: Patient) -> str:
     """The public id of the patient's first row of `table`; for a grant, the helper's (ending it changes no
     one's access to the page)."""
+    if table in ITEM_FINDERS:
+        found = ITEM_FINDERS[table](session, patient, False)
+        assert found is not None, f"the test world holds no {table.__name__} for its patient"
+        return found
     query = select(table).where(table.patient_id == patient.id)  # type: ignore[attr-defined]
     if table is ProxyGrant:
         query = query.where(ProxyGrant.relationship == "caregiver")

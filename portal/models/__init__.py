@@ -13,6 +13,18 @@ from portal.models.identity import (
     RecoveryCode,
     WebAuthnChallenge,
 )
+from portal.models.messaging import (
+    CarePool,
+    CarePoolMember,
+    Message,
+    MessageAttachment,
+    MessageNotice,
+    MessagePreference,
+    MessageRead,
+    MessageThread,
+    ThreadArchive,
+    TopicRoute,
+)
 from portal.models.people import Patient, Person
 from portal.models.printing import PrintJob
 from portal.models.records import (
@@ -43,6 +55,16 @@ from portal.models.registration import (
 from portal.models.results import ResultHold
 
 __all__ = [
+    "TopicRoute",
+    "ThreadArchive",
+    "MessageThread",
+    "MessageRead",
+    "MessagePreference",
+    "MessageNotice",
+    "MessageAttachment",
+    "Message",
+    "CarePoolMember",
+    "CarePool",
     "Allergy",
     "CheckIn",
     "CheckInAnswer",

@@ -41,7 +41,10 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                own_policy = headers.get("content-security-policy")
                 headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+                if own_policy:  # a second policy only narrows (a download's sandbox): browsers apply both
+                    headers.append("Content-Security-Policy", own_policy)
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "same-origin"
                 headers["Permissions-Policy"] = PERMISSIONS_POLICY

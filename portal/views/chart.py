@@ -47,6 +47,7 @@ CHART_SECTIONS: list[tuple[str, str]] = [
     ("visits", N_("Visits")),
     ("documents", N_("Notes")),
     ("growth", N_("Growth")),
+    ("messages", N_("Messages")),
     ("print", N_("Print or download")),
     ("viewed", N_("Who viewed my record")),
 ]

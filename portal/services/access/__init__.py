@@ -58,6 +58,7 @@ from portal.services.access.rules import (
     decide,
     grant_level,
     patients_for,
+    staff_decision,
 )
 from portal.services.access.screens import (
     SCREEN_ROLES,
@@ -112,4 +113,5 @@ __all__ = [
     "read_many",
     "read_page",
     "require_screen",
+    "staff_decision",
 ]

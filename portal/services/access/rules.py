@@ -42,8 +42,11 @@ STAFF_AREAS: dict[str, frozenset[Area]] = {
     StaffRole.CLINICIAN: frozenset(
         {Area.RECORD, Area.MESSAGES, Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS}
     ),
-    StaffRole.FRONT_DESK: frozenset({Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES}),
-    StaffRole.BILLING: frozenset({Area.BILLING, Area.DEMOGRAPHICS}),
+    # The front desk and billing answer messages of their pools; only clinicians read confidential threads.
+    StaffRole.FRONT_DESK: frozenset(
+        {Area.APPOINTMENTS, Area.DOCUMENTS, Area.DEMOGRAPHICS, Area.PROXIES, Area.MESSAGES}
+    ),
+    StaffRole.BILLING: frozenset({Area.BILLING, Area.DEMOGRAPHICS, Area.MESSAGES}),
     StaffRole.ADMIN: frozenset({Area.AUDIT, Area.PROXIES, Area.DEMOGRAPHICS}),
 }
 # A proxy, even a full one, does not manage who else holds access, nor read the access log.
@@ -102,17 +105,7 @@ def decide(
     if person.disabled:
         return DENIED
     if person.staff_role is not None:
-        areas = STAFF_AREAS.get(person.staff_role, frozenset())
-        if area in areas:
-            confidential = person.staff_role == StaffRole.CLINICIAN
-            return Decision(
-                True,
-                Level.STAFF,
-                sees_confidential=confidential,
-                sees_patient_messages=confidential,
-                areas=areas,
-            )
-        return DENIED
+        return staff_decision(person, area)
     if patient.person_id is not None and patient.person_id == person.id:
         return Decision(True, Level.SELF, sees_confidential=True, sees_patient_messages=True, areas=ALL_AREAS)
     if area not in PROXY_AREAS:
@@ -152,3 +145,17 @@ def patients_for(
             best[patient.id] = (patient, level)
     found.extend(sorted(best.values(), key=lambda pair: (pair[0].given_name, pair[0].family_name)))
     return found
+
+
+def staff_decision(person: Person, area: Area) -> Decision:
+    """What a member of staff may do in `area` of any patient's chart: staff rules do not depend on the
+    patient, so a staff queue listing many patients applies the same decision to each."""
+    if person.disabled or person.staff_role is None:
+        return DENIED
+    areas = STAFF_AREAS.get(person.staff_role, frozenset())
+    if area not in areas:
+        return DENIED
+    confidential = person.staff_role == StaffRole.CLINICIAN
+    return Decision(
+        True, Level.STAFF, sees_confidential=confidential, sees_patient_messages=confidential, areas=areas
+    )

@@ -48,6 +48,11 @@ ACTIONS = frozenset(
         "decide",  # a clinician decides a request (a refill: approve, deny, needs a visit)
         "remind",  # the worker looked at what is due for a reminder, with the recipient's own access
         "check-in-offered",  # the worker decided whether to mail someone that check-in is open for a visit
+        "send",  # a message written to or by the care team
+        "archive",  # a thread put away from a person's list
+        "assign",  # a thread given to a colleague or a pool
+        "close",  # a thread's status set by staff
+        "move",  # a thread moved to another patient's record (both charts)
     }
 )
 OUTCOMES = ("allowed", "denied")
