@@ -20,6 +20,7 @@ from portal.forecast.cli import forecast_command
 from portal.identity_commands import activation_code, staff
 from portal.models.people import Patient
 from portal.provenance import Provenance
+from portal.services.billing.cli import billing_group
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -408,3 +409,4 @@ main.add_command(audit_group)
 main.add_command(forecast_command)
 main.add_command(activation_code)
 main.add_command(staff)
+main.add_command(billing_group)

@@ -2,6 +2,15 @@
 
 from portal.models.access import ProxyGrant
 from portal.models.audit import AuditCheckpoint, AuditEvent
+from portal.models.billing import (
+    BilledVisit,
+    LedgerEntry,
+    Payment,
+    PaymentPlan,
+    PlanInstalment,
+    ProcessorEvent,
+    Statement,
+)
 from portal.models.identity import (
     LoginSession,
     OneTimeCode,
@@ -35,6 +44,7 @@ __all__ = [
     "Allergy",
     "AuditCheckpoint",
     "AuditEvent",
+    "BilledVisit",
     "ClinicalDocument",
     "Condition",
     "DiagnosticReport",
@@ -43,6 +53,7 @@ __all__ = [
     "FhirLink",
     "FhirResource",
     "Immunization",
+    "LedgerEntry",
     "LoginSession",
     "MedicationRequest",
     "Observation",
@@ -51,13 +62,18 @@ __all__ = [
     "OutboxMail",
     "Passkey",
     "PasswordLogin",
+    "Payment",
+    "PaymentPlan",
+    "PlanInstalment",
     "Patient",
     "Person",
     "PrintJob",
     "Procedure",
+    "ProcessorEvent",
     "ProxyGrant",
     "RateLimitBucket",
     "RecoveryCode",
     "ResultHold",
+    "Statement",
     "WebAuthnChallenge",
 ]

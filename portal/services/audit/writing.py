@@ -43,6 +43,12 @@ ACTIONS = frozenset(
         "cookie-refused",  # a session cookie that failed its signature
         "rate-limited",  # an attempt refused because its limit was reached
         "input-refused",  # a request refused for input no field takes (portal.security.inputs)
+        "import",  # bills taken into a patient's ledger from claims or a statement file
+        "pay",  # a payment started, taken or recorded
+        "refund",
+        "write-off",
+        "payment-plan",
+        "guest-pay",  # a statement code and birth date tried on the guest pay page
     }
 )
 OUTCOMES = ("allowed", "denied")
