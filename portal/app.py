@@ -23,10 +23,12 @@ from portal.security.headers import SecurityHeaders
 from portal.security.inputs import guard_routes
 from portal.security.sessions import SessionMiddleware
 from portal.services import audit
+from portal.services.billing import processors as billing_processors
 from portal.templating import make_templates
 from portal.views import (
     account,
     auth,
+    billing,
     chart,
     errors,
     families,
@@ -52,6 +54,7 @@ VIEW_MODULES = [
     families,
     printing,
     records,
+    billing,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
@@ -69,6 +72,7 @@ def demo_routes(settings: Settings) -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
+    billing_processors.check_settings(settings)  # production refuses the demo payment processor
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

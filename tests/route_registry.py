@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portal.models import ClinicalDocument, DiagnosticReport, Encounter, Observation, ProxyGrant
+from portal.models import ClinicalDocument, DiagnosticReport, Encounter, Observation, Payment, ProxyGrant
 
 STAFF = ("front_desk", "clinician", "billing", "admin")
 RELATIONS = ("self", "full proxy", "limited proxy", "stranger", *STAFF, "signed out")
@@ -92,6 +92,11 @@ def staff_printing(relation: str, age: int | None) -> bool:
 def audit_log(relation: str, age: int | None) -> bool:
     """The audit log's search and CSV export: admins only."""
     return relation == "admin"
+
+
+def billing(relation: str, age: int | None) -> bool:
+    """Bills: the patient, a proxy in force (the guarantor), and billing staff."""
+    return relation in ("self", "full proxy", "limited proxy", "billing")
 
 
 def anyone_signed_in(relation: str, age: int | None) -> bool:
@@ -173,6 +178,11 @@ ROUTES: dict[str, Entry] = {
     "GET /staff/print": NotPatientData("the staff print form; lists providers with visits, no patient"),
     "GET /demo/mail": NotPatientData("demo mode only: the demo's outbox, which mail keeps free of PHI"),
     "GET /p/{patient}": NotPatientData("redirects to the summary page, which is checked"),
+    "POST /billing/webhook/stripe": NotPatientData(
+        "the processor's webhook: verified by its signature, audited"
+    ),
+    "GET /demo-pay/{ref}": NotPatientData("the demo processor's hosted page: an amount, no name or visit"),
+    "POST /demo-pay/{ref}": NotPatientData("the demo processor's pay button: its signed event, audited"),
     # -- a patient's chart ----------------------------------------------------------------------------
     "GET /p/{patient}/summary": PatientData("summary", "view", "Summary", RECORD_PAGE, demographics),
     "GET /p/{patient}/results": PatientData("results", "view", "DiagnosticReport", RECORD_PAGE, record),
@@ -227,6 +237,15 @@ ROUTES: dict[str, Entry] = {
     ),
     "GET /staff/print/jobs/{job}/pdf": PatientData(
         "a finished print job's PDF", "download", "PrintJob", (PDF,), staff_printing
+    ),
+    # -- billing ------------------------------------------------------------------------------------
+    "GET /p/{patient}/billing": PatientData("bills and payments", "view", "Account", RECORD_PAGE, billing),
+    "POST /p/{patient}/billing/pay": PatientData("start a payment", "pay", "PaymentNotice", (PAGE,), billing),
+    "GET /p/{patient}/billing/statement": PatientData(
+        "a month's statement PDF", "download", "Invoice", (PDF,), billing
+    ),
+    "GET /p/{patient}/billing/receipts/{payment}": PatientData(
+        "a payment's receipt PDF", "download", "PaymentNotice", (PDF,), billing, {"payment": Payment}
     ),
     # -- families and proxies -------------------------------------------------------------------------
     "GET /p/{patient}/access": PatientData(

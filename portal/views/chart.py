@@ -46,6 +46,7 @@ CHART_SECTIONS: list[tuple[str, str]] = [
     ("documents", N_("Notes")),
     ("growth", N_("Growth")),
     ("print", N_("Print or download")),
+    ("billing", N_("Billing")),
     ("viewed", N_("Who viewed my record")),
 ]
 # A section named here is shown only to viewers at one of these levels (every other section: to anyone
