@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,10 +30,12 @@ from portal.models import (
     FhirResource,
     Observation,
     Patient,
+    Payment,
     Person,
     ProxyGrant,
 )
 from portal.models.printing import PrintJob
+from tests.billing_data import add_bill, add_paid_payment, pay_form
 from tests.conftest import form_post, log_in
 from tests.route_registry import CSV, FHIR, FRAGMENT, PAGE, PDF, STAFF, PatientData, patient_data
 
@@ -146,6 +149,11 @@ def family(session: Session) -> dict[str, object]:
             add_item(session, patient, model, f"Ordinary {model.__name__} of {name}", confidential=False)
     for model in ITEM_MODELS:
         add_item(session, patients["teen"], model, CONFIDENTIAL_MARKER, confidential=True)
+    # A bill and a paid payment of each patient; the teen's confidential visit is billed too.
+    for patient in patients.values():
+        add_bill(session, patient)
+        add_paid_payment(session, patient)
+    add_bill(session, patients["teen"], description=CONFIDENTIAL_MARKER, confidential=True)
     session.flush()
     # A finished print job of each member of staff who prints (a job is seen only by its owner).
     for role in ("front_desk", "clinician"):
@@ -216,6 +224,8 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(table.confidential.is_(confidential))  # type: ignore[attr-defined]
     elif table is ProxyGrant:
         query = query.where(ProxyGrant.proxy_person_id == helper.id)
+    elif table is Payment:
+        query = query.where(Payment.status == "paid")
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
     row = session.exec(query).first()
@@ -274,7 +284,8 @@ MEDIA_TYPES = {
     PDF: "application/pdf",
     FHIR: "application/fhir+json",
 }
-FORMS = {
+FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
+    "POST /p/{patient}/billing/pay": pay_form,  # a fresh form key each time, as each rendered form has
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
@@ -318,10 +329,15 @@ def pdf_text(tmp_path: Path, pdf: bytes) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+def form_of(key: str) -> dict[str, str]:
+    form = FORMS.get(key, {})
+    return form() if callable(form) else form
+
+
 def ask(client, case: Case, url: str):
     headers = {"HX-Request": "true"} if case.output == FRAGMENT else {}
     if case.method == "POST":
-        return form_post(client, url, FORMS.get(case.key, {}), headers=headers)
+        return form_post(client, url, form_of(case.key), headers=headers)
     return client.get(url, headers=headers)
 
 
