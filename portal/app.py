@@ -29,6 +29,7 @@ from portal.views import (
     account,
     auth,
     billing,
+    billing_guest,
     chart,
     errors,
     families,
@@ -55,6 +56,7 @@ VIEW_MODULES = [
     printing,
     records,
     billing,
+    billing_guest,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -187,6 +187,15 @@ ROUTES: dict[str, Entry] = {
     "POST /billing/webhook/stripe": NotPatientData(
         "the processor's webhook: verified by its signature, audited"
     ),
+    "GET /billing/guest": NotPatientData("guest pay's form: a statement code and a date of birth"),
+    "POST /billing/guest": NotPatientData(
+        "guest pay: one statement, only for its code and the patient's birth date; rate limited, locked "
+        "after five wrong birth dates, audited (tests/test_billing_guest.py)"
+    ),
+    "POST /billing/guest/pay": NotPatientData(
+        "guest pay: starts paying the statement a signed pass names; audited (tests/test_billing_guest.py)"
+    ),
+    "GET /billing/guest/done": NotPatientData("back from the processor: the payment's amount and state only"),
     "GET /demo-pay/{ref}": NotPatientData("the demo processor's hosted page: an amount, no name or visit"),
     "POST /demo-pay/{ref}": NotPatientData("the demo processor's pay button: its signed event, audited"),
     # -- a patient's chart ----------------------------------------------------------------------------

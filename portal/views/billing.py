@@ -196,7 +196,8 @@ async def demo_pay_page(request: Request) -> Response:
     if found is None:
         raise HTTPException(404)
     payment, patient_public_id = found
-    context = {"payment": payment, "dollars": dollars, "back": f"/p/{patient_public_id}/billing"}
+    back = "/billing/guest/done" if payment.channel == "guest" else f"/p/{patient_public_id}/billing"
+    context = {"payment": payment, "dollars": dollars, "back": back}
     return render(request, "billing/demo_processor.html", context)
 
 

@@ -27,6 +27,7 @@ read: every document printed without RECORD leaves them out, so no PDF is a way 
 from __future__ import annotations
 
 from portal.services.access.door import (
+    GUEST_ROLE,
     OPERATOR_ROLE,
     Acted,
     Asker,
@@ -37,6 +38,7 @@ from portal.services.access.door import (
     Operator,
     PatientScope,
     act,
+    act_as_guest,
     act_as_operator,
     acting,
     bind,
@@ -82,6 +84,7 @@ __all__ = [
     "Decision",
     "Level",
     "Look",
+    "GUEST_ROLE",
     "OPERATOR_ROLE",
     "Opened",
     "OpenedPage",
@@ -92,6 +95,7 @@ __all__ = [
     "STAFF_AREAS",
     "Screen",
     "act",
+    "act_as_guest",
     "act_as_operator",
     "acting",
     "age_on",

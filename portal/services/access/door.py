@@ -425,3 +425,39 @@ def acting(
         return act(session, asker, patient_public_id, look, action, *args, **kwargs)
 
     return unit_of_work
+
+
+GUEST_ROLE = "guest"
+
+
+def act_as_guest(
+    session: Session,
+    provenance: Provenance,
+    now: datetime,
+    patient: Patient,
+    look: Look,
+    action: Callable[Concatenate[Session, PatientScope, P], T | None],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Acted[T] | None:
+    """Someone without an account who has shown they hold the patient's paper statement (its code and the
+    patient's date of birth; the billing service checks both, rate limited): bills only, never a
+    confidential item, audited as "guest". The caller has already decided, from the code."""
+    viewer = Person(display_name="Guest")  # never stored: a guest has no account
+    scope = PatientScope(
+        patient, viewer, Area.BILLING, Level.LIMITED, False, False, now, frozenset({Area.BILLING}), _DOOR
+    )
+    acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
+    audit.record(
+        session,
+        action=look.action,
+        outcome="allowed" if acted is not None and acted.refused is None else "denied",
+        actor_person_id=None,
+        actor_role=GUEST_ROLE,
+        patient_id=patient.id,
+        resource_type=look.resource_type,
+        resource_id=look.resource_id or resource_id,
+        provenance=provenance,
+    )
+    return acted
