@@ -30,6 +30,7 @@ from portal.views import (
     auth,
     billing,
     billing_guest,
+    billing_staff,
     chart,
     errors,
     families,
@@ -57,6 +58,7 @@ VIEW_MODULES = [
     records,
     billing,
     billing_guest,
+    billing_staff,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

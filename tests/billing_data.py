@@ -49,6 +49,11 @@ def add_paid_payment(session: Session, patient: Patient, amount_cents: int = 2_0
     return payment
 
 
+def form_key() -> dict[str, str]:
+    """A form's key as each rendered form has its own (a double submit finds the first)."""
+    return {"key": secrets.token_urlsafe(24)}
+
+
 def pay_form() -> dict[str, str]:
-    """The Billing page's pay form as rendered: a fresh key each time (a key is one form's)."""
-    return {"how": "all", "key": secrets.token_urlsafe(24)}
+    """The Billing page's pay form as rendered."""
+    return {"how": "all", **form_key()}

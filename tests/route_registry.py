@@ -105,6 +105,12 @@ def billing(relation: str, age: int | None) -> bool:
     return relation in ("self", "full proxy", "limited proxy", "billing")
 
 
+def billing_office(relation: str, age: int | None) -> bool:
+    """The billing office's ledger and its changes (desk payments, refunds, write-offs, plans): billing
+    staff only, never the patient or a guarantor."""
+    return relation == "billing"
+
+
 def anyone_signed_in(relation: str, age: int | None) -> bool:
     """The records switcher: anyone signed in (it lists only whom they may act for)."""
     return relation != "signed out"
@@ -187,6 +193,7 @@ ROUTES: dict[str, Entry] = {
     "POST /billing/webhook/stripe": NotPatientData(
         "the processor's webhook: verified by its signature, audited"
     ),
+    "GET /billing/accounts": NotPatientData("the billing office's empty account search form"),
     "GET /billing/guest": NotPatientData("guest pay's form: a statement code and a date of birth"),
     "POST /billing/guest": NotPatientData(
         "guest pay: one statement, only for its code and the patient's birth date; rate limited, locked "
@@ -258,6 +265,24 @@ ROUTES: dict[str, Entry] = {
     "POST /p/{patient}/billing/pay": PatientData("start a payment", "pay", "PaymentNotice", (PAGE,), billing),
     "GET /p/{patient}/billing/statement": PatientData(
         "a month's statement PDF", "download", "Invoice", (PDF,), billing
+    ),
+    "GET /p/{patient}/billing/ledger": PatientData(
+        "the billing office's ledger", "view", "Account", (PAGE,), billing_office
+    ),
+    "POST /p/{patient}/billing/desk-payment": PatientData(
+        "a payment taken at the desk", "pay", "PaymentNotice", (PAGE,), billing_office
+    ),
+    "POST /p/{patient}/billing/payments/{payment}/refund": PatientData(
+        "a refund", "refund", "PaymentNotice", (PAGE,), billing_office, {"payment": Payment}
+    ),
+    "POST /p/{patient}/billing/write-off": PatientData(
+        "a write-off with its reason", "write-off", "Account", (PAGE,), billing_office
+    ),
+    "POST /p/{patient}/billing/plan": PatientData(
+        "a payment plan", "payment-plan", "PaymentPlan", (PAGE,), billing_office
+    ),
+    "POST /billing/accounts": PatientData(
+        "billing account search", "view", "Patient", (PAGE,), billing_office
     ),
     "GET /p/{patient}/billing/receipts/{payment}": PatientData(
         "a payment's receipt PDF", "download", "PaymentNotice", (PDF,), billing, {"payment": Payment}

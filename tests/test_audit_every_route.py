@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from portal.fhir.importer import import_paths
 from portal.models import AuditEvent, Patient, Person, ProxyGrant
-from tests.billing_data import add_bill, add_paid_payment, pay_form
+from tests.billing_data import add_bill, add_paid_payment, form_key, pay_form
 from tests.conftest import form_post, log_in
 from tests.route_registry import FRAGMENT, STAFF, PatientData, patient_data
 
@@ -30,6 +30,10 @@ INFANT_AGE = 0  # the sample infant is under a year old on any day these tests r
 ROUTES: dict[str, PatientData] = patient_data(path_holds_patient=True)
 FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
     "POST /p/{patient}/billing/pay": pay_form,  # a fresh form key each time, as each rendered form has
+    "POST /p/{patient}/billing/desk-payment": lambda: {"method": "cash", "amount": "10.00", **form_key()},
+    "POST /p/{patient}/billing/payments/{payment}/refund": lambda: {"amount": "5.00", **form_key()},
+    "POST /p/{patient}/billing/write-off": lambda: {"amount": "10.00", "reason": "Hardship", **form_key()},
+    "POST /p/{patient}/billing/plan": {"months": "2"},
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},

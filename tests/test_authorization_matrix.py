@@ -35,7 +35,7 @@ from portal.models import (
     ProxyGrant,
 )
 from portal.models.printing import PrintJob
-from tests.billing_data import add_bill, add_paid_payment, pay_form
+from tests.billing_data import add_bill, add_paid_payment, form_key, pay_form
 from tests.conftest import form_post, log_in
 from tests.route_registry import CSV, FHIR, FRAGMENT, PAGE, PDF, STAFF, PatientData, patient_data
 
@@ -286,6 +286,10 @@ MEDIA_TYPES = {
 }
 FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
     "POST /p/{patient}/billing/pay": pay_form,  # a fresh form key each time, as each rendered form has
+    "POST /p/{patient}/billing/desk-payment": lambda: {"method": "cash", "amount": "10.00", **form_key()},
+    "POST /p/{patient}/billing/payments/{payment}/refund": lambda: {"amount": "5.00", **form_key()},
+    "POST /p/{patient}/billing/write-off": lambda: {"amount": "10.00", "reason": "Hardship", **form_key()},
+    "POST /p/{patient}/billing/plan": {"months": "2"},
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
@@ -480,6 +484,7 @@ STAFF_FORMS: dict[str, dict[str, str]] = {
     "POST /front-desk/reset": {"patient": "matrix-other"},
     "POST /staff/print/day": {"date": "2026-01-20"},
     "POST /admin/audit/export": {"since": "2000-01-01"},
+    "POST /billing/accounts": {"name": FAMILY_NAME, "birth_date": "2011-06-15"},
 }
 
 

@@ -59,6 +59,8 @@ class Processor(Protocol):
 
     def verify_event(self, payload: bytes, signature: str | None) -> ProcessorEventData: ...
 
+    def refund(self, *, processor_payment_id: str, amount_cents: int, idempotency_key: str) -> str: ...
+
 
 def setting(settings: Settings, name: str, default: str = "") -> str:
     return settings.extra.get(name) or os.environ.get(name, default)
@@ -142,6 +144,15 @@ class StripeProcessor:
         )
         return Checkout(str(session.id), str(session.url))
 
+    def refund(self, *, processor_payment_id: str, amount_cents: int, idempotency_key: str) -> str:
+        """Give back part or all of a payment; Stripe's own charge.refunded webhook follows (and adds
+        nothing, the refund being recorded already)."""
+        refund = self._client.v1.refunds.create(
+            params={"payment_intent": processor_payment_id, "amount": amount_cents},
+            options={"idempotency_key": idempotency_key},
+        )
+        return str(refund.id)
+
     def verify_event(self, payload: bytes, signature: str | None) -> ProcessorEventData:
         try:
             self._stripe.WebhookSignature.verify_header(
@@ -211,6 +222,10 @@ class DemoProcessor:
     ) -> Checkout:
         ref = "demo_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
         return Checkout(ref, f"{self._origin}/demo-pay/{ref}")
+
+    def refund(self, *, processor_payment_id: str, amount_cents: int, idempotency_key: str) -> str:
+        """The demo gives nothing back (it took nothing): a refund id, for the record."""
+        return "demo_re_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
 
     def event_for(self, ref: str, payment_public_id: str, amount_cents: int) -> tuple[bytes, str]:
         """What the demo's hosted page "sends" when the visitor presses pay: a signed event."""
