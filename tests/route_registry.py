@@ -193,6 +193,12 @@ ROUTES: dict[str, Entry] = {
     "POST /billing/webhook/stripe": NotPatientData(
         "the processor's webhook: verified by its signature, audited"
     ),
+    "GET /billing/reconciliation": NotPatientData(
+        "the day's payments and refunds by processor id: amounts and ids, no patient; billing staff, audited"
+    ),
+    "GET /billing/reconciliation.csv": NotPatientData(
+        "the same day's report as formula-safe CSV: no patient named; billing staff, audited"
+    ),
     "GET /billing/accounts": NotPatientData("the billing office's empty account search form"),
     "GET /billing/guest": NotPatientData("guest pay's form: a statement code and a date of birth"),
     "POST /billing/guest": NotPatientData(

@@ -21,7 +21,7 @@ from portal import forms
 from portal.db import run_db
 from portal.services import access, patient_search
 from portal.services.access import Area, Look, Screen
-from portal.services.billing import plans, staff
+from portal.services.billing import plans, reconcile, staff
 from portal.services.billing.money import dollars, parse_cents
 from portal.services.errors import Refused
 from portal.templating import render
@@ -221,7 +221,43 @@ def _first_of_next_month(today: date) -> date:
     return (today.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
+def _day(request: Request) -> Any:
+    try:
+        return forms.day(request.query_params.get("day")) or _settings(request).today()
+    except forms.InputError:
+        raise HTTPException(400) from None
+
+
+async def reconciliation(request: Request) -> Response:
+    """The clinic day's payments and refunds by processor id, with each processor's net."""
+    person = require_screen(request, Screen.BILLING)
+    day = _day(request)
+    settings = _settings(request)
+    report = await run_db(request, reconcile.daily, person, day, settings.timezone, where(request))
+    context = {"report": report, "dollars": dollars, "tz": settings.clinic_timezone}
+    return render(request, "staff/billing_reconciliation.html", context)
+
+
+async def reconciliation_csv(request: Request) -> Response:
+    person = require_screen(request, Screen.BILLING)
+    day = _day(request)
+    settings = _settings(request)
+    report = await run_db(
+        request, reconcile.daily, person, day, settings.timezone, where(request), action="export"
+    )
+    return Response(
+        reconcile.report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="payments-{day.isoformat()}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 routes = [
+    Route("/billing/reconciliation", reconciliation, name="billing_reconciliation"),
+    Route("/billing/reconciliation.csv", reconciliation_csv, name="billing_reconciliation_csv"),
     Route("/billing/accounts", accounts_page, name="billing_accounts"),
     Route("/billing/accounts", accounts_search, methods=["POST"], name="billing_accounts_search"),
     Route("/p/{patient}/billing/ledger", ledger_view, name="billing_ledger"),

@@ -10,7 +10,7 @@ from portal import db
 from portal.commands import load_settings, open_engine
 from portal.models.base import utcnow
 from portal.provenance import Provenance
-from portal.services import access
+from portal.services import access, audit
 
 
 def _operator(command: str) -> access.Operator:
@@ -57,3 +57,31 @@ def sync_command() -> None:
     with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
         count = sync_claims(session, operator)
     click.echo(f"{count} patients' bills brought up to date")
+
+
+@billing_group.command(name="export")
+@click.option("--since", required=True, help="A date (YYYY-MM-DD) or an ISO date and time, UTC.")
+def export_command(since: str) -> None:
+    """Print PaymentNotice (each payment paid since then) and PaymentReconciliation (per processor and
+    day) as NDJSON, one FHIR R4 resource a line, for the practice-management system."""
+    import json
+    from datetime import UTC, datetime
+
+    from portal.services.billing.reconcile import export_since
+
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter("give a date like 2026-05-01", param_hint="--since") from None
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    with open_engine(load_settings(), upgrade=True) as engine, db.transaction(engine) as session:
+        audit.record(
+            session,
+            action="export",
+            actor_role=access.OPERATOR_ROLE,
+            resource_type="PaymentReconciliation",
+            resource_id=start.isoformat()[:64],
+            provenance=Provenance(route="cli:billing_export"),
+        )
+        for resource in export_since(session, start):
+            click.echo(json.dumps(resource, sort_keys=True, separators=(",", ":")))

@@ -20,7 +20,7 @@ from portal.models.billing import Payment, ProcessorEvent, Statement
 from portal.models.people import Patient
 from portal.services import access
 from portal.services.access import Area, Look, PatientScope
-from portal.services.billing import ledger
+from portal.services.billing import ledger, reconcile
 from portal.services.billing.processors import Processor, ProcessorEventData
 from portal.services.errors import Refused
 
@@ -225,6 +225,7 @@ def mark_paid(
         from portal.services.billing.plans import credit_instalment
 
         credit_instalment(session, payment)
+    reconcile.keep_notice(session, scope, payment)
 
 
 def refund_to(
@@ -247,6 +248,7 @@ def refund_to(
         reason=why,
     )
     payment.refunded_cents = total
+    reconcile.keep_notice(session, scope, payment)
 
 
 def statement_of(session: Session, payment: Payment) -> Statement | None:

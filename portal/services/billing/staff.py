@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from portal.models.billing import LedgerEntry, Payment, PaymentPlan
 from portal.services import access
 from portal.services.access import PatientScope, Screen
-from portal.services.billing import ledger, pages, payments, plans
+from portal.services.billing import ledger, pages, payments, plans, reconcile
 from portal.services.billing.pages import PlanLine, VisitLine
 from portal.services.billing.processors import Processor
 from portal.services.errors import Refused
@@ -161,6 +161,7 @@ def refund(
     )
     # The processor's own refund event reports this total: it then finds nothing more to add.
     payment.refunded_cents += amount_cents
+    reconcile.keep_notice(session, scope, payment)
     return payment
 
 
