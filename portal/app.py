@@ -23,11 +23,15 @@ from portal.security.headers import SecurityHeaders
 from portal.security.inputs import guard_routes
 from portal.security.sessions import SessionMiddleware
 from portal.services import audit
+from portal.services.billing import processors as billing_processors
 from portal.services.registration import steps as registration_steps
 from portal.templating import make_templates
 from portal.views import (
     account,
     auth,
+    billing,
+    billing_guest,
+    billing_staff,
     chart,
     checkin,
     errors,
@@ -65,6 +69,9 @@ VIEW_MODULES = [
     due_views,
     staff_home,
     messaging,
+    billing,
+    billing_guest,
+    billing_staff,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024
@@ -82,6 +89,7 @@ def demo_routes(settings: Settings) -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
+    billing_processors.check_settings(settings)  # production refuses the demo payment processor
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from portal.forecast.cli import forecast_command
 from portal.identity_commands import activation_code, staff
 from portal.models.people import Patient
 from portal.provenance import Provenance
+from portal.services.billing.cli import billing_group
 from portal.services.refills.cli import refills_group
 from portal.services.registration.cli import registration_group
 
@@ -412,3 +413,4 @@ main.add_command(activation_code)
 main.add_command(staff)
 main.add_command(registration_group)
 main.add_command(refills_group)
+main.add_command(billing_group)

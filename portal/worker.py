@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from portal.commands import open_engine
 from portal.config import Settings
 from portal.services import audit, mail, printing
+from portal.services.billing import plans as billing_plans
 from portal.services.due import reminders
 from portal.services.messaging import notices
 from portal.services.registration import offers as checkin_offers
@@ -32,6 +33,7 @@ def run_round(engine: Engine, settings: Settings) -> None:
     notices.run_notices(engine, settings)  # message notices and pool digests, into the outbox
     mail.send_pending(engine, settings)
     printing.run_print_jobs(engine, settings)
+    billing_plans.worker_round(engine, settings)
 
 
 def run_rounds(engine: Engine, settings: Settings, *, once: bool = False, interval: float = 5.0) -> None:

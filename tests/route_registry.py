@@ -25,6 +25,7 @@ from portal.models import (
     MessageAttachment,
     MessageThread,
     Observation,
+    Payment,
     ProxyGrant,
     RefillRequest,
 )
@@ -152,6 +153,17 @@ def care_team_messages(relation: str, age: int | None) -> bool:
     return relation in ("clinician", "front_desk", "billing")
 
 
+def billing(relation: str, age: int | None) -> bool:
+    """Bills: the patient, a proxy in force (the guarantor), and billing staff."""
+    return relation in ("self", "full proxy", "limited proxy", "billing")
+
+
+def billing_office(relation: str, age: int | None) -> bool:
+    """The billing office's ledger and its changes (desk payments, refunds, write-offs, plans): billing
+    staff only, never the patient or a guarantor."""
+    return relation == "billing"
+
+
 def anyone_signed_in(relation: str, age: int | None) -> bool:
     """The records switcher: anyone signed in (it lists only whom they may act for)."""
     return relation != "signed out"
@@ -238,6 +250,27 @@ ROUTES: dict[str, Entry] = {
     "POST /account/message-mail": NotPatientData("the person's own choice of mail at night"),
     "GET /admin/care-teams": NotPatientData("admin-only: the care-team pools, staff names, no patient"),
     "POST /admin/care-teams": NotPatientData("admin-only: defines a care-team pool, no patient"),
+    "POST /billing/webhook/stripe": NotPatientData(
+        "the processor's webhook: verified by its signature, audited"
+    ),
+    "GET /billing/reconciliation": NotPatientData(
+        "the day's payments and refunds by processor id: amounts and ids, no patient; billing staff, audited"
+    ),
+    "GET /billing/reconciliation.csv": NotPatientData(
+        "the same day's report as formula-safe CSV: no patient named; billing staff, audited"
+    ),
+    "GET /billing/accounts": NotPatientData("the billing office's empty account search form"),
+    "GET /billing/guest": NotPatientData("guest pay's form: a statement code and a date of birth"),
+    "POST /billing/guest": NotPatientData(
+        "guest pay: one statement, only for its code and the patient's birth date; rate limited, locked "
+        "after five wrong birth dates, audited (tests/test_billing_guest.py)"
+    ),
+    "POST /billing/guest/pay": NotPatientData(
+        "guest pay: starts paying the statement a signed pass names; audited (tests/test_billing_guest.py)"
+    ),
+    "GET /billing/guest/done": NotPatientData("back from the processor: the payment's amount and state only"),
+    "GET /demo-pay/{ref}": NotPatientData("the demo processor's hosted page: an amount, no name or visit"),
+    "POST /demo-pay/{ref}": NotPatientData("the demo processor's pay button: its signed event, audited"),
     # -- a patient's chart ----------------------------------------------------------------------------
     "GET /p/{patient}/summary": PatientData("summary", "view", "Summary", RECORD_PAGE, demographics),
     "GET /p/{patient}/results": PatientData("results", "view", "DiagnosticReport", RECORD_PAGE, record),
@@ -292,6 +325,33 @@ ROUTES: dict[str, Entry] = {
     ),
     "GET /staff/print/jobs/{job}/pdf": PatientData(
         "a finished print job's PDF", "download", "PrintJob", (PDF,), staff_printing
+    ),
+    # -- billing ------------------------------------------------------------------------------------
+    "GET /p/{patient}/billing": PatientData("bills and payments", "view", "Account", RECORD_PAGE, billing),
+    "POST /p/{patient}/billing/pay": PatientData("start a payment", "pay", "PaymentNotice", (PAGE,), billing),
+    "GET /p/{patient}/billing/statement": PatientData(
+        "a month's statement PDF", "download", "Invoice", (PDF,), billing
+    ),
+    "GET /p/{patient}/billing/ledger": PatientData(
+        "the billing office's ledger", "view", "Account", (PAGE,), billing_office
+    ),
+    "POST /p/{patient}/billing/desk-payment": PatientData(
+        "a payment taken at the desk", "pay", "PaymentNotice", (PAGE,), billing_office
+    ),
+    "POST /p/{patient}/billing/payments/{payment}/refund": PatientData(
+        "a refund", "refund", "PaymentNotice", (PAGE,), billing_office, {"payment": Payment}
+    ),
+    "POST /p/{patient}/billing/write-off": PatientData(
+        "a write-off with its reason", "write-off", "Account", (PAGE,), billing_office
+    ),
+    "POST /p/{patient}/billing/plan": PatientData(
+        "a payment plan", "payment-plan", "PaymentPlan", (PAGE,), billing_office
+    ),
+    "POST /billing/accounts": PatientData(
+        "billing account search", "view", "Patient", (PAGE,), billing_office
+    ),
+    "GET /p/{patient}/billing/receipts/{payment}": PatientData(
+        "a payment's receipt PDF", "download", "PaymentNotice", (PDF,), billing, {"payment": Payment}
     ),
     # -- families and proxies -------------------------------------------------------------------------
     "GET /p/{patient}/access": PatientData(

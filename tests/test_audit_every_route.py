@@ -7,6 +7,7 @@ on the sample infant's record by everyone the registry's rule lets in, and once 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sqlmodel import Session, func, select
 
 from portal.fhir.importer import import_paths
 from portal.models import AuditEvent, MedicationRequest, Patient, Person, ProxyGrant, RefillRequest
+from tests.billing_data import add_bill, add_paid_payment, form_key, pay_form
 from tests.conftest import form_post, log_in
 from tests.route_registry import FRAGMENT, ITEM_FINDERS, ITEM_MAKERS, STAFF, PatientData, patient_data
 
@@ -26,9 +28,14 @@ ROLES = {"patient": "patient", "parent": "proxy", **{role: role for role in STAF
 INFANT_AGE = 0  # the sample infant is under a year old on any day these tests run near
 
 ROUTES: dict[str, PatientData] = patient_data(path_holds_patient=True)
-FORMS = {
+FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
     "POST /p/{patient}/medications/{medication}/refill": {"pharmacy": "riverside-main", "days_left": "3"},
     "POST /p/{patient}/refills/{refill}/decide": {"decision": "needs_visit"},
+    "POST /p/{patient}/billing/pay": pay_form,  # a fresh form key each time, as each rendered form has
+    "POST /p/{patient}/billing/desk-payment": lambda: {"method": "cash", "amount": "10.00", **form_key()},
+    "POST /p/{patient}/billing/payments/{payment}/refund": lambda: {"amount": "5.00", **form_key()},
+    "POST /p/{patient}/billing/write-off": lambda: {"amount": "10.00", "reason": "Hardship", **form_key()},
+    "POST /p/{patient}/billing/plan": {"months": "2"},
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
@@ -80,6 +87,8 @@ def world(app, session):
         )
     for make in ITEM_MAKERS:  # the items of features' own tables (tests/route_registry.py)
         make(session, patient, "An item", False)
+    add_bill(session, patient)
+    add_paid_payment(session, patient)
     session.commit()
     return {"patient": patient, "people": people}
 
@@ -122,7 +131,8 @@ def url_of(session: Session, key: str, patient: Patient, *, items_of: Patient | 
 
 def use(client, key: str, url: str, **headers: str):
     if key.startswith("POST"):
-        return form_post(client, url, FORMS.get(key, {}), headers=headers)
+        form = FORMS.get(key, {})
+        return form_post(client, url, form() if callable(form) else form, headers=headers)
     return client.get(url, headers=headers)
 
 

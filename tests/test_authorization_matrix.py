@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,11 +31,13 @@ from portal.models import (
     MedicationRequest,
     Observation,
     Patient,
+    Payment,
     Person,
     ProxyGrant,
     RefillRequest,
 )
 from portal.models.printing import PrintJob
+from tests.billing_data import add_bill, add_paid_payment, form_key, pay_form
 from tests.conftest import form_post, log_in
 from tests.route_registry import (
     CSV,
@@ -176,6 +179,11 @@ def family(session: Session) -> dict[str, object]:
         session.flush()
         medicine = session.exec(select(MedicationRequest).order_by(MedicationRequest.id.desc())).first()
         session.add(RefillRequest(patient_id=patient.id, medication_id=medicine.id, days_left=3))
+    # A bill and a paid payment of each patient; the teen's confidential visit is billed too.
+    for patient in patients.values():
+        add_bill(session, patient)
+        add_paid_payment(session, patient)
+    add_bill(session, patients["teen"], description=CONFIDENTIAL_MARKER, confidential=True)
     session.flush()
     # A finished print job of each member of staff who prints (a job is seen only by its owner).
     for role in ("front_desk", "clinician"):
@@ -257,6 +265,8 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(ProxyGrant.proxy_person_id == helper.id)
     elif table is RefillRequest:
         query = query.where(RefillRequest.status == "pending")
+    elif table is Payment:
+        query = query.where(Payment.status == "paid")
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
     row = session.exec(query.order_by(table.id)).first()  # type: ignore[attr-defined]
@@ -315,7 +325,12 @@ MEDIA_TYPES = {
     PDF: "application/pdf",
     FHIR: "application/fhir+json",
 }
-FORMS = {
+FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
+    "POST /p/{patient}/billing/pay": pay_form,  # a fresh form key each time, as each rendered form has
+    "POST /p/{patient}/billing/desk-payment": lambda: {"method": "cash", "amount": "10.00", **form_key()},
+    "POST /p/{patient}/billing/payments/{payment}/refund": lambda: {"amount": "5.00", **form_key()},
+    "POST /p/{patient}/billing/write-off": lambda: {"amount": "10.00", "reason": "Hardship", **form_key()},
+    "POST /p/{patient}/billing/plan": {"months": "2"},
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
     "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/medications/{medication}/refill": {"pharmacy": "riverside-main", "days_left": "3"},
@@ -366,10 +381,15 @@ def pdf_text(tmp_path: Path, pdf: bytes) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+def form_of(key: str) -> dict[str, str]:
+    form = FORMS.get(key, {})
+    return form() if callable(form) else form
+
+
 def ask(client, case: Case, url: str):
     headers = {"HX-Request": "true"} if case.output == FRAGMENT else {}
     if case.method == "POST":
-        return form_post(client, url, FORMS.get(case.key, {}), headers=headers)
+        return form_post(client, url, form_of(case.key), headers=headers)
     return client.get(url, headers=headers)
 
 
@@ -512,6 +532,7 @@ STAFF_FORMS: dict[str, dict[str, str]] = {
     "POST /front-desk/reset": {"patient": "matrix-other"},
     "POST /staff/print/day": {"date": "2026-01-20"},
     "POST /admin/audit/export": {"since": "2000-01-01"},
+    "POST /billing/accounts": {"name": FAMILY_NAME, "birth_date": "2011-06-15"},
 }
 
 

@@ -2,6 +2,15 @@
 
 from portal.models.access import ProxyGrant
 from portal.models.audit import AuditCheckpoint, AuditEvent
+from portal.models.billing import (
+    BilledVisit,
+    LedgerEntry,
+    Payment,
+    PaymentPlan,
+    PlanInstalment,
+    ProcessorEvent,
+    Statement,
+)
 from portal.models.due import DueReminder
 from portal.models.identity import (
     LoginSession,
@@ -75,6 +84,7 @@ __all__ = [
     "RegistrationOutput",
     "AuditCheckpoint",
     "AuditEvent",
+    "BilledVisit",
     "ClinicalDocument",
     "Condition",
     "DiagnosticReport",
@@ -84,6 +94,7 @@ __all__ = [
     "FhirLink",
     "FhirResource",
     "Immunization",
+    "LedgerEntry",
     "LoginSession",
     "MedicationRequest",
     "Observation",
@@ -93,15 +104,20 @@ __all__ = [
     "Passkey",
     "PasswordLogin",
     "PharmacyChoice",
+    "Payment",
+    "PaymentPlan",
+    "PlanInstalment",
     "Patient",
     "Person",
     "PrintJob",
     "Procedure",
+    "ProcessorEvent",
     "ProxyGrant",
     "RateLimitBucket",
     "RecoveryCode",
     "RefillEvent",
     "RefillRequest",
     "ResultHold",
+    "Statement",
     "WebAuthnChallenge",
 ]

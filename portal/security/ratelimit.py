@@ -32,6 +32,7 @@ class Limit:
 SIGN_IN_ADDRESS = Limit("sign-in:address", 20, timedelta(minutes=15))
 SIGN_IN_ACCOUNT = Limit("sign-in:account", 10, timedelta(minutes=15))
 ACTIVATION_ADDRESS = Limit("activation:address", 20, timedelta(hours=1))
+GUEST_PAY_ADDRESS = Limit("guest-pay:address", 20, timedelta(hours=1))  # statement code + birth date
 PASSWORD_ADDRESS = Limit("password:address", 20, timedelta(minutes=15))
 PASSWORD_ACCOUNT = Limit("password:account", 5, timedelta(minutes=15))
 MAIL_CODE_ACCOUNT = Limit("mail-code:account", 5, timedelta(minutes=15))

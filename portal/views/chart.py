@@ -49,6 +49,7 @@ CHART_SECTIONS: list[tuple[str, str]] = [
     ("growth", N_("Growth")),
     ("messages", N_("Messages")),
     ("print", N_("Print or download")),
+    ("billing", N_("Billing")),
     ("viewed", N_("Who viewed my record")),
 ]
 # A section named here is shown only to viewers at one of these levels (every other section: to anyone

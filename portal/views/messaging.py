@@ -186,20 +186,11 @@ async def _thread(
 ) -> Response:
     thread_id = request.path_params["thread"]
     chart = await read_chart_or_404(
-        request, Look(Area.MESSAGES, "Communication", thread_id), _thread_reader, thread_id
+        request, Look(Area.MESSAGES, "Communication", thread_id), staff.thread_with_tools, thread_id
     )
     page, tools = chart.data
     context = _context(request, chart, page=page, tools=tools, draft=draft, error=error, statuses=STATUSES)
     return render(request, "messages/thread.html", context, status_code=400 if error else 200)
-
-
-def _thread_reader(
-    session: Session, scope: PatientScope, thread_public_id: str
-) -> tuple[threads.ThreadPage, staff.StaffTools | None] | None:
-    page = threads.thread_page(session, scope, thread_public_id)
-    if page is None:
-        return None
-    return page, staff.staff_tools(session, scope, page.thread)
 
 
 async def message_thread_page(request: Request) -> Response:

@@ -27,21 +27,17 @@ read: every document printed without RECORD leaves them out, so no PDF is a way 
 from __future__ import annotations
 
 from portal.services.access.door import (
-    OPERATOR_ROLE,
     Acted,
     Asker,
     Bound,
     Look,
     Opened,
     OpenedPage,
-    Operator,
     PatientScope,
     act,
-    act_as_operator,
     acting,
     bind,
     read,
-    read_as_operator,
     read_many,
     read_page,
 )
@@ -72,6 +68,14 @@ from portal.services.access.screens import (
     may_use_screen,
     require_screen,
 )
+from portal.services.access.trusted import (
+    GUEST_ROLE,
+    OPERATOR_ROLE,
+    Operator,
+    act_as_guest,
+    act_as_operator,
+    read_as_operator,
+)
 
 __all__ = [
     "ALL_AREAS",
@@ -84,6 +88,7 @@ __all__ = [
     "Decision",
     "Level",
     "Look",
+    "GUEST_ROLE",
     "OPERATOR_ROLE",
     "Opened",
     "OpenedPage",
@@ -94,6 +99,7 @@ __all__ = [
     "STAFF_AREAS",
     "Screen",
     "act",
+    "act_as_guest",
     "act_as_operator",
     "acting",
     "age_on",

@@ -15,7 +15,6 @@ from portal.models.people import Patient, Person
 from portal.provenance import Provenance
 from portal.services import audit
 from portal.services.access.rules import (
-    ALL_AREAS,
     AgeRules,
     Area,
     Decision,
@@ -203,50 +202,6 @@ def read_page(
     return OpenedPage(opened, others)
 
 
-@dataclass(frozen=True)
-class Operator:
-    """The clinic's operator at the command line (or the demo's set-up): trusted, audited as "system"."""
-
-    today: date
-    rules: AgeRules
-    now: datetime
-    provenance: Provenance
-
-
-OPERATOR_ROLE = "system"
-
-
-def read_as_operator(
-    session: Session,
-    operator: Operator,
-    patient: Patient,
-    look: Look,
-    reader: Callable[Concatenate[Session, PatientScope, P], T | None],
-    /,
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> T | None:
-    """The command line's read of a chart: the operator sees everything (held results marked, as staff
-    do), and the look is audited (actor role "system", the command's `cli:` provenance), denied when the
-    reader found nothing. Never called from a request: views go through `read`."""
-    if not (operator.provenance.route or "").startswith("cli:"):
-        raise ValueError("the operator reads from the command line only")
-    viewer = Person(display_name="Clinic operator")  # never stored: the scope's viewer has no account
-    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, ALL_AREAS, _DOOR)
-    data = reader(session, scope, *args, **kwargs)
-    audit.record(
-        session,
-        action=look.action,
-        outcome="allowed" if data is not None else "denied",
-        actor_role=OPERATOR_ROLE,
-        patient_id=patient.id,
-        resource_type=look.resource_type,
-        resource_id=look.resource_id,
-        provenance=operator.provenance,
-    )
-    return data
-
-
 def _audit(
     session: Session,
     person: Person,
@@ -332,34 +287,6 @@ def act(
     acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
     allowed = acted is not None and acted.refused is None
     _audit_look(session, person, patient, decision, allowed, look, asker.provenance, resource_id)
-    return acted
-
-
-def act_as_operator(
-    session: Session,
-    operator: Operator,
-    patient: Patient,
-    look: Look,
-    action: Callable[Concatenate[Session, PatientScope, P], T | None],
-    /,
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> Acted[T] | None:
-    """The clinic's own command changes one patient's data: no person to decide for, still one event."""
-    viewer = Person(display_name="Clinic operator")  # never stored: the scope's viewer has no account
-    scope = PatientScope(patient, viewer, look.area, Level.STAFF, True, True, operator.now, ALL_AREAS, _DOOR)
-    acted, resource_id = _carry_out(session, scope, action, *args, **kwargs)
-    audit.record(
-        session,
-        action=look.action,
-        outcome="allowed" if acted is not None and acted.refused is None else "denied",
-        actor_person_id=None,
-        actor_role=OPERATOR_ROLE,
-        patient_id=patient.id,
-        resource_type=look.resource_type,
-        resource_id=look.resource_id or resource_id,
-        provenance=operator.provenance,
-    )
     return acted
 
 
@@ -464,3 +391,18 @@ def read_many(
         if opened is not None:
             found.append(opened)
     return found
+
+
+def _scope(
+    patient: Patient,
+    viewer: Person,
+    area: Area,
+    level: Level,
+    now: datetime,
+    areas: frozenset[Area],
+    *,
+    sees_confidential: bool,
+) -> PatientScope:
+    """A scope for the door's trusted callers in `access.trusted` (the operator, a guest), who decide
+    without a grant: never for a request's person, who goes through `read` or `act`."""
+    return PatientScope(patient, viewer, area, level, sees_confidential, sees_confidential, now, areas, _DOOR)

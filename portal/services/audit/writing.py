@@ -53,6 +53,12 @@ ACTIONS = frozenset(
         "assign",  # a thread given to a colleague or a pool
         "close",  # a thread's status set by staff
         "move",  # a thread moved to another patient's record (both charts)
+        "import",  # bills taken into a patient's ledger from claims or a statement file
+        "pay",  # a payment started, taken or recorded
+        "refund",
+        "write-off",
+        "payment-plan",
+        "guest-pay",  # a statement code and birth date tried on the guest pay page
     }
 )
 OUTCOMES = ("allowed", "denied")

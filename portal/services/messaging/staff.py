@@ -29,7 +29,7 @@ from portal.services import access, audit
 from portal.services.access import Area, Asker, Look, PatientScope, Screen
 from portal.services.errors import Refused
 from portal.services.messaging import fhir
-from portal.services.messaging.threads import Draft, check, find_thread
+from portal.services.messaging.threads import Draft, ThreadPage, check, find_thread, thread_page
 from portal.services.messaging.writing import Sent, _store
 
 INBOX_SIZE = 100
@@ -365,3 +365,13 @@ def staff_inbox_links(session: Session, person: Person) -> bool:
 
 def open_statuses() -> list[str]:
     return [s for s in STATUSES if s != "closed"]
+
+
+def thread_with_tools(
+    session: Session, scope: PatientScope, thread_public_id: str
+) -> tuple[ThreadPage, StaffTools | None] | None:
+    """The thread page's reader: the thread as this scope sees it, and the care team's tools for staff."""
+    page = thread_page(session, scope, thread_public_id)
+    if page is None:
+        return None
+    return page, staff_tools(session, scope, page.thread)
