@@ -91,6 +91,17 @@ def test_a_six_megabyte_file_is_refused_with_a_message_and_nothing_is_stored(cli
     assert counts(session) == (0, 0)
 
 
+def test_three_files_of_almost_five_megabytes_each_are_sent_together(client, session, people) -> None:
+    log_in(client, session, people["parent"])
+    part = b"%PDF-1.4\n" + b"0" * (5 * MB - 64) + b"\n%%EOF\n"
+    three = [("files", (f"scan-{n}.pdf", part, "application/pdf")) for n in range(3)]
+
+    response = send(client, people["child"], files=three)
+
+    assert response.status_code in (200, 303), response.text[:300]
+    assert counts(session) == (1, 3)
+
+
 def test_an_html_file_renamed_pdf_is_refused_by_its_bytes(client, session, people) -> None:
     log_in(client, session, people["parent"])
     html = b"<html><script>alert(1)</script></html>"

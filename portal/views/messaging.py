@@ -38,6 +38,9 @@ T = TypeVar("T")
 LIST = Look(Area.MESSAGES, "Communication")
 SEND = Look(Area.MESSAGES, "Communication", action="send")
 MAX_FIELDS = 20
+# Up to three files of 5 MB each, with the form around them: more than the app's 10 MB for other routes.
+MESSAGE_BODY_LIMIT = files.MAX_FILES * files.MAX_BYTES + 1024 * 1024
+BODY_LIMITS = {"message_thread_create": MESSAGE_BODY_LIMIT, "message_reply_create": MESSAGE_BODY_LIMIT}
 
 TOPIC_WORDS = {
     "medical": N_("A medical question"),
