@@ -316,6 +316,7 @@ def test_needs_a_visit_tells_the_patient_how_to_book(client, session, settings, 
     log_in(client, session, fam["teen_person"])
     seen = client.get(f"/p/{fam['teen'].public_id}/refills").text
     assert "needs to see you first" in seen and settings.clinic_phone in seen
+    assert f'href="/p/{fam["teen"].public_id}/messages/new"' in seen  # or write to the care team
 
 
 def test_a_request_is_decided_once_and_the_second_clinician_is_told(client, session, fam, asked) -> None:
