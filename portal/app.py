@@ -26,6 +26,7 @@ from portal.services import audit
 from portal.templating import make_templates
 from portal.views import (
     account,
+    appointments,
     auth,
     chart,
     errors,
@@ -52,6 +53,7 @@ VIEW_MODULES = [
     families,
     printing,
     records,
+    appointments,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

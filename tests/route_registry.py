@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portal.models import ClinicalDocument, DiagnosticReport, Encounter, Observation, ProxyGrant
+from portal.models import Appointment, ClinicalDocument, DiagnosticReport, Encounter, Observation, ProxyGrant
 
 STAFF = ("front_desk", "clinician", "billing", "admin")
 RELATIONS = ("self", "full proxy", "limited proxy", "stranger", *STAFF, "signed out")
@@ -28,7 +28,8 @@ FRAGMENT = "fragment"  # the same URL asked by htmx (HX-Request: true): only the
 PDF = "pdf"
 FHIR = "fhir"  # application/fhir+json
 CSV = "csv"
-OUTPUTS = (PAGE, FRAGMENT, PDF, FHIR, CSV)
+ICS = "ics"  # text/calendar: one visit for the patient's calendar
+OUTPUTS = (PAGE, FRAGMENT, PDF, FHIR, CSV, ICS)
 
 # May `relation` use the route for a patient aged `age` (None when the route names no patient)?
 Rule = Callable[[str, "int | None"], bool]
@@ -92,6 +93,12 @@ def staff_printing(relation: str, age: int | None) -> bool:
 def audit_log(relation: str, age: int | None) -> bool:
     """The audit log's search and CSV export: admins only."""
     return relation == "admin"
+
+
+def appointments(relation: str, age: int | None) -> bool:
+    """Appointments: the patient, a proxy in force (a limited one without confidential visits), and the
+    staff who schedule (front desk, clinicians)."""
+    return relation in ("self", "full proxy", "limited proxy", "front_desk", "clinician")
 
 
 def anyone_signed_in(relation: str, age: int | None) -> bool:
@@ -251,6 +258,33 @@ ROUTES: dict[str, Entry] = {
     ),
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": PatientData(
         "end a grant", "revoke-proxy", "proxy_grant", (PAGE,), front_desk_proxies, {"grant": ProxyGrant}
+    ),
+    # -- appointments ---------------------------------------------------------------------------------
+    "GET /p/{patient}/appointments": PatientData(
+        "appointments", "view", "Appointment", (PAGE,), appointments
+    ),
+    "GET /p/{patient}/appointments/book": PatientData(
+        "open times to book", "view", "Slot", (PAGE,), appointments
+    ),
+    "POST /p/{patient}/appointments/book": PatientData(
+        "book a visit", "create", "Appointment", (PAGE,), appointments
+    ),
+    "POST /p/{patient}/appointments/request": PatientData(
+        "ask the front desk for a visit", "create", "AppointmentRequest", (PAGE,), appointments
+    ),
+    "GET /p/{patient}/appointments/{appointment}": PatientData(
+        "one visit", "view", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "GET /p/{patient}/appointments/{appointment}/calendar": PatientData(
+        "one visit as a calendar file",
+        "download",
+        "Appointment",
+        (ICS,),
+        appointments,
+        {"appointment": Appointment},
+    ),
+    "POST /p/{patient}/appointments/{appointment}/cancel": PatientData(
+        "cancel a visit", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
     ),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),

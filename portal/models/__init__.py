@@ -30,11 +30,27 @@ from portal.models.records import (
     Procedure,
 )
 from portal.models.results import ResultHold
+from portal.models.scheduling import (
+    Appointment,
+    AppointmentRequest,
+    ClinicLocation,
+    ImportedSlot,
+    Provider,
+    ScheduleBlock,
+    SlotHold,
+    VisitType,
+    WaitListEntry,
+    WaitListOffer,
+    WeeklyHours,
+)
 
 __all__ = [
     "Allergy",
+    "Appointment",
+    "AppointmentRequest",
     "AuditCheckpoint",
     "AuditEvent",
+    "ClinicLocation",
     "ClinicalDocument",
     "Condition",
     "DiagnosticReport",
@@ -43,6 +59,7 @@ __all__ = [
     "FhirLink",
     "FhirResource",
     "Immunization",
+    "ImportedSlot",
     "LoginSession",
     "MedicationRequest",
     "Observation",
@@ -55,9 +72,16 @@ __all__ = [
     "Person",
     "PrintJob",
     "Procedure",
+    "Provider",
     "ProxyGrant",
     "RateLimitBucket",
     "RecoveryCode",
     "ResultHold",
+    "ScheduleBlock",
+    "SlotHold",
+    "VisitType",
+    "WaitListEntry",
+    "WaitListOffer",
     "WebAuthnChallenge",
+    "WeeklyHours",
 ]

@@ -37,6 +37,7 @@ P = ParamSpec("P")
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
 CHART_SECTIONS: list[tuple[str, str]] = [
     ("summary", N_("Summary")),
+    ("appointments", N_("Appointments")),
     ("results", N_("Test results")),
     ("medications", N_("Medications")),
     ("allergies", N_("Allergies")),
