@@ -20,6 +20,7 @@ from portal.forecast.cli import forecast_command
 from portal.identity_commands import activation_code, staff
 from portal.models.people import Patient
 from portal.provenance import Provenance
+from portal.services.scheduling.cli import appointments_group
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -405,6 +406,7 @@ def restore(file: Path, force: bool) -> None:
 
 
 main.add_command(audit_group)
+main.add_command(appointments_group)
 main.add_command(forecast_command)
 main.add_command(activation_code)
 main.add_command(staff)

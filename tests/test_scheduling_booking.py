@@ -7,7 +7,7 @@ import re
 from sqlmodel import select
 
 from portal.models import Appointment, FhirResource, OutboxMail, SlotHold
-from tests.conftest import form_post, log_in
+from tests.conftest import form_post, log_in, make_person
 from tests.scheduling_helpers import calendar, family
 
 
@@ -97,3 +97,69 @@ def test_bad_time_value_is_a_clear_400_and_stores_nothing(client, session, setti
     assert response.status_code == 400 and "choose a time" in response.text.lower()
     assert session.exec(select(Appointment)).all() == []
     session.commit()
+
+
+def test_an_ehr_appointment_shows_on_the_summary_and_the_appointments_page(client, session, settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from portal.services.scheduling import fhir_in
+
+    parent, child = family(session)
+    start = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    fhir_in.import_calendar(
+        session,
+        [
+            {
+                "resourceType": "Appointment",
+                "id": "ehr-appt-1",
+                "status": "booked",
+                "start": start.isoformat(),
+                "end": (start + timedelta(minutes=20)).isoformat(),
+                "participant": [
+                    {"actor": {"reference": f"Patient/{child.fhir_id}"}, "status": "accepted"},
+                    {
+                        "actor": {"reference": "Practitioner/pr-1", "display": "Dr Ehrlich"},
+                        "status": "accepted",
+                    },
+                ],
+            }
+        ],
+    )
+    session.commit()
+    log_in(client, session, parent)
+
+    summary = client.get(f"/p/{child.public_id}/summary")
+    listing = client.get(f"/p/{child.public_id}/appointments")
+
+    booked = session.exec(select(Appointment)).one()
+    assert f"/appointments/{booked.public_id}" in summary.text
+    assert "Dr Ehrlich" in listing.text
+    session.commit()
+
+
+def test_a_limited_proxy_never_sees_a_teens_confidential_visit(client, session, settings) -> None:
+    from datetime import date
+
+    calendar(session, settings)
+    parent, teen = family(session, child_born=date(2011, 1, 5))
+    teen_person = make_person(session, display_name="Teen", email="teen@example.org")
+    teen.person_id = teen_person.id
+    session.add(teen)
+    session.commit()
+    log_in(client, session, teen_person)
+    times = first_time(client, teen, code="teen-private")
+    form_post(client, f"/p/{teen.public_id}/appointments/book", {"type": "teen-private", "time": times[0]})
+    private = session.exec(select(Appointment)).one()
+    row = session.exec(select(FhirResource).where(FhirResource.resource_type == "Appointment")).one()
+    assert private.confidential and row.confidential_reason
+    session.commit()
+    log_in(client, session, parent)
+
+    listing = client.get(f"/p/{teen.public_id}/appointments")
+    item = client.get(f"/p/{teen.public_id}/appointments/{private.public_id}")
+    calendar_file = client.get(f"/p/{teen.public_id}/appointments/{private.public_id}/calendar")
+    booking = client.get(f"/p/{teen.public_id}/appointments/book")
+
+    assert listing.status_code == 200 and private.public_id not in listing.text
+    assert item.status_code == 404 and calendar_file.status_code == 404
+    assert "Private teen visit" not in booking.text

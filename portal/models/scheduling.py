@@ -8,12 +8,18 @@ ever hold the same time.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import UTCDateTime, new_public_id, utcnow
+
+
+def new_fhir_id() -> str:
+    """A FHIR id (letters, digits, '-' and '.') for a resource the portal makes."""
+    return f"portal-{secrets.token_hex(12)}"
 
 
 class Provider(SQLModel, table=True):
@@ -114,7 +120,7 @@ class Appointment(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(default_factory=new_public_id, unique=True, index=True, max_length=32)
-    fhir_id: str = Field(default_factory=new_public_id, unique=True, max_length=64)
+    fhir_id: str = Field(default_factory=new_fhir_id, unique=True, max_length=64)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
     location_id: int | None = Field(default=None, foreign_key="clinic_location.id")

@@ -9,7 +9,7 @@ can see it yet (`visibility.released`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from portal.provenance import Provenance
 from portal.services import audit, growth, records, results, visibility
 from portal.services.access import Area, PatientScope, age_on
 from portal.services.results import Flag
+from portal.services.scheduling import pages as scheduling_pages
 
 GROUPS_PER_PAGE = 5
 SUMMARY_RESULTS = 5
@@ -188,6 +189,7 @@ class Summary:
     results: list[ResultRow]
     upcoming: list[Any]
     can_download: bool
+    appointments: list[Any] = field(default_factory=list)  # booked here or sent by the EHR's Appointment
 
 
 def summary(session: Session, scope: PatientScope) -> Summary | bool:
@@ -210,6 +212,7 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
         results=rows[:SUMMARY_RESULTS],
         upcoming=records.upcoming_encounters(session, scope),
         can_download=scope.sees_confidential and not scope.staff,
+        appointments=scheduling_pages.upcoming_booked(session, scope, days=366)[:5],
     )
 
 

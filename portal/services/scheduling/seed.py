@@ -16,7 +16,7 @@ VISIT_TYPES = [
     ("sick", "Sick visit", 20, True, True, True, False, False, None, None),
     ("well-child", "Well-child check", 40, True, True, True, False, False, 0, 17),
     ("video", "Video visit", 20, True, False, True, False, True, None, None),
-    ("teen-private", "Private teen visit", 20, True, False, False, True, False, 12, 17),
+    ("teen-private", "Private teen visit", 20, True, True, False, True, False, 12, 17),
     ("new-patient", "New patient visit", 60, False, True, True, False, False, None, None),
 ]
 HOURS = [  # provider index, location index, weekdays, opens, closes
