@@ -70,6 +70,12 @@ def adult_own_access(relation: str, age: int | None) -> bool:
     return relation == "self" and age is not None and age >= 18
 
 
+def end_helper_access(relation: str, age: int | None) -> bool:
+    """End a caregiver's access (the matrix's grant is a caregiver's): the patient, at any age. Only a
+    parent's or guardian's grant is kept from a 12-17-year-old (tests/test_door_families.py checks that)."""
+    return relation == "self"
+
+
 def who_viewed(relation: str, age: int | None) -> bool:
     """Who has viewed my record: the patient, and admins (who read the audit log); never a proxy."""
     return relation in ("self", "admin")
@@ -247,7 +253,7 @@ ROUTES: dict[str, Entry] = {
         "revoke-proxy",
         "proxy_grant",
         (PAGE,),
-        adult_own_access,
+        end_helper_access,
         {"grant": ProxyGrant},
     ),
     "GET /front-desk/patients/{patient}/proxies": PatientData(

@@ -275,6 +275,8 @@ MEDIA_TYPES = {
     FHIR: "application/fhir+json",
 }
 FORMS = {
+    "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
+    "POST /p/{patient}/access/{grant}/revoke": {"confirm": "yes"},
     "POST /p/{patient}/access/invite": {"email": "helper.invited@example.org", "name": "Invited Helper"},
     "POST /front-desk/patients/{patient}/proxies": {
         "identity_checked": "yes",
@@ -331,10 +333,14 @@ def signed_out(response) -> bool:
     return response.url.path == "/login"
 
 
-def outcome_of(response, case: Case, url: str) -> str:
+def outcome_of(response, case: Case, url: str, *, own_chart: bool = False) -> str:
     if signed_out(response):
         return "sign-in"
     if response.status_code == 404:
+        return "deny"
+    if case.method == "POST" and response.status_code in (400, 403) and own_chart:
+        # Patients are told why their own chart refuses a change (a teen: "ask the front desk"); that it
+        # changed nothing is checked apart.
         return "deny"
     if response.status_code != 200:
         return f"answered {response.status_code}"
@@ -386,7 +392,8 @@ def test_every_patient_route_answers_exactly_as_the_rules_say(
             state(session) if case.method == "POST" and expected(case, viewer, today) != "allow" else None
         )
         response = ask(client, case, url)
-        outcome = outcome_of(response, case, url)
+        own_chart = relation(viewer, case.patient, today) == "self"
+        outcome = outcome_of(response, case, url, own_chart=own_chart)
         answers[(case.key, case.patient, case.output)] = outcome
         if before is not None and state(session) != before:
             leaks.append(f"{case.key} for the {case.patient}: refused ({outcome}), but it changed something")
@@ -395,7 +402,7 @@ def test_every_patient_route_answers_exactly_as_the_rules_say(
             if outcome == "allow" and case.output == PDF
             else response.text
         )
-        if outcome != "allow" and FAMILY_NAME in body:
+        if outcome != "allow" and FAMILY_NAME in body and not own_chart:  # a patient's own name is theirs
             leaks.append(f"{case.key} ({case.output}) for the {case.patient} refused but named the patient")
         how = relation(viewer, "teen", today)
         if (

@@ -471,7 +471,7 @@ def test_a_database_error_half_way_rolls_the_whole_file_back(engine, rng, tmp_pa
     def fail(*args, **kwargs):
         raise DataError("INSERT", {}, ValueError("value too long"))
 
-    monkeypatch.setattr(importer, "_write_projections", fail)
+    monkeypatch.setattr(importer, "write_projections", fail)
 
     result = _refused(engine, write_bundle(tmp_path / "p.json", patient_resources(rng)))
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from portal.services.errors import Refused
 from portal.services.results import Flag, clear_hold, flag, holds, is_released, set_hold
 
 ISSUED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -49,17 +50,18 @@ def test_a_held_category_appears_when_the_hold_runs_out(session) -> None:
 
 
 @pytest.mark.parametrize(
-    ("hours", "reason", "message"),
+    ("hours", "reason", "code"),
     [
-        (0, "A proper reason here.", "from 1 to"),
-        (24 * 15, "A proper reason here.", "from 1 to"),
-        (24, "because", "give the reason"),
+        (0, "A proper reason here.", "hold_hours_out_of_range"),
+        (24 * 15, "A proper reason here.", "hold_hours_out_of_range"),
+        (24, "because", "hold_reason_missing"),
     ],
 )
-def test_a_hold_needs_a_reason_and_a_short_length(session, hours, reason, message) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_a_hold_needs_a_reason_and_a_short_length(session, hours, reason, code) -> None:
+    with pytest.raises(Refused) as refused:
         set_hold(session, category="pathology", hold_hours=hours, reason=reason, set_by_person_id=None)
 
+    assert refused.value.code == code
     assert holds(session) == {}
 
 

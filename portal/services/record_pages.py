@@ -22,6 +22,7 @@ from portal.models.results import ResultHold
 from portal.provenance import Provenance
 from portal.services import audit, growth, records, results, visibility
 from portal.services.access import Area, PatientScope, age_on
+from portal.services.errors import Refused
 from portal.services.results import Flag
 from portal.services.scheduling import pages as scheduling_pages
 
@@ -276,7 +277,7 @@ def holds_screen(session: Session) -> HoldsScreen:
 def hold_category(
     session: Session, *, category: str, hold_hours: int, reason: str, person: Person, where: Provenance
 ) -> ResultHold:
-    """Hold a category of results, with its reason, and audit the change. ValueError for bad input."""
+    """Hold a category of results, with its reason, and audit the change. Refused for bad input."""
     hold = results.set_hold(
         session, category=category, hold_hours=hold_hours, reason=reason, set_by_person_id=person.id
     )
@@ -312,16 +313,16 @@ def release_category(session: Session, *, category: str, person: Person, where: 
 
 def hold_from_form(
     session: Session, *, category: str, hours: str, reason: str, person: Person, where: Provenance
-) -> tuple[str | None, HoldsScreen]:
+) -> tuple[Refused | None, HoldsScreen]:
     """The holds screen's form: hold the category, or say why not (changing nothing)."""
     try:
+        if not hours.isdigit():
+            raise Refused("hold_hours_not_whole")
         hold_category(
             session, category=category, hold_hours=int(hours), reason=reason, person=person, where=where
         )
-    except ValueError as problem:
-        # set_hold checks its input before it writes anything, so there is nothing to undo
-        message = str(problem) if hours.isdigit() else "give the hold's length in whole hours"
-        return message, holds_screen(session)
+    except Refused as refused:  # set_hold checks its input before it writes anything: nothing to undo
+        return refused, holds_screen(session)
     return None, holds_screen(session)
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlmodel import Session, select
 
 from portal.models.results import ResultHold
+from portal.services.errors import Refused
 
 MAX_HOLD_HOURS = 24 * 14
 
@@ -74,15 +75,17 @@ def is_released(
 def set_hold(
     session: Session, *, category: str, hold_hours: int, reason: str, set_by_person_id: int | None
 ) -> ResultHold:
-    """Hold a category (or change its hold). A reason is required; holds are short by design."""
+    """Hold a category (or change its hold). A reason is required; holds are short by design.
+
+    Refused (before anything is written) for a missing category or reason, or a length out of range."""
     category = category.strip()
     reason = reason.strip()
     if not category:
-        raise ValueError("name the category to hold")
+        raise Refused("hold_category_missing")
     if not 1 <= hold_hours <= MAX_HOLD_HOURS:
-        raise ValueError(f"a hold lasts from 1 to {MAX_HOLD_HOURS} hours")
+        raise Refused("hold_hours_out_of_range", most=MAX_HOLD_HOURS)
     if len(reason) < 10:
-        raise ValueError("give the reason for the hold (at least a short sentence)")
+        raise Refused("hold_reason_missing")
     hold = session.exec(select(ResultHold).where(ResultHold.category == category)).first() or ResultHold(
         category=category, hold_hours=hold_hours, reason=reason
     )

@@ -23,6 +23,7 @@ from portal.config import Settings
 from portal.db import run_db
 from portal.services import education, record_pages, records
 from portal.services.access import Area, Look, Screen
+from portal.services.errors import Refused
 from portal.templating import render
 from portal.views.chart import OpenChart, chart_context, read_chart_or_404, require_screen, where
 
@@ -176,6 +177,19 @@ async def result_holds_page(request: Request) -> Response:
     return render_holds(request, await run_db(request, record_pages.holds_screen))
 
 
+# The holds screen's words for the service's refusals (a clinician's screen: English).
+HOLD_REFUSALS = {
+    "hold_category_missing": "Name the category to hold.",
+    "hold_hours_not_whole": "Give the hold's length in whole hours.",
+    "hold_hours_out_of_range": "A hold lasts from 1 to {most} hours.",
+    "hold_reason_missing": "Give the reason for the hold (at least a short sentence).",
+}
+
+
+def hold_refusal(refused: Refused) -> str:
+    return HOLD_REFUSALS[refused.code].format(**refused.params)
+
+
 async def result_hold_update(request: Request) -> Response:
     """Set (or change) a category's hold; a bad form changes nothing and says why."""
     person = require_screen(request, Screen.RESULT_HOLDS)
@@ -183,7 +197,7 @@ async def result_hold_update(request: Request) -> Response:
         category = str(form.get("category", "")).strip()[:64]
         reason = str(form.get("reason", "")).strip()[:2000]
         hours = str(form.get("hours", "")).strip()
-    message, screen = await run_db(
+    refused, screen = await run_db(
         request,
         record_pages.hold_from_form,
         category=category,
@@ -192,6 +206,7 @@ async def result_hold_update(request: Request) -> Response:
         person=person,
         where=where(request),
     )
+    message = hold_refusal(refused) if refused else None
     return render_holds(request, screen, message=message, done=None if message else f"{category} is held.")
 
 
