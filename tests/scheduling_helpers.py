@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal.models.access import ProxyGrant
+from portal.models.base import utcnow
+from portal.models.scheduling import Appointment, ClinicLocation, Provider, VisitType
+from portal.services.scheduling.calendar import open_times
 from portal.services.scheduling.seed import seed_calendar
 from tests.conftest import make_patient, make_person
 
@@ -29,3 +32,41 @@ def family(session: Session, *, child_born: date = date(2019, 5, 1)):
     )
     session.commit()
     return parent, child
+
+
+def booked_visit(
+    session: Session,
+    patient,
+    *,
+    days_ahead: int = 10,
+    code: str = "sick",
+    confidential: bool = False,
+    reason: str | None = None,
+) -> Appointment:
+    """A booked visit of the patient on the demo calendar, well outside the cancel notice."""
+    provider = session.exec(select(Provider).order_by(Provider.id)).first()  # type: ignore[arg-type]
+    place = session.exec(select(ClinicLocation).order_by(ClinicLocation.id)).first()  # type: ignore[arg-type]
+    visit_type = session.exec(select(VisitType).where(VisitType.code == code)).one()
+    assert provider is not None and place is not None, "seed the calendar first"
+    start = (utcnow() + timedelta(days=days_ahead)).replace(minute=0, second=0, microsecond=0)
+    appointment = Appointment(
+        patient_id=patient.id,
+        provider_id=provider.id,
+        location_id=place.id,
+        visit_type_id=visit_type.id,
+        start_at=start,
+        end_at=start + timedelta(minutes=visit_type.minutes),
+        confidential=confidential or visit_type.confidential,
+        reason=reason,
+    )
+    session.add(appointment)
+    session.flush()
+    return appointment
+
+
+def open_time_keys(session: Session, settings, code: str = "sick") -> list[str]:
+    """What the time buttons of the booking page post now, soonest first."""
+    visit_type = session.exec(select(VisitType).where(VisitType.code == code)).one()
+    keys = [t.key for t in open_times(session, visit_type, now=utcnow(), tz=settings.timezone)]
+    session.commit()
+    return keys

@@ -23,6 +23,7 @@ from sqlmodel import Session, SQLModel, select
 
 from portal.config import Settings
 from portal.models import (
+    Appointment,
     ClinicalDocument,
     DiagnosticReport,
     Encounter,
@@ -34,7 +35,8 @@ from portal.models import (
 )
 from portal.models.printing import PrintJob
 from tests.conftest import form_post, log_in
-from tests.route_registry import CSV, FHIR, FRAGMENT, PAGE, PDF, STAFF, PatientData, patient_data
+from tests.route_registry import CSV, FHIR, FRAGMENT, ICS, PAGE, PDF, STAFF, PatientData, patient_data
+from tests.scheduling_helpers import booked_visit, calendar, open_time_keys
 
 # The family. Ages on 1 July 2026: infant 0, child 8, teen 15.
 BIRTH = {
@@ -101,11 +103,11 @@ def sees_confidential(relation_: str) -> bool:
 CONFIDENTIAL_MARKER = "Private teen result 7f3a"  # the display text of the teen's confidential items
 
 # The parameter of a route about one item -> whether that table's rows carry the confidential flag.
-CONFIDENTIAL_TABLES = (Observation, Encounter, DiagnosticReport, ClinicalDocument)
+CONFIDENTIAL_TABLES = (Observation, Encounter, DiagnosticReport, ClinicalDocument, Appointment)
 
 
 @pytest.fixture
-def family(session: Session) -> dict[str, object]:
+def family(session: Session, settings: Settings) -> dict[str, object]:
     people = {
         name: Person(display_name=name.title())
         for name in ("parent", "teen", "unrelated patient", "revoked proxy", "expired proxy", "helper")
@@ -147,6 +149,11 @@ def family(session: Session) -> dict[str, object]:
     for model in ITEM_MODELS:
         add_item(session, patients["teen"], model, CONFIDENTIAL_MARKER, confidential=True)
     session.flush()
+    # The clinic's calendar, a visit booked for each patient, and the teen's confidential visit.
+    calendar(session, settings)
+    for patient in patients.values():
+        booked_visit(session, patient)
+    booked_visit(session, patients["teen"], code="teen-private", reason=CONFIDENTIAL_MARKER)
     # A finished print job of each member of staff who prints (a job is seen only by its owner).
     for role in ("front_desk", "clinician"):
         session.add(
@@ -160,7 +167,9 @@ def family(session: Session) -> dict[str, object]:
             )
         )
     session.commit()
-    return {"people": people, "patients": patients}
+    # Each patient books a different open time, so that one booking never takes another's.
+    times = open_time_keys(session, settings)
+    return {"people": people, "patients": patients, "times": dict(zip(PATIENTS, times, strict=False))}
 
 
 # The kinds of item a page can be about, with the columns their pages read.
@@ -211,7 +220,7 @@ def add_item(session: Session, patient: Patient, model: type, display: str, *, c
 
 def item_of(session: Session, table: type, owner: Patient, *, confidential: bool, helper: Person) -> str:
     """A way to find an item of `owner` for a route's path parameter: every table a route names has one."""
-    query = select(table).where(table.patient_id == owner.id)  # type: ignore[attr-defined]
+    query = select(table).where(table.patient_id == owner.id).order_by(table.id)  # type: ignore[attr-defined]
     if table in CONFIDENTIAL_TABLES:
         query = query.where(table.confidential.is_(confidential))  # type: ignore[attr-defined]
     elif table is ProxyGrant:
@@ -273,6 +282,7 @@ MEDIA_TYPES = {
     FRAGMENT: "text/html",
     PDF: "application/pdf",
     FHIR: "application/fhir+json",
+    ICS: "text/calendar",
 }
 FORMS = {
     "POST /front-desk/patients/{patient}/proxies/{grant}/end": {"identity_checked": "yes"},
@@ -285,6 +295,9 @@ FORMS = {
         "relationship": "caregiver",
         "level": "full",
     },
+    "POST /p/{patient}/appointments/book": {"type": "sick", "time": "{time}"},
+    "POST /p/{patient}/appointments/request": {"type": "new-patient", "preferred": "Mornings"},
+    "POST /p/{patient}/appointments/{appointment}/cancel": {"confirm": "yes"},
 }
 # What a change leaves alone: the tables a request writes whatever it does (sessions, rate limits, audit).
 UNCHANGING_EXCEPT = {"audit_event", "login_session", "rate_limit_bucket", "webauthn_challenge", "audit_chain"}
@@ -318,10 +331,12 @@ def pdf_text(tmp_path: Path, pdf: bytes) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def ask(client, case: Case, url: str):
+def ask(client, case: Case, url: str, times: dict[str, str] | None = None):
     headers = {"HX-Request": "true"} if case.output == FRAGMENT else {}
     if case.method == "POST":
-        return form_post(client, url, FORMS.get(case.key, {}), headers=headers)
+        time = (times or {}).get(case.patient, "none")
+        form = {name: value.replace("{time}", time) for name, value in FORMS.get(case.key, {}).items()}
+        return form_post(client, url, form, headers=headers)
     return client.get(url, headers=headers)
 
 
@@ -391,7 +406,7 @@ def test_every_patient_route_answers_exactly_as_the_rules_say(
         before = (
             state(session) if case.method == "POST" and expected(case, viewer, today) != "allow" else None
         )
-        response = ask(client, case, url)
+        response = ask(client, case, url, family["times"])  # type: ignore[arg-type]
         own_chart = relation(viewer, case.patient, today) == "self"
         outcome = outcome_of(response, case, url, own_chart=own_chart)
         answers[(case.key, case.patient, case.output)] = outcome
