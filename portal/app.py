@@ -37,6 +37,7 @@ from portal.views import (
     language,
     printing,
     records,
+    schedule,
 )
 from portal.views import audit as audit_views
 
@@ -54,6 +55,7 @@ VIEW_MODULES = [
     printing,
     records,
     appointments,
+    schedule,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -107,6 +107,11 @@ def appointments(relation: str, age: int | None) -> bool:
     return relation in ("self", "full proxy", "limited proxy", "front_desk", "clinician")
 
 
+def schedule_screen(relation: str, age: int | None) -> bool:
+    """The schedule screen (day view, requests, finding a patient to book for): front desk, clinicians."""
+    return relation in ("front_desk", "clinician")
+
+
 def anyone_signed_in(relation: str, age: int | None) -> bool:
     """The records switcher: anyone signed in (it lists only whom they may act for)."""
     return relation != "signed out"
@@ -292,6 +297,18 @@ ROUTES: dict[str, Entry] = {
     "POST /p/{patient}/appointments/{appointment}/cancel": PatientData(
         "cancel a visit", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
     ),
+    # -- the schedule screen -------------------------------------------------------------------------
+    "GET /staff/schedule": PatientData(
+        "a provider's day: who is booked when", "view", "Appointment", (PAGE,), schedule_screen
+    ),
+    "GET /staff/schedule/requests": PatientData(
+        "the queue of appointment requests", "view", "AppointmentRequest", (PAGE,), schedule_screen
+    ),
+    "POST /staff/schedule/find": PatientData(
+        "patient search to book for", "view", "Patient", (PAGE,), schedule_screen
+    ),
+    "POST /staff/schedule/block": NotPatientData("blocks a provider's time: no patient named"),
+    "POST /staff/schedule/unblock": NotPatientData("removes a block of a provider's time: no patient named"),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),
     "POST /front-desk/search": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),

@@ -34,6 +34,7 @@ from portal.models.scheduling import (
     Appointment,
     AppointmentRequest,
     ClinicLocation,
+    DeskAlert,
     ImportedSlot,
     Provider,
     ScheduleBlock,
@@ -47,6 +48,7 @@ from portal.models.scheduling import (
 __all__ = [
     "Allergy",
     "Appointment",
+    "DeskAlert",
     "AppointmentRequest",
     "AuditCheckpoint",
     "AuditEvent",

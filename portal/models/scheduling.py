@@ -201,3 +201,14 @@ class WaitListOffer(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="open", max_length=10)  # open, accepted, expired, taken
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DeskAlert(SQLModel, table=True):
+    """Something a patient did online that the front desk hears of in its next digest (no patient named)."""
+
+    __tablename__ = "desk_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)  # booked, cancelled, request
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

@@ -85,9 +85,13 @@ async def _booking_page(
     message: str | None = None,
     status: int = 200,
     form: dict[str, str] | None = None,
+    from_request: str | None = None,
 ) -> Response:
     look = Look(Area.APPOINTMENTS, "Slot", replaces)
-    chart = await read_chart_or_404(request, look, booking.booking_page, clinic_of(request), code, replaces)
+    from_request = from_request or (form or {}).get("request", "")[:32] or None
+    chart = await read_chart_or_404(
+        request, look, booking.booking_page, clinic_of(request), code, replaces, from_request
+    )
     return render(
         request,
         "appointments/book.html",
@@ -99,7 +103,8 @@ async def _booking_page(
 async def appointment_book_page(request: Request) -> Response:
     code = request.query_params.get("type", "")[:40]
     replaces = request.query_params.get("replaces", "")[:32] or None
-    return await _booking_page(request, code, replaces)
+    from_request = request.query_params.get("request", "")[:32] or None
+    return await _booking_page(request, code, replaces, from_request=from_request)
 
 
 async def appointment_book(request: Request) -> Response:
@@ -109,6 +114,7 @@ async def appointment_book(request: Request) -> Response:
         time_key=form.get("time", "")[:80],
         reason=form.get("reason", ""),
         replaces=form.get("replaces", "")[:32] or None,
+        request=form.get("request", "")[:32] or None,
     )
     acted = await _act(
         request,
@@ -200,6 +206,7 @@ async def appointment_cancel(request: Request) -> Response:
         booking.cancel,
         clinic_of(request),
         public_id,
+        form.get("reason", "")[:300],
     )
     if acted.refused is not None:
         chart = await read_chart_or_404(

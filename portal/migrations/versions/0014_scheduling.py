@@ -305,9 +305,22 @@ def upgrade() -> None:
     with op.batch_alter_table("wait_list_offer", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_wait_list_offer_entry_id"), ["entry_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_wait_list_offer_public_id"), ["public_id"], unique=True)
+    op.create_table(
+        "desk_alert",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("created_at", portal.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", portal.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("desk_alert", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_desk_alert_sent_at"), ["sent_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("desk_alert", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_desk_alert_sent_at"))
+    op.drop_table("desk_alert")
 
     with op.batch_alter_table("wait_list_offer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_wait_list_offer_public_id"))

@@ -103,24 +103,42 @@ class BookingPage:
     chosen: TypeChoice | None
     days: list[tuple[Any, list[OpenTime]]] = field(default_factory=list)
     replacing: Appointment | None = None
+    request: AppointmentRequest | None = None  # the front desk booking from a patient's request
 
 
 def booking_page(
-    session: Session, scope: PatientScope, clinic: Clinic, code: str, replacing: str | None = None
+    session: Session,
+    scope: PatientScope,
+    clinic: Clinic,
+    code: str,
+    replacing: str | None = None,
+    from_request: str | None = None,
 ) -> BookingPage | None:
     """The types to choose from and, once one is chosen, each day with open times; None for an unknown
-    appointment being rescheduled."""
+    appointment being rescheduled. Staff booking from a request see its preferred times."""
     old = appointment_of(session, scope, replacing) if replacing else None
     if replacing and old is None:
         return None
+    asked = request_of(session, scope, from_request) if from_request and scope.staff else None
     choices = type_choices(session, scope)
     chosen = next((c for c in choices if c.visit_type.code == code), None)
     if old is not None and chosen is None:
         chosen = next((c for c in choices if c.visit_type.id == old.visit_type_id), None)
     if chosen is None or not chosen.online:
-        return BookingPage(choices, chosen, [], old)
+        return BookingPage(choices, chosen, [], old, asked)
     times = open_times(session, chosen.visit_type, now=scope.now, tz=clinic.tz, ignore_notice=scope.staff)
-    return BookingPage(choices, chosen, by_day(times, clinic.tz), old)
+    return BookingPage(choices, chosen, by_day(times, clinic.tz), old, asked)
+
+
+def request_of(session: Session, scope: PatientScope, public_id: str | None) -> AppointmentRequest | None:
+    """One open request of this patient that this scope may see."""
+    if not public_id:
+        return None
+    return session.exec(
+        visible(select(AppointmentRequest), scope, AppointmentRequest).where(
+            AppointmentRequest.public_id == public_id, AppointmentRequest.status == "open"
+        )
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,7 @@ class Booking:
     time_key: str
     reason: str = ""
     replaces: str | None = None  # an appointment's public id, when rescheduling
+    request: str | None = None  # the request the front desk books from (then marked booked)
 
 
 @dataclass(frozen=True)
@@ -207,7 +226,14 @@ def book(session: Session, scope: PatientScope, clinic: Clinic, booking: Booking
     fhir_out.store(session, appointment, choice.visit_type)
     if old is not None:
         _move_wait_list(session, old, appointment)
+    asked = request_of(session, scope, booking.request) if booking.request and scope.staff else None
+    if asked is not None:
+        asked.status = "booked"
+        asked.appointment_id = appointment.id
+        session.add(asked)
     notices.booked(session, clinic, _mail_to(session, scope), appointment, provider, found.location)
+    if not scope.staff:
+        notices.desk_alert(session, "booked")
     return Booked(appointment, provider, found.location)
 
 
@@ -292,8 +318,12 @@ def cancel(
     if not within_notice(session, scope, appointment):
         raise Refused("inside_notice", phone=clinic.phone)
     release(session, appointment, reason=reason.strip()[:300] or None, now=scope.now)
-    person = session.get(Person, scope.patient.person_id) if scope.staff and scope.patient.person_id else None
-    notices.cancelled(session, clinic, person or _mail_to(session, scope), appointment, by_clinic=scope.staff)
+    person = _mail_to(session, scope)
+    if scope.staff and person is None and appointment.booked_by_person_id is not None:
+        person = session.get(Person, appointment.booked_by_person_id)  # a child's parent who booked it
+    notices.cancelled(session, clinic, person, appointment, by_clinic=scope.staff)
+    if not scope.staff:
+        notices.desk_alert(session, "cancelled")
     from portal.services.scheduling import waitlist  # a cancellation opens a time to offer
 
     waitlist.queue_offers_for(session, appointment)
@@ -319,4 +349,5 @@ def request_visit(
     )
     session.add(request)
     session.flush()
+    notices.desk_alert(session, "request")
     return request

@@ -13,7 +13,7 @@ from portal import i18n
 from portal.config import Settings
 from portal.i18n import gettext
 from portal.models.people import Person
-from portal.models.scheduling import Appointment, ClinicLocation, Provider
+from portal.models.scheduling import Appointment, ClinicLocation, DeskAlert, Provider
 from portal.services import mail
 
 
@@ -28,6 +28,7 @@ class Clinic:
     reminder_days: tuple[int, ...]
     offer_hours: int
     video_opens_minutes: int = 15
+    desk_email: str = ""  # the front desk's address for the digest of online bookings, cancels and asks
 
     @classmethod
     def of(cls, settings: Settings) -> Clinic:
@@ -40,6 +41,7 @@ class Clinic:
             origin=settings.origin,
             reminder_days=days,
             offer_hours=int(extra.get("wait_list_offer_hours", "4")),
+            desk_email=extra.get("front_desk_email", ""),
         )
 
 
@@ -147,3 +149,8 @@ def offer(session: Session, clinic: Clinic, person: Person, link: str, hours: in
                 gettext("To see it and take it, sign in: %(link)s") % {"link": link},
             ],
         )
+
+
+def desk_alert(session: Session, kind: str) -> None:
+    """Note for the front desk's next digest that a patient booked, cancelled or asked online."""
+    session.add(DeskAlert(kind=kind))
