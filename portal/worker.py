@@ -16,13 +16,16 @@ from sqlalchemy import Engine
 from portal.commands import open_engine
 from portal.config import Settings
 from portal.services import audit, mail, printing
+from portal.services.scheduling.rounds import run_scheduling_round
 
 log = logging.getLogger("portal.worker")
 
 
 def run_round(engine: Engine, settings: Settings) -> None:
-    """One round: link the audit events that wait, send the mail, then run the queued print jobs."""
+    """One round: link the audit events that wait, queue appointment reminders and offers, send the mail,
+    then run the queued print jobs."""
     audit.sequence_pending(engine, key=audit.engine_key(engine))
+    run_scheduling_round(engine, settings)
     mail.send_pending(engine, settings)
     printing.run_print_jobs(engine, settings)
 

@@ -25,6 +25,7 @@ from portal.models.scheduling import (
     SlotHold,
     VisitType,
     WaitListEntry,
+    WeeklyHours,
 )
 from portal.services.access import Level, PatientScope, age_on
 from portal.services.errors import Refused
@@ -351,3 +352,9 @@ def request_visit(
     session.flush()
     notices.desk_alert(session, "request")
     return request
+
+
+def unit_minutes(session: Session, provider: Provider, start: datetime) -> int:
+    """The grid unit of the provider's weekly hours (what the holds are counted in)."""
+    row = session.exec(select(WeeklyHours).where(WeeklyHours.provider_id == provider.id)).first()
+    return row.unit_minutes if row is not None else 20
