@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portal.models import Appointment, ClinicalDocument, DiagnosticReport, Encounter, Observation, ProxyGrant
+from portal.models import (
+    Appointment,
+    ClinicalDocument,
+    DiagnosticReport,
+    Encounter,
+    Observation,
+    ProxyGrant,
+    WaitListOffer,
+)
 
 STAFF = ("front_desk", "clinician", "billing", "admin")
 RELATIONS = ("self", "full proxy", "limited proxy", "stranger", *STAFF, "signed out")
@@ -296,6 +304,18 @@ ROUTES: dict[str, Entry] = {
     ),
     "POST /p/{patient}/appointments/{appointment}/cancel": PatientData(
         "cancel a visit", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "POST /p/{patient}/appointments/{appointment}/confirm": PatientData(
+        "say one will come", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "POST /p/{patient}/appointments/{appointment}/earlier": PatientData(
+        "join the wait list", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "GET /p/{patient}/appointments/offers/{offer}": PatientData(
+        "an earlier time offered", "view", "Slot", (PAGE,), appointments, {"offer": WaitListOffer}
+    ),
+    "POST /p/{patient}/appointments/offers/{offer}/accept": PatientData(
+        "take an earlier time", "create", "Appointment", (PAGE,), appointments, {"offer": WaitListOffer}
     ),
     # -- the schedule screen -------------------------------------------------------------------------
     "GET /staff/schedule": PatientData(

@@ -8,8 +8,15 @@ from sqlmodel import Session, select
 
 from portal.models.access import ProxyGrant
 from portal.models.base import utcnow
-from portal.models.scheduling import Appointment, ClinicLocation, Provider, VisitType
-from portal.services.scheduling.calendar import open_times
+from portal.models.scheduling import (
+    Appointment,
+    ClinicLocation,
+    Provider,
+    VisitType,
+    WaitListEntry,
+    WaitListOffer,
+)
+from portal.services.scheduling.calendar import open_times, parse_key
 from portal.services.scheduling.seed import seed_calendar
 from tests.conftest import make_patient, make_person
 
@@ -70,3 +77,26 @@ def open_time_keys(session: Session, settings, code: str = "sick") -> list[str]:
     keys = [t.key for t in open_times(session, visit_type, now=utcnow(), tz=settings.timezone)]
     session.commit()
     return keys
+
+
+def wait_list_offer(session: Session, patient, person, time_key: str) -> WaitListOffer:
+    """A second booked visit of the patient on the wait list, offered the earlier time `time_key`."""
+    later = booked_visit(session, patient, days_ahead=40)
+    entry = WaitListEntry(patient_id=patient.id, appointment_id=later.id, person_id=person.id)
+    session.add(entry)
+    session.flush()
+    parsed = parse_key(time_key)
+    assert parsed is not None
+    provider = session.exec(select(Provider).where(Provider.public_id == parsed[0])).one()
+    offer = WaitListOffer(
+        entry_id=entry.id,
+        patient_id=patient.id,
+        provider_id=provider.id,
+        location_id=later.location_id,
+        start_at=parsed[1],
+        end_at=parsed[1] + (later.end_at - later.start_at),
+        expires_at=utcnow() + timedelta(hours=4),
+    )
+    session.add(offer)
+    session.flush()
+    return offer

@@ -16,7 +16,7 @@ from portal.fhir.importer import import_paths
 from portal.models import AuditEvent, Patient, Person, ProxyGrant
 from tests.conftest import form_post, log_in
 from tests.route_registry import FRAGMENT, STAFF, PatientData, patient_data
-from tests.scheduling_helpers import booked_visit, calendar, open_time_keys
+from tests.scheduling_helpers import booked_visit, calendar, open_time_keys, wait_list_offer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "fhir" / "sample-infant.json"
 
@@ -78,8 +78,10 @@ def world(app, session, settings):
         )
     calendar(session, settings)
     booked_visit(session, patient)
+    times = open_time_keys(session, settings)
+    wait_list_offer(session, patient, people["parent"], times[1])
     session.commit()
-    return {"patient": patient, "people": people, "times": open_time_keys(session, settings)}
+    return {"patient": patient, "people": people, "times": times}
 
 
 def item(session: Session, table: type, patient: Patient) -> str:

@@ -32,11 +32,12 @@ from portal.models import (
     Patient,
     Person,
     ProxyGrant,
+    WaitListOffer,
 )
 from portal.models.printing import PrintJob
 from tests.conftest import form_post, log_in
 from tests.route_registry import CSV, FHIR, FRAGMENT, ICS, PAGE, PDF, STAFF, PatientData, patient_data
-from tests.scheduling_helpers import booked_visit, calendar, open_time_keys
+from tests.scheduling_helpers import booked_visit, calendar, open_time_keys, wait_list_offer
 
 # The family. Ages on 1 July 2026: infant 0, child 8, teen 15.
 BIRTH = {
@@ -167,8 +168,12 @@ def family(session: Session, settings: Settings) -> dict[str, object]:
             )
         )
     session.commit()
-    # Each patient books a different open time, so that one booking never takes another's.
+    # Each patient books a different open time, so that one booking never takes another's, and is offered
+    # another one from the wait list (for a second visit, so taking it leaves the first alone).
     times = open_time_keys(session, settings)
+    for n, patient in enumerate(patients.values()):
+        wait_list_offer(session, patient, people["helper"], times[len(PATIENTS) + n])
+    session.commit()
     return {"people": people, "patients": patients, "times": dict(zip(PATIENTS, times, strict=False))}
 
 
@@ -225,6 +230,8 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(table.confidential.is_(confidential))  # type: ignore[attr-defined]
     elif table is ProxyGrant:
         query = query.where(ProxyGrant.proxy_person_id == helper.id)
+    elif table is WaitListOffer:
+        pass  # each patient's one offer of an earlier time
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
     row = session.exec(query).first()

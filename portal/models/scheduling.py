@@ -194,6 +194,7 @@ class WaitListOffer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(default_factory=new_public_id, unique=True, index=True, max_length=32)
     entry_id: int = Field(foreign_key="wait_list_entry.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)  # whose entry: the door checks it
     provider_id: int = Field(foreign_key="provider.id")
     location_id: int | None = Field(default=None, foreign_key="clinic_location.id")
     start_at: datetime = Field(sa_type=UTCDateTime)

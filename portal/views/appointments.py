@@ -20,7 +20,7 @@ from portal.i18n import N_, gettext
 from portal.services import access
 from portal.services.access import Area, Look
 from portal.services.errors import Refused
-from portal.services.scheduling import booking, pages
+from portal.services.scheduling import booking, pages, waitlist
 from portal.services.scheduling.notices import Clinic
 from portal.templating import render
 from portal.views.chart import OpenChart, asker, chart_context, read_chart_or_404
@@ -35,6 +35,7 @@ REFUSALS: dict[str, str] = {
     "inside_notice": N_("It is too close to the visit to change it online. Please call us at %(phone)s."),
     "cannot_cancel": N_("This visit can't be changed online. Please call us at %(phone)s."),
     "not_found": N_("That visit could not be found."),
+    "offer_gone": N_("Sorry, this earlier time is no longer open. You keep your visit."),
 }
 FALLBACK = N_("That could not be done. Please try again.")
 
@@ -228,6 +229,65 @@ async def appointment_cancel(request: Request) -> Response:
     )
 
 
+async def _visit_page(
+    request: Request, public_id: str, *, message: str | None = None, **more: Any
+) -> Response:
+    chart = await read_chart_or_404(
+        request,
+        Look(Area.APPOINTMENTS, "Appointment", public_id),
+        pages.appointment_page,
+        clinic_of(request),
+        public_id,
+    )
+    context = _context(request, chart, booked=False, message=message, **more)
+    return render(request, "appointments/item.html", context, status_code=400 if message else 200)
+
+
+async def appointment_confirm(request: Request) -> Response:
+    """ "I will come", from the reminder's link."""
+    public_id = request.path_params["appointment"]
+    look = Look(Area.APPOINTMENTS, "Appointment", public_id, "update")
+    acted = await _act(request, look, booking.confirm, clinic_of(request), public_id)
+    if acted.refused is not None:
+        return await _visit_page(request, public_id, message=say(acted.refused))
+    return await _visit_page(request, public_id, confirmed=True)
+
+
+async def appointment_earlier(request: Request) -> Response:
+    """Join the wait list for an earlier time of this visit."""
+    public_id = request.path_params["appointment"]
+    look = Look(Area.APPOINTMENTS, "Appointment", public_id, "update")
+    acted = await _act(request, look, waitlist.ask_earlier, clinic_of(request), public_id)
+    if acted.refused is not None:
+        return await _visit_page(request, public_id, message=say(acted.refused))
+    return await _visit_page(request, public_id, waiting=True)
+
+
+async def offer_page(request: Request, *, message: str | None = None, status: int = 200) -> Response:
+    public_id = request.path_params["offer"]
+    chart = await read_chart_or_404(
+        request, Look(Area.APPOINTMENTS, "Slot", public_id), waitlist.offer_page, public_id
+    )
+    context = _context(request, chart, message=message)
+    return render(request, "appointments/offer.html", context, status_code=status)
+
+
+async def offer_accept(request: Request) -> Response:
+    public_id = request.path_params["offer"]
+    look = Look(Area.APPOINTMENTS, "Appointment", public_id, "create")
+    acted = await _act(request, look, waitlist.accept, clinic_of(request), public_id)
+    if acted.refused is not None:
+        status = 409 if acted.refused.code in ("slot_taken", "offer_gone") else 400
+        refused = Refused("offer_gone") if acted.refused.code == "slot_taken" else acted.refused
+        return await offer_page(request, message=say(refused), status=status)
+    made = acted.data
+    assert isinstance(made, booking.Booked)
+    target = request.url_for(
+        "appointment_page", patient=request.path_params["patient"], appointment=made.appointment.public_id
+    )
+    return RedirectResponse(f"{target}?booked=1", status_code=303)
+
+
 routes = [
     Route("/p/{patient}/appointments", appointments_page, name="appointments_page"),
     Route("/p/{patient}/appointments/book", appointment_book_page, name="appointment_book_page"),
@@ -235,7 +295,23 @@ routes = [
     Route(
         "/p/{patient}/appointments/request", appointment_request, methods=["POST"], name="appointment_request"
     ),
+    Route("/p/{patient}/appointments/offers/{offer}", offer_page, name="offer_page"),
+    Route(
+        "/p/{patient}/appointments/offers/{offer}/accept", offer_accept, methods=["POST"], name="offer_accept"
+    ),
     Route("/p/{patient}/appointments/{appointment}", appointment_page, name="appointment_page"),
+    Route(
+        "/p/{patient}/appointments/{appointment}/confirm",
+        appointment_confirm,
+        methods=["POST"],
+        name="appointment_confirm",
+    ),
+    Route(
+        "/p/{patient}/appointments/{appointment}/earlier",
+        appointment_earlier,
+        methods=["POST"],
+        name="appointment_earlier",
+    ),
     Route(
         "/p/{patient}/appointments/{appointment}/calendar", appointment_calendar, name="appointment_calendar"
     ),

@@ -281,6 +281,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("public_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("provider_id", sa.Integer(), nullable=False),
         sa.Column("location_id", sa.Integer(), nullable=True),
         sa.Column("start_at", portal.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -291,6 +292,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["entry_id"],
             ["wait_list_entry.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"],
+            ["patient.id"],
         ),
         sa.ForeignKeyConstraint(
             ["location_id"],
@@ -304,6 +309,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("wait_list_offer", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_wait_list_offer_entry_id"), ["entry_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_wait_list_offer_patient_id"), ["patient_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_wait_list_offer_public_id"), ["public_id"], unique=True)
     op.create_table(
         "desk_alert",
@@ -325,6 +331,7 @@ def downgrade() -> None:
     with op.batch_alter_table("wait_list_offer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_wait_list_offer_public_id"))
         batch_op.drop_index(batch_op.f("ix_wait_list_offer_entry_id"))
+        batch_op.drop_index(batch_op.f("ix_wait_list_offer_patient_id"))
 
     op.drop_table("wait_list_offer")
     with op.batch_alter_table("wait_list_entry", schema=None) as batch_op:

@@ -358,3 +358,16 @@ def unit_minutes(session: Session, provider: Provider, start: datetime) -> int:
     """The grid unit of the provider's weekly hours (what the holds are counted in)."""
     row = session.exec(select(WeeklyHours).where(WeeklyHours.provider_id == provider.id)).first()
     return row.unit_minutes if row is not None else 20
+
+
+def confirm(session: Session, scope: PatientScope, clinic: Clinic, public_id: str) -> Appointment | None:
+    """The patient (or proxy) says they will come, from the reminder's link."""
+    appointment = appointment_of(session, scope, public_id)
+    if appointment is None:
+        return None
+    if appointment.status != "booked":
+        raise Refused("cannot_cancel", phone=clinic.phone)
+    appointment.confirmed_at = scope.now
+    session.add(appointment)
+    session.flush()
+    return appointment

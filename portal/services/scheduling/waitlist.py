@@ -9,6 +9,7 @@ never both get it: the unique hold refuses the second ("slot_taken").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -90,6 +91,7 @@ def offer_round(session: Session, clinic: Clinic, now: datetime) -> int:
         assert earlier.provider.id is not None
         offer = WaitListOffer(
             entry_id=entry.id,  # type: ignore[arg-type]
+            patient_id=entry.patient_id,
             provider_id=earlier.provider.id,
             location_id=earlier.location.id if earlier.location else None,
             start_at=earlier.start_at,
@@ -141,11 +143,41 @@ def _earliest_unoffered(
 
 def offer_of(session: Session, scope: PatientScope, public_id: str) -> WaitListOffer | None:
     """One offer made to this patient's wait-list entry; None for another patient's."""
-    return session.exec(
-        select(WaitListOffer)
-        .join(WaitListEntry, col(WaitListEntry.id) == WaitListOffer.entry_id)
-        .where(WaitListOffer.public_id == public_id, WaitListEntry.patient_id == scope.patient_id)
+    offer = session.exec(
+        select(WaitListOffer).where(
+            WaitListOffer.public_id == public_id, WaitListOffer.patient_id == scope.patient_id
+        )
     ).first()
+    if offer is None:
+        return None
+    entry = session.get(WaitListEntry, offer.entry_id)
+    old = session.get(Appointment, entry.appointment_id) if entry else None
+    # A limited view never learns of an offer for a confidential visit.
+    return offer if old is not None and (scope.sees_confidential or not old.confidential) else None
+
+
+@dataclass(frozen=True)
+class OfferPage:
+    offer: WaitListOffer
+    provider: Provider | None
+    place: ClinicLocation | None
+    current: Appointment | None
+    open: bool
+
+
+def offer_page(session: Session, scope: PatientScope, public_id: str) -> OfferPage | None:
+    """What the offer's page shows: the earlier time, the visit it replaces, and whether it still stands."""
+    offer = offer_of(session, scope, public_id)
+    if offer is None:
+        return None
+    entry = session.get(WaitListEntry, offer.entry_id)
+    return OfferPage(
+        offer,
+        session.get(Provider, offer.provider_id),
+        session.get(ClinicLocation, offer.location_id) if offer.location_id else None,
+        session.get(Appointment, entry.appointment_id) if entry else None,
+        offer.status == "open" and offer.expires_at > scope.now,
+    )
 
 
 def accept(session: Session, scope: PatientScope, clinic: Clinic, public_id: str) -> booking.Booked | None:
