@@ -28,6 +28,7 @@ from portal.services.registration import steps as registration_steps
 from portal.templating import make_templates
 from portal.views import (
     account,
+    appointments,
     auth,
     billing,
     billing_guest,
@@ -45,6 +46,7 @@ from portal.views import (
     records,
     refills,
     registration_review,
+    schedule,
     staff_home,
 )
 from portal.views import audit as audit_views
@@ -72,6 +74,8 @@ VIEW_MODULES = [
     billing,
     billing_guest,
     billing_staff,
+    appointments,
+    schedule,
 ]
 
 MAX_BODY_SIZE = 10 * 1024 * 1024

@@ -23,6 +23,7 @@ from portal.provenance import Provenance
 from portal.services.billing.cli import billing_group
 from portal.services.refills.cli import refills_group
 from portal.services.registration.cli import registration_group
+from portal.services.scheduling.cli import appointments_group
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -408,6 +409,7 @@ def restore(file: Path, force: bool) -> None:
 
 
 main.add_command(audit_group)
+main.add_command(appointments_group)
 main.add_command(forecast_command)
 main.add_command(activation_code)
 main.add_command(staff)

@@ -37,6 +37,7 @@ def create(settings: Settings, engine: Engine) -> Iterator[str]:
     yield import_sample_records(engine, today=settings.today())
     yield from create_family(settings, engine).lines()
     yield from day_to_print(settings, engine)
+    yield seed_demo_calendar(settings, engine)
     yield f"Mail the portal sends (enrolment links, invitations): {settings.origin}{demo_mail.PATH}"
     yield f"Open {settings.origin}/login in a browser (use localhost, not 127.0.0.1: passkeys need a name)."
 
@@ -214,3 +215,12 @@ def mark_confidential(session: Session, teen: Patient | None) -> str | None:
         confidentiality.refresh_patients(session, [found.patient_id])
         session.refresh(found)
     return found.public_id
+
+
+def seed_demo_calendar(settings: Settings, engine: Engine) -> str:
+    """The clinic's providers, places, visit types and weekly hours, so patients can book."""
+    from portal.services.scheduling.seed import seed_calendar
+
+    with db.transaction(engine) as session:
+        seed_calendar(session, tz=settings.timezone, today=settings.today())
+    return "Calendar: two providers, weekly hours, visit types (book from a chart's Appointments page)."

@@ -20,14 +20,17 @@ from portal.services.billing import plans as billing_plans
 from portal.services.due import reminders
 from portal.services.messaging import notices
 from portal.services.registration import offers as checkin_offers
+from portal.services.scheduling.rounds import run_scheduling_round
 
 log = logging.getLogger("portal.worker")
 
 
 def run_round(engine: Engine, settings: Settings) -> None:
-    """One round: link the audit events that wait; queue "something is due" reminders, check-in offers and
-    message notices; send the mail; then run the queued print jobs."""
+    """One round: link the audit events that wait; queue appointment reminders and wait-list offers,
+    "something is due" reminders, check-in offers and message notices; send the mail; then run the queued
+    print jobs."""
     audit.sequence_pending(engine, key=audit.engine_key(engine))
+    run_scheduling_round(engine, settings)
     reminders.send_due_reminders(engine, settings)  # queued before sending, so they go this round
     checkin_offers.send_checkin_offers(engine, settings)
     notices.run_notices(engine, settings)  # message notices and pool digests, into the outbox

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from portal.models import (
+    Appointment,
     ClinicalDocument,
     DiagnosticReport,
     Encounter,
@@ -28,6 +29,7 @@ from portal.models import (
     Payment,
     ProxyGrant,
     RefillRequest,
+    WaitListOffer,
 )
 from tests import messaging_helpers
 
@@ -40,7 +42,8 @@ FRAGMENT = "fragment"  # the same URL asked by htmx (HX-Request: true): only the
 PDF = "pdf"
 FHIR = "fhir"  # application/fhir+json
 CSV = "csv"
-OUTPUTS = (PAGE, FRAGMENT, PDF, FHIR, CSV)
+ICS = "ics"  # text/calendar: one visit for the patient's calendar
+OUTPUTS = (PAGE, FRAGMENT, PDF, FHIR, CSV, ICS)
 
 # May `relation` use the route for a patient aged `age` (None when the route names no patient)?
 Rule = Callable[[str, "int | None"], bool]
@@ -162,6 +165,17 @@ def billing_office(relation: str, age: int | None) -> bool:
     """The billing office's ledger and its changes (desk payments, refunds, write-offs, plans): billing
     staff only, never the patient or a guarantor."""
     return relation == "billing"
+
+
+def appointments(relation: str, age: int | None) -> bool:
+    """Appointments: the patient, a proxy in force (a limited one without confidential visits), and the
+    staff who schedule (front desk, clinicians)."""
+    return relation in ("self", "full proxy", "limited proxy", "front_desk", "clinician")
+
+
+def schedule_screen(relation: str, age: int | None) -> bool:
+    """The schedule screen (day view, requests, finding a patient to book for): front desk, clinicians."""
+    return relation in ("front_desk", "clinician")
 
 
 def anyone_signed_in(relation: str, age: int | None) -> bool:
@@ -472,6 +486,57 @@ ROUTES: dict[str, Entry] = {
     "GET /staff/inbox": PatientData(
         "the messages inbox", "view", "Communication", RECORD_PAGE, care_team_messages
     ),
+    # -- appointments ---------------------------------------------------------------------------------
+    "GET /p/{patient}/appointments": PatientData(
+        "appointments", "view", "Appointment", (PAGE,), appointments
+    ),
+    "GET /p/{patient}/appointments/book": PatientData(
+        "open times to book", "view", "Slot", (PAGE,), appointments
+    ),
+    "POST /p/{patient}/appointments/book": PatientData(
+        "book a visit", "create", "Appointment", (PAGE,), appointments
+    ),
+    "POST /p/{patient}/appointments/request": PatientData(
+        "ask the front desk for a visit", "create", "AppointmentRequest", (PAGE,), appointments
+    ),
+    "GET /p/{patient}/appointments/{appointment}": PatientData(
+        "one visit", "view", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "GET /p/{patient}/appointments/{appointment}/calendar": PatientData(
+        "one visit as a calendar file",
+        "download",
+        "Appointment",
+        (ICS,),
+        appointments,
+        {"appointment": Appointment},
+    ),
+    "POST /p/{patient}/appointments/{appointment}/cancel": PatientData(
+        "cancel a visit", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "POST /p/{patient}/appointments/{appointment}/confirm": PatientData(
+        "say one will come", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "POST /p/{patient}/appointments/{appointment}/earlier": PatientData(
+        "join the wait list", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
+    ),
+    "GET /p/{patient}/appointments/offers/{offer}": PatientData(
+        "an earlier time offered", "view", "Slot", (PAGE,), appointments, {"offer": WaitListOffer}
+    ),
+    "POST /p/{patient}/appointments/offers/{offer}/accept": PatientData(
+        "take an earlier time", "create", "Appointment", (PAGE,), appointments, {"offer": WaitListOffer}
+    ),
+    # -- the schedule screen -------------------------------------------------------------------------
+    "GET /staff/schedule": PatientData(
+        "a provider's day: who is booked when", "view", "Appointment", (PAGE,), schedule_screen
+    ),
+    "GET /staff/schedule/requests": PatientData(
+        "the queue of appointment requests", "view", "AppointmentRequest", (PAGE,), schedule_screen
+    ),
+    "POST /staff/schedule/find": PatientData(
+        "patient search to book for", "view", "Patient", (PAGE,), schedule_screen
+    ),
+    "POST /staff/schedule/block": NotPatientData("blocks a provider's time: no patient named"),
+    "POST /staff/schedule/unblock": NotPatientData("removes a block of a provider's time: no patient named"),
     # -- staff screens that list or change patients ---------------------------------------------------
     "GET /records": PatientData("whom the person may act for", "view", "Patient", (PAGE,), anyone_signed_in),
     "POST /front-desk/search": PatientData("patient search", "view", "Patient", RECORD_PAGE, front_desk),

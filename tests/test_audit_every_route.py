@@ -18,6 +18,7 @@ from portal.models import AuditEvent, MedicationRequest, Patient, Person, ProxyG
 from tests.billing_data import add_bill, add_paid_payment, form_key, pay_form
 from tests.conftest import form_post, log_in
 from tests.route_registry import FRAGMENT, ITEM_FINDERS, ITEM_MAKERS, STAFF, PatientData, patient_data
+from tests.scheduling_helpers import booked_visit, calendar, open_time_keys, wait_list_offer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "fhir" / "sample-infant.json"
 
@@ -51,6 +52,9 @@ FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
         "relationship": "caregiver",
         "level": "full",
     },
+    "POST /p/{patient}/appointments/book": {"type": "sick", "time": "{time}"},
+    "POST /p/{patient}/appointments/request": {"type": "new-patient", "preferred": "Mornings"},
+    "POST /p/{patient}/appointments/{appointment}/cancel": {"confirm": "yes"},
 }
 VISITS = [
     (key, viewer)
@@ -63,8 +67,9 @@ FRAGMENT_ROUTES = [key for key, entry in ROUTES.items() if FRAGMENT in entry.out
 
 
 @pytest.fixture
-def world(app, session):
-    """The sample infant's record, imported, and everyone who might look at it."""
+def world(app, session, settings):
+    """The sample infant's record, imported, the clinic's calendar with a visit booked for the infant, and
+    everyone who might look at it."""
     summary = import_paths(app.state.engine, [SAMPLE])
     assert summary.failed == [], summary.failed
     patient = session.exec(select(Patient)).one()
@@ -89,8 +94,12 @@ def world(app, session):
         make(session, patient, "An item", False)
     add_bill(session, patient)
     add_paid_payment(session, patient)
+    calendar(session, settings)
+    booked_visit(session, patient)
+    times = open_time_keys(session, settings)
+    wait_list_offer(session, patient, people["parent"], times[1])
     session.commit()
-    return {"patient": patient, "people": people}
+    return {"patient": patient, "people": people, "times": times}
 
 
 def item(session: Session, table: type, patient: Patient) -> str:
@@ -129,10 +138,13 @@ def url_of(session: Session, key: str, patient: Patient, *, items_of: Patient | 
     return url
 
 
-def use(client, key: str, url: str, **headers: str):
+def use(client, key: str, url: str, world: dict | None = None, **headers: str):
     if key.startswith("POST"):
+        times = (world or {}).get("times") or ["none"]
         form = FORMS.get(key, {})
-        return form_post(client, url, form() if callable(form) else form, headers=headers)
+        form = form() if callable(form) else form
+        form = {name: value.replace("{time}", times[0]) for name, value in form.items()}
+        return form_post(client, url, form, headers=headers)
     return client.get(url, headers=headers)
 
 
@@ -160,7 +172,7 @@ def test_each_use_writes_its_event_naming_the_patient_actor_and_resource(
     log_in(client, session, person)
     before = event_count(session)
 
-    response = use(client, key, url)
+    response = use(client, key, url, world)
 
     assert response.status_code == 200, f"{viewer} could not use {key} ({response.status_code})"
     written = events_after(session, before)
@@ -188,7 +200,7 @@ def test_a_refused_use_writes_one_denied_event(app, client, session, world, key)
     log_in(client, session, stranger)
     before = event_count(session)
 
-    response = use(client, key, url)
+    response = use(client, key, url, world)
 
     assert response.status_code == 404
     written = events_after(session, before)
@@ -205,7 +217,7 @@ def test_an_htmx_request_writes_one_event_too(app, client, session, world, key) 
     log_in(client, session, person)
     before = event_count(session)
 
-    response = use(client, key, url, **{"HX-Request": "true"})
+    response = use(client, key, url, world, **{"HX-Request": "true"})
 
     assert response.status_code == 200
     assert [(e.patient_id, e.resource_type) for e in events_after(session, before)] == [
@@ -227,7 +239,7 @@ def test_an_item_of_another_patient_answers_404_and_is_recorded_as_denied(
     log_in(client, session, other_person)
     before = event_count(session)
 
-    response = use(client, key, url)
+    response = use(client, key, url, world)
 
     assert response.status_code == 404, f"{key} showed another patient's item"
     assert [(e.patient_id, e.actor_person_id, e.outcome) for e in events_after(session, before)] == [

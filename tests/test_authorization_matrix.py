@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel, select
 
 from portal.config import Settings
 from portal.models import (
+    Appointment,
     ClinicalDocument,
     DiagnosticReport,
     Encounter,
@@ -35,6 +36,7 @@ from portal.models import (
     Person,
     ProxyGrant,
     RefillRequest,
+    WaitListOffer,
 )
 from portal.models.printing import PrintJob
 from tests.billing_data import add_bill, add_paid_payment, form_key, pay_form
@@ -43,6 +45,7 @@ from tests.route_registry import (
     CSV,
     FHIR,
     FRAGMENT,
+    ICS,
     ITEM_FINDERS,
     ITEM_MAKERS,
     PAGE,
@@ -51,6 +54,7 @@ from tests.route_registry import (
     PatientData,
     patient_data,
 )
+from tests.scheduling_helpers import booked_visit, calendar, open_time_keys, wait_list_offer
 
 # The family. Ages on 1 July 2026: infant 0, child 8, teen 15.
 BIRTH = {
@@ -123,12 +127,13 @@ CONFIDENTIAL_TABLES = (
     DiagnosticReport,
     ClinicalDocument,
     MedicationRequest,
+    Appointment,
     *ITEM_FINDERS,
 )
 
 
 @pytest.fixture
-def family(session: Session) -> dict[str, object]:
+def family(session: Session, settings: Settings) -> dict[str, object]:
     people = {
         name: Person(display_name=name.title())
         for name in ("parent", "teen", "unrelated patient", "revoked proxy", "expired proxy", "helper")
@@ -185,6 +190,11 @@ def family(session: Session) -> dict[str, object]:
         add_paid_payment(session, patient)
     add_bill(session, patients["teen"], description=CONFIDENTIAL_MARKER, confidential=True)
     session.flush()
+    # The clinic's calendar, a visit booked for each patient, and the teen's confidential visit.
+    calendar(session, settings)
+    for patient in patients.values():
+        booked_visit(session, patient)
+    booked_visit(session, patients["teen"], code="teen-private", reason=CONFIDENTIAL_MARKER)
     # A finished print job of each member of staff who prints (a job is seen only by its owner).
     for role in ("front_desk", "clinician"):
         session.add(
@@ -198,7 +208,13 @@ def family(session: Session) -> dict[str, object]:
             )
         )
     session.commit()
-    return {"people": people, "patients": patients}
+    # Each patient books a different open time, so that one booking never takes another's, and is offered
+    # another one from the wait list (for a second visit, so taking it leaves the first alone).
+    times = open_time_keys(session, settings)
+    for n, patient in enumerate(patients.values()):
+        wait_list_offer(session, patient, people["helper"], times[len(PATIENTS) + n])
+    session.commit()
+    return {"people": people, "patients": patients, "times": dict(zip(PATIENTS, times, strict=False))}
 
 
 # The kinds of item a page can be about, with the columns their pages read.
@@ -258,7 +274,7 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         session.commit()
         assert found is not None, f"the family holds no {table.__name__} of {owner.given_name}"
         return found
-    query = select(table).where(table.patient_id == owner.id)  # type: ignore[attr-defined]
+    query = select(table).where(table.patient_id == owner.id).order_by(table.id)  # type: ignore[attr-defined]
     if table in CONFIDENTIAL_TABLES:
         query = query.where(table.confidential.is_(confidential))  # type: ignore[attr-defined]
     elif table is ProxyGrant:
@@ -267,6 +283,8 @@ def item_of(session: Session, table: type, owner: Patient, *, confidential: bool
         query = query.where(RefillRequest.status == "pending")
     elif table is Payment:
         query = query.where(Payment.status == "paid")
+    elif table is WaitListOffer:
+        pass  # each patient's one offer of an earlier time
     else:
         pytest.fail(f"no way to find an item of table {table.__name__}: teach item_of in {__file__}")
     row = session.exec(query.order_by(table.id)).first()  # type: ignore[attr-defined]
@@ -324,6 +342,7 @@ MEDIA_TYPES = {
     FRAGMENT: "text/html",
     PDF: "application/pdf",
     FHIR: "application/fhir+json",
+    ICS: "text/calendar",
 }
 FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
     "POST /p/{patient}/billing/pay": pay_form,  # a fresh form key each time, as each rendered form has
@@ -348,6 +367,9 @@ FORMS: dict[str, dict[str, str] | Callable[[], dict[str, str]]] = {
         "relationship": "caregiver",
         "level": "full",
     },
+    "POST /p/{patient}/appointments/book": {"type": "sick", "time": "{time}"},
+    "POST /p/{patient}/appointments/request": {"type": "new-patient", "preferred": "Mornings"},
+    "POST /p/{patient}/appointments/{appointment}/cancel": {"confirm": "yes"},
 }
 # What a change leaves alone: the tables a request writes whatever it does (sessions, rate limits, audit).
 UNCHANGING_EXCEPT = {"audit_event", "login_session", "rate_limit_bucket", "webauthn_challenge", "audit_chain"}
@@ -381,15 +403,18 @@ def pdf_text(tmp_path: Path, pdf: bytes) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def form_of(key: str) -> dict[str, str]:
+def form_of(key: str, time: str = "none") -> dict[str, str]:
     form = FORMS.get(key, {})
-    return form() if callable(form) else form
+    form = form() if callable(form) else form
+    return {name: value.replace("{time}", time) for name, value in form.items()}
 
 
-def ask(client, case: Case, url: str):
+def ask(client, case: Case, url: str, times: dict[str, str] | None = None):
     headers = {"HX-Request": "true"} if case.output == FRAGMENT else {}
     if case.method == "POST":
-        return form_post(client, url, form_of(case.key), headers=headers)
+        return form_post(
+            client, url, form_of(case.key, (times or {}).get(case.patient, "none")), headers=headers
+        )
     return client.get(url, headers=headers)
 
 
@@ -459,7 +484,7 @@ def test_every_patient_route_answers_exactly_as_the_rules_say(
         before = (
             state(session) if case.method == "POST" and expected(case, viewer, today) != "allow" else None
         )
-        response = ask(client, case, url)
+        response = ask(client, case, url, family["times"])  # type: ignore[arg-type]
         own_chart = relation(viewer, case.patient, today) == "self"
         outcome = outcome_of(response, case, url, own_chart=own_chart)
         answers[(case.key, case.patient, case.output)] = outcome
@@ -530,6 +555,7 @@ STAFF_FORMS: dict[str, dict[str, str]] = {
     "POST /front-desk/patients": {"name": "Teen", "birth_date": "2011-06-15"},
     "POST /front-desk/activation-code": {"patient": "matrix-other"},
     "POST /front-desk/reset": {"patient": "matrix-other"},
+    "POST /staff/schedule/find": {"family": FAMILY_NAME, "birth_date": "2011-06-15"},
     "POST /staff/print/day": {"date": "2026-01-20"},
     "POST /admin/audit/export": {"since": "2000-01-01"},
     "POST /billing/accounts": {"name": FAMILY_NAME, "birth_date": "2011-06-15"},

@@ -62,6 +62,20 @@ from portal.models.registration import (
     RegistrationOutput,
 )
 from portal.models.results import ResultHold
+from portal.models.scheduling import (
+    Appointment,
+    AppointmentRequest,
+    ClinicLocation,
+    DeskAlert,
+    ImportedSlot,
+    Provider,
+    ScheduleBlock,
+    SlotHold,
+    VisitType,
+    WaitListEntry,
+    WaitListOffer,
+    WeeklyHours,
+)
 
 __all__ = [
     "TopicRoute",
@@ -85,6 +99,12 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "BilledVisit",
+    "Appointment",
+    "DeskAlert",
+    "AppointmentRequest",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "ClinicLocation",
     "ClinicalDocument",
     "Condition",
     "DiagnosticReport",
@@ -95,6 +115,7 @@ __all__ = [
     "FhirResource",
     "Immunization",
     "LedgerEntry",
+    "ImportedSlot",
     "LoginSession",
     "MedicationRequest",
     "Observation",
@@ -112,6 +133,7 @@ __all__ = [
     "PrintJob",
     "Procedure",
     "ProcessorEvent",
+    "Provider",
     "ProxyGrant",
     "RateLimitBucket",
     "RecoveryCode",
@@ -119,5 +141,11 @@ __all__ = [
     "RefillRequest",
     "ResultHold",
     "Statement",
+    "ScheduleBlock",
+    "SlotHold",
+    "VisitType",
+    "WaitListEntry",
+    "WaitListOffer",
     "WebAuthnChallenge",
+    "WeeklyHours",
 ]

@@ -9,7 +9,7 @@ can see it yet (`visibility.released`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from portal.services import audit, growth, lab_results, records, results, visibi
 from portal.services.access import Area, PatientScope, age_on
 from portal.services.errors import Refused
 from portal.services.results import Flag
+from portal.services.scheduling import pages as scheduling_pages
 
 GROUPS_PER_PAGE = 5
 SUMMARY_RESULTS = 5
@@ -204,6 +205,7 @@ class Summary:
     can_download: bool
     due: Any = None  # what is due (services.due.Due), added by the summary's reader
     more: frozenset[str] = frozenset()  # the lists cut short: "problems", "medications", "allergies"
+    appointments: list[Any] = field(default_factory=list)  # booked here or sent by the EHR's Appointment
 
 
 def summary(session: Session, scope: PatientScope) -> Summary | bool:
@@ -228,6 +230,7 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
         upcoming=records.upcoming_encounters(session, scope),
         can_download=scope.sees_confidential and not scope.staff,
         more=frozenset(name for name, rows in current.items() if len(rows) > SUMMARY_ITEMS),
+        appointments=scheduling_pages.upcoming_booked(session, scope, days=366)[:5],
     )
 
 

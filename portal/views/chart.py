@@ -38,6 +38,7 @@ P = ParamSpec("P")
 # The chart's sections, in the order the navigation shows them: (path under /p/{patient}/, label).
 CHART_SECTIONS: list[tuple[str, str]] = [
     ("summary", N_("Summary")),
+    ("appointments", N_("Appointments")),
     ("results", N_("Test results")),
     ("medications", N_("Medications")),
     ("refills", N_("Refills")),
