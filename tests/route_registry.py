@@ -510,9 +510,6 @@ ROUTES: dict[str, Entry] = {
         appointments,
         {"appointment": Appointment},
     ),
-    "POST /p/{patient}/appointments/{appointment}/cancel": PatientData(
-        "cancel a visit", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
-    ),
     "POST /p/{patient}/appointments/{appointment}/confirm": PatientData(
         "say one will come", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
     ),
@@ -524,6 +521,10 @@ ROUTES: dict[str, Entry] = {
     ),
     "POST /p/{patient}/appointments/offers/{offer}/accept": PatientData(
         "take an earlier time", "create", "Appointment", (PAGE,), appointments, {"offer": WaitListOffer}
+    ),
+    # Last: the matrix runs changes in this order, and a cancelled visit can no longer change.
+    "POST /p/{patient}/appointments/{appointment}/cancel": PatientData(
+        "cancel a visit", "update", "Appointment", (PAGE,), appointments, {"appointment": Appointment}
     ),
     # -- the schedule screen -------------------------------------------------------------------------
     "GET /staff/schedule": PatientData(
