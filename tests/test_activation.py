@@ -38,7 +38,9 @@ def test_activation_creates_the_person_signs_in_and_shows_their_name(client, ses
 
     response = activate(client, code, BIRTH)
 
-    assert response.status_code == 200 and response.json() == {"redirect": "/account"}
+    assert response.status_code == 200 and response.json() == {
+        "redirect": "/?welcome=1"
+    }  # a new account lands on its family or summary
     assert "Ada Lovelace" in client.get("/account").text
     person = session.exec(select(Person)).one()
     assert reload(session, Patient, patient.id).person_id == person.id

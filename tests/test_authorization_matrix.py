@@ -557,6 +557,7 @@ STAFF_FORMS: dict[str, dict[str, str]] = {
     "POST /front-desk/reset": {"patient": "matrix-other"},
     "POST /staff/schedule/find": {"family": FAMILY_NAME, "birth_date": "2011-06-15"},
     "POST /staff/print/day": {"date": "2026-01-20"},
+    "POST /staff/charts": {"family": FAMILY_NAME, "birth_date": "2011-06-15"},
     "POST /admin/audit/export": {"since": "2000-01-01"},
     "POST /billing/accounts": {"name": FAMILY_NAME, "birth_date": "2011-06-15"},
 }

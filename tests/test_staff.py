@@ -79,7 +79,7 @@ def test_enrolment_creates_a_passkey_and_signs_in(client, settings, session) -> 
 
     response = enrol(client, link)
 
-    assert response.json() == {"redirect": "/account"}
+    assert response.json() == {"redirect": "/?welcome=1"}  # a new account lands on its family or summary
     assert "nurse" in client.get("/account").text
     assert len(session.exec(select(Passkey)).all()) == 1
 
