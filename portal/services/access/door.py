@@ -98,6 +98,23 @@ class Asker:
     provenance: Provenance
 
 
+def _patient_named(session: Session, asker: Asker, patient_public_id: str, look: Look) -> Patient | None:
+    """The patient a URL names; an unknown one is a denied attempt in the log, like any refusal."""
+    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    if patient is None:
+        audit.record(
+            session,
+            action=look.action,
+            outcome="denied",
+            actor_person_id=asker.person.id,
+            actor_role=asker.person.staff_role,
+            resource_type=look.resource_type,
+            resource_id=look.resource_id,
+            provenance=asker.provenance,
+        )
+    return patient
+
+
 def read(
     session: Session,
     asker: Asker,
@@ -116,18 +133,8 @@ def read(
     every refusal looks like a missing record; the caller answers 404 after the transaction commits.
     """
     person = asker.person
-    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    patient = _patient_named(session, asker, patient_public_id, look)
     if patient is None:
-        audit.record(
-            session,
-            action=look.action,
-            outcome="denied",
-            actor_person_id=person.id,
-            actor_role=person.staff_role,
-            resource_type=look.resource_type,
-            resource_id=look.resource_id,
-            provenance=asker.provenance,
-        )
         return None
     decision = decide(session, person, patient, look.area, today=asker.today, rules=asker.rules)
     opened: Opened[T] | None = None
@@ -256,18 +263,8 @@ def act(
     `Refused` has its changes undone (a savepoint) and is recorded as denied; the refusal is returned.
     """
     person = asker.person
-    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    patient = _patient_named(session, asker, patient_public_id, look)
     if patient is None:
-        audit.record(
-            session,
-            action=look.action,
-            outcome="denied",
-            actor_person_id=person.id,
-            actor_role=person.staff_role,
-            resource_type=look.resource_type,
-            resource_id=look.resource_id,
-            provenance=asker.provenance,
-        )
         return None
     decision = decide(session, person, patient, look.area, today=asker.today, rules=asker.rules)
     if not decision.allowed or decision.level is None:
