@@ -389,7 +389,10 @@ FOCUSABLE = """() => {
     && getComputedStyle(el).visibility !== 'hidden');
   all.forEach((el, i) => el.setAttribute('data-reach-focus', String(i)));
   document.activeElement && document.activeElement.blur();
-  return all.map(el => el.outerHTML.slice(0, 80));
+  // A radio group is one Tab stop (arrow keys move inside it): name each radio's group.
+  const group = el => el.type === 'radio' && el.name
+    ? `${el.form ? [...document.forms].indexOf(el.form) : -1}:${el.name}` : null;
+  return all.map(el => [el.outerHTML.slice(0, 80), group(el)]);
 }"""
 
 FOCUSED = """() => {
@@ -413,7 +416,7 @@ def keyboard_problems(page: Page) -> list[str]:
     Disclosures (<details>, such as the record switcher) are opened first: their contents are reached by
     keyboard after pressing Enter on the summary, which is itself checked like any other control."""
     page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    elements: list[str] = page.evaluate(FOCUSABLE)
+    elements: list[list[str | None]] = page.evaluate(FOCUSABLE)  # [html, radio group or None]
     reached: list[str] = []
     problems = []
     for _ in range(3 * len(elements) + 3):  # a date field takes a Tab per part (month, day, year)
@@ -431,7 +434,12 @@ def keyboard_problems(page: Page) -> list[str]:
         reached.append(focused["id"])
         if not focused["visible"]:
             problems.append(f"no visible focus indicator on {focused['html']}")
-    problems += [f"never reached by Tab: {html}" for i, html in enumerate(elements) if str(i) not in reached]
+    groups_reached = {elements[int(i)][1] for i in reached if int(i) < len(elements)} - {None}
+    problems += [
+        f"never reached by Tab: {html}"
+        for i, (html, group) in enumerate(elements)
+        if str(i) not in reached and group not in groups_reached
+    ]
     return problems
 
 
