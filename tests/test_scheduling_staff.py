@@ -62,7 +62,10 @@ def test_the_day_shows_open_and_booked_times_and_a_block_closes_them(client, ses
     block = session.exec(select(ScheduleBlock).where(ScheduleBlock.kind == "block")).one()
     session.commit()
     log_in(client, session, parent)
-    again = client.get(f"/p/{child.public_id}/appointments/book?type=sick")
+    child_id = child.public_id
+    session.commit()  # the read above would hold SQLite's lock while the page is asked for
+    again = client.get(f"/p/{child_id}/appointments/book?type=sick")
+    assert again.status_code == 200 and 'name="time"' in again.text
     assert first.split("|")[0] + "|" + day.replace("-", "") not in again.text
 
     log_in(client, session, desk)
@@ -118,9 +121,10 @@ def test_a_request_is_booked_from_the_queue_in_two_taps_and_alerts_the_desk(clie
     assert done.status_code == 200
     session.expire_all()
     asked = session.exec(select(AppointmentRequest)).one()
-    assert asked.status == "booked" and asked.appointment_id is not None
-    assert "Tuesday mornings" not in client.get("/staff/schedule/requests").text
     session.commit()
+    assert asked.status == "booked" and asked.appointment_id is not None
+    queue = client.get("/staff/schedule/requests")
+    assert queue.status_code == 200 and "Tuesday mornings" not in queue.text
 
 
 def test_staff_cancel_with_a_reason_the_mail_leaves_out(client, session, settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -71,6 +72,15 @@ def fill_activation(page: Page, live_server, code: str, birth_date: date = BIRTH
     page.get_by_label("Activation code").fill(code)
     page.get_by_label("Date of birth").fill(birth_date.isoformat())
     page.get_by_role("button", name="passkey").click()
+
+
+# Where a new account lands once its passkey is made: a patient's own summary, a parent's family (the
+# records page), a staff member's tools; the welcome prompt rides along.
+FIRST_LANDING = re.compile(r"/(p/[^/]+/summary|records|staff)\?welcome=1$")
+
+
+def wait_for_first_landing(page: Page) -> None:
+    page.wait_for_url(FIRST_LANDING)
 
 
 def cli_staff_link(live_server, email: str, role: str) -> str:

@@ -16,6 +16,7 @@ from tests.browser.passkey_helpers import (
     add_virtual_authenticator,
     cli_activation_code,
     fill_activation,
+    wait_for_first_landing,
 )
 
 
@@ -23,7 +24,7 @@ def activate(live_server, context, page) -> str:
     add_virtual_authenticator(context, page)
     patient = add_patient(live_server)
     fill_activation(page, live_server, cli_activation_code(live_server, patient.fhir_id))
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
     cookie = next(c for c in context.cookies() if c["name"] == sessions.COOKIE)
     return sessions.unsign(live_server.settings, cookie["value"])
 

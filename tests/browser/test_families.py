@@ -17,7 +17,12 @@ from portal.provenance import Provenance
 from portal.services import access, proxies
 from portal.services.access import AgeRules
 from portal.services.identity import people
-from tests.browser.passkey_helpers import add_virtual_authenticator, cli_activation_code, fill_activation
+from tests.browser.passkey_helpers import (
+    add_virtual_authenticator,
+    cli_activation_code,
+    fill_activation,
+    wait_for_first_landing,
+)
 
 
 @pytest.fixture
@@ -130,7 +135,7 @@ def test_a_parent_switches_between_the_children_and_sees_each_banner(
 
     page.goto(family.parent_link)
     page.get_by_role("button", name="Create your passkey").click()
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
     page.get_by_role("navigation", name="Your account").get_by_role("link", name="Records").click()
     page.get_by_role("link", name=re.compile(family.infant.display_name)).click()
     expect(banner(page)).to_contain_text(family.infant.display_name)
@@ -153,7 +158,7 @@ def test_the_teen_signs_in_to_their_own_record(live_server, page, authenticator)
     code = cli_activation_code(live_server, family.teen.fhir_id)
 
     fill_activation(page, live_server, code, birth_date=family.teen.birth_date)
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
     page.get_by_role("navigation", name="Your account").get_by_role("link", name="Records").click()
 
     expect(banner(page)).to_contain_text("Your record")
@@ -170,7 +175,7 @@ def test_the_teen_is_told_whom_to_ask_instead_of_being_offered_to_remove_a_paren
     family = make_family(live_server)
     code = cli_activation_code(live_server, family.teen.fhir_id)
     fill_activation(page, live_server, code, birth_date=family.teen.birth_date)
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
 
     page.goto(f"{live_server.url}/p/{family.teen.public_id}/access")
 

@@ -15,6 +15,7 @@ from tests.browser.passkey_helpers import (
     cli_activation_code,
     cli_staff_link,
     fill_activation,
+    wait_for_first_landing,
 )
 
 SIGNED_OUT = ["/login", "/activate", "/login/password", "/login/recovery"]
@@ -50,7 +51,7 @@ def test_signed_in_pages_pass_axe_at_320px(live_server, context, page, axe) -> N
     add_virtual_authenticator(context, page)
     patient = add_patient(live_server)
     fill_activation(page, live_server, cli_activation_code(live_server, patient.fhir_id))
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
     page.set_viewport_size({"width": 320, "height": 640})
 
     for path in SIGNED_IN:
@@ -65,7 +66,7 @@ def test_staff_enrol_with_a_passkey_and_issue_a_code_from_the_front_desk(
     link = cli_staff_link(live_server, f"desk-{patient.fhir_id}@clinic.example", "front_desk")
     page.goto(link)
     page.get_by_role("button", name="Create your passkey").click()
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
     page.set_viewport_size({"width": 320, "height": 640})
     check(page, axe, live_server.url + "/front-desk")
 

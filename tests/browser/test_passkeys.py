@@ -19,6 +19,7 @@ from tests.browser.passkey_helpers import (
     add_virtual_authenticator,
     cli_activation_code,
     fill_activation,
+    wait_for_first_landing,
 )
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -39,7 +40,7 @@ def activate_in_browser(live_server, page) -> str:
     patient = add_patient(live_server)
     code = cli_activation_code(live_server, patient.fhir_id)
     fill_activation(page, live_server, code)
-    page.wait_for_url("**/account")
+    wait_for_first_landing(page)
     return code
 
 
@@ -72,8 +73,8 @@ def test_activate_sign_out_and_sign_in_again_with_the_passkey(live_server, page,
     code = cli_activation_code(live_server, patient.fhir_id)
 
     fill_activation(page, live_server, code)
-    page.wait_for_url("**/account")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Rosalind Franklin")
+    wait_for_first_landing(page)
+    expect(page.get_by_role("navigation", name="Your account")).to_contain_text("Rosalind Franklin")
     sign_out(page)
     assert not any(c["name"] == sessions.COOKIE for c in page.context.cookies())
     page.get_by_role("button", name="Sign in with a passkey").click()
