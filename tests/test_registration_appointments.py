@@ -15,6 +15,7 @@ from portal.models import (
     Allergy,
     AuditEvent,
     CheckIn,
+    CheckInChange,
     CheckInOffer,
     Encounter,
     MedicationRequest,
@@ -301,3 +302,40 @@ def test_a_limited_proxy_never_sees_a_teens_confidential_visit_or_answers(client
     forms = client.get(f"/p/{teen_id}/checkin/forms").text
     assert "This form is private" in forms and "Little interest or pleasure" not in forms
     assert ordinary_id != secret_id
+
+
+def test_a_limited_view_does_not_see_what_was_reported_for_a_confidential_appointment(
+    session, settings
+) -> None:
+    from portal.services.registration import reported
+    from tests.scopes import limited_scope, person_scope
+
+    calendar(session, settings)
+    parent, child = toddler_family(session)
+    visit = booked_visit(session, child, days_ahead=2)
+    checkin = CheckIn(
+        patient_id=child.id,
+        visit_key=f"appointment:{visit.id}",
+        appointment_id=visit.id,
+        visit_start=visit.start_at,
+        status="reviewed",
+    )
+    session.add(checkin)
+    session.flush()
+    session.add(
+        CheckInChange(checkin_id=checkin.id, kind="medication-add", new_value="Sertraline", status="accepted")
+    )
+    session.commit()
+    full = person_scope(session, parent, child)
+    assert [r.text for r in reported.medications(session, full).reported] == ["Sertraline"]
+    assert [r.text for r in reported.medications(session, limited_scope(session, child)).reported] == [
+        "Sertraline"
+    ]
+
+    visit.confidential = True
+    session.add(visit)
+    session.commit()
+
+    assert reported.medications(session, limited_scope(session, child)).reported == []
+    assert len(reported.medications(session, person_scope(session, parent, child)).reported) == 1
+    session.commit()
