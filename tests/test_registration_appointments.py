@@ -339,3 +339,28 @@ def test_a_limited_view_does_not_see_what_was_reported_for_a_confidential_appoin
     assert reported.medications(session, limited_scope(session, child)).reported == []
     assert len(reported.medications(session, person_scope(session, parent, child)).reported) == 1
     session.commit()
+
+
+def test_a_check_in_begun_for_the_ehrs_encounter_carries_on_for_its_appointment(
+    client, session, settings
+) -> None:
+    calendar(session, settings)
+    parent, child = toddler_family(session)
+    child_id = child.public_id
+    start = (utcnow() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    add_row(session, child, Encounter, "Encounter", display="Sick visit", status="planned", start_at=start)
+    log_in(client, session, parent)
+    form_post(client, f"/p/{child_id}/checkin/details", {"given_name": "Ana", "phone": "555-0100"})
+    appointment = booked_visit(session, child, days_ahead=3)
+    appointment.start_at, appointment.end_at = start, start + timedelta(minutes=20)
+    session.add(appointment)
+    appointment_id = appointment.id
+    session.commit()
+
+    saved = form_post(client, f"/p/{child_id}/checkin/insurance", {"no_insurance": "yes"})
+
+    assert saved.status_code == 200
+    checkin = session.exec(select(CheckIn)).one()  # the same visit: one check-in, nothing lost
+    assert checkin.appointment_id == appointment_id and checkin.steps_done == "details,insurance"
+    assert "555-0100" in checkin.details_json
+    session.commit()

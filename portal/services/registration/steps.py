@@ -244,6 +244,9 @@ def open_checkin(
             checkin = found
     if checkin.status != "started":
         return Closed("already_sent")
+    if checkin.appointment_id is None and visit.appointment is not None:
+        checkin.appointment_id = visit.appointment.id  # started under the visit's encounter, booked since
+        session.add(checkin)
     return checkin
 
 
