@@ -17,9 +17,11 @@ from starlette.routing import Route
 from portal.config import Settings
 from portal.db import run_db
 from portal.i18n import N_, gettext
+from portal.security.sessions import Client
 from portal.services import access
 from portal.services.access import Area, Look
 from portal.services.errors import Refused
+from portal.services.registration import first_visit
 from portal.services.scheduling import booking, pages, waitlist
 from portal.services.scheduling.notices import Clinic
 from portal.templating import render
@@ -120,9 +122,10 @@ async def appointment_book(request: Request) -> Response:
     acted = await _act(
         request,
         Look(Area.APPOINTMENTS, "Appointment", action="create"),
-        booking.book,
+        first_visit.book,
         clinic_of(request),
         wanted,
+        Client.of(request),
     )
     if acted.refused is not None:
         status = 409 if acted.refused.code == "slot_taken" else 400
@@ -131,10 +134,27 @@ async def appointment_book(request: Request) -> Response:
         )
     made = acted.data
     assert isinstance(made, booking.Booked)
+    if made.activation_code is not None:
+        return await _first_visit_confirmation(request, made)
     target = request.url_for(
         "appointment_page", patient=request.path_params["patient"], appointment=made.appointment.public_id
     )
     return RedirectResponse(f"{target}?booked=1", status_code=303)
+
+
+async def _first_visit_confirmation(request: Request, made: booking.Booked) -> Response:
+    """The desk's confirmation of a first visit, with the patient's activation code: shown in this answer
+    only (never in a URL to redirect to, never in mail)."""
+    public_id = made.appointment.public_id
+    chart = await read_chart_or_404(
+        request,
+        Look(Area.APPOINTMENTS, "Appointment", public_id),
+        pages.appointment_page,
+        clinic_of(request),
+        public_id,
+    )
+    context = _context(request, chart, booked=True, message=None, activation_code=made.activation_code)
+    return render(request, "appointments/item.html", context)
 
 
 async def appointment_request(request: Request) -> Response:
@@ -282,6 +302,8 @@ async def offer_accept(request: Request) -> Response:
         return await offer_page(request, message=say(refused), status=status)
     made = acted.data
     assert isinstance(made, booking.Booked)
+    if made.activation_code is not None:
+        return await _first_visit_confirmation(request, made)
     target = request.url_for(
         "appointment_page", patient=request.path_params["patient"], appointment=made.appointment.public_id
     )

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from portal.models.records import Encounter, MedicationRequest
 from portal.models.registration import CheckIn, CheckInChange
+from portal.models.scheduling import Appointment
 from portal.services import records, refills
 from portal.services.access import PatientScope
 from portal.services.refills.requests import Offer
@@ -49,9 +50,18 @@ def _shown(scope: PatientScope) -> ColumnElement[bool]:
     confidential_visits = select(Encounter.resource_id).where(
         Encounter.patient_id == scope.patient_id, col(Encounter.confidential).is_(True)
     )
-    not_confidential = or_(
-        col(CheckIn.encounter_resource_id).is_(None),
-        col(CheckIn.encounter_resource_id).not_in(confidential_visits),
+    confidential_appointments = select(Appointment.id).where(
+        Appointment.patient_id == scope.patient_id, col(Appointment.confidential).is_(True)
+    )
+    not_confidential = and_(
+        or_(
+            col(CheckIn.encounter_resource_id).is_(None),
+            col(CheckIn.encounter_resource_id).not_in(confidential_visits),
+        ),
+        or_(
+            col(CheckIn.appointment_id).is_(None),
+            col(CheckIn.appointment_id).not_in(confidential_appointments),
+        ),
     )
     own_person = scope.patient.person_id
     by_someone_else = (

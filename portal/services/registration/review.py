@@ -30,6 +30,7 @@ from portal.models.registration import (
     CheckInPhoto,
     RegistrationOutput,
 )
+from portal.models.scheduling import Appointment
 from portal.services.access import PatientScope
 from portal.services.errors import Refused
 from portal.services.registration import consents, steps
@@ -173,7 +174,18 @@ def submit(
     checkin.status = "submitted"
     checkin.submitted_at = utcnow()
     session.add(checkin)
+    _mark_appointment_checked_in(session, scope, checkin)
     return checkin
+
+
+def _mark_appointment_checked_in(session: Session, scope: PatientScope, checkin: CheckIn) -> None:
+    """The booked visit this check-in is for shows "checked in online" on the staff day view."""
+    if checkin.appointment_id is None:
+        return
+    appointment = session.get(Appointment, checkin.appointment_id)
+    if appointment is not None and appointment.patient_id == scope.patient_id:
+        appointment.checked_in_at = checkin.submitted_at
+        session.add(appointment)
 
 
 def keep(

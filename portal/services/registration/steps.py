@@ -1,15 +1,14 @@
 """The check-in's steps for the patient (or a parent): which visit, what was entered so far, and saving each
 step. Everything takes the patient scope the door opened; nothing here changes the record itself.
 
-A check-in belongs to the patient's next visit: an imported Encounter still to come (planned or arrived),
-until scheduling offers booked appointments (the `appointment_id` column is waiting for them). It opens
-`opens_days` before the visit.
+A check-in belongs to the patient's next visit (`visits.next_visit`): a booked appointment, or an imported
+Encounter still to come, each visit once. It opens `opens_days` before the visit.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,12 +19,11 @@ from sqlmodel import Session, col, select
 from portal import forms
 from portal.models.access import ProxyGrant
 from portal.models.base import utcnow
-from portal.models.records import Encounter
 from portal.models.registration import STEPS, CheckIn, CheckInChange, CheckInPhoto
-from portal.services import records
 from portal.services.access import Level, PatientScope
 from portal.services.errors import Refused
 from portal.services.registration import photos
+from portal.services.registration.visits import Visit, next_visit
 
 DEFAULT_OPENS_DAYS = 7
 NAME_LENGTH = 200
@@ -60,13 +58,6 @@ class Closed:
     code: str
 
 
-@dataclass(frozen=True)
-class Visit:
-    key: str  # "encounter:<resource id>"
-    start: datetime
-    encounter: Encounter | None
-
-
 @dataclass
 class Progress:
     """What the check-in pages show: the visit, whether check-in is open, and what was saved so far."""
@@ -99,20 +90,19 @@ class Progress:
         return {name for name, value in self.details.items() if value != self.record_details.get(name, "")}
 
 
-def next_visit(session: Session, scope: PatientScope) -> Visit | None:
-    """The patient's next visit the portal knows of (planned or arrived, still to come)."""
-    for encounter in records.upcoming_encounters(session, scope, limit=5):
-        if encounter.status in (None, "planned", "arrived") and encounter.start_at is not None:
-            return Visit(f"encounter:{encounter.resource_id}", encounter.start_at, encounter)
-    return None
+def offer_window(opens_days: int) -> Callable[[Iterable[Any]], bool]:
+    """For the summary page: whether check-in is open for the soonest of these upcoming visits
+    (appointments and encounters, anything with `start_at`; no database needed)."""
 
-
-def offer_window(opens_days: int) -> Callable[[Encounter], bool]:
-    """For the summary page: whether check-in is open for this upcoming visit (no database needed)."""
-
-    def is_open(encounter: Encounter) -> bool:
-        start = encounter.start_at
-        return start is not None and start - timedelta(days=opens_days) <= utcnow() < start
+    def is_open(upcoming: Iterable[Any]) -> bool:
+        dated = [visit for visit in upcoming if getattr(visit, "start_at", None) is not None]
+        if not dated:
+            return False
+        soonest = min(dated, key=lambda visit: visit.start_at)
+        if getattr(soonest, "checked_in_at", None) is not None:
+            return False  # already checked in online: nothing more to offer
+        start: datetime = soonest.start_at
+        return start - timedelta(days=opens_days) <= utcnow() < start
 
     return is_open
 
@@ -190,9 +180,11 @@ def _signer_role(session: Session, scope: PatientScope) -> str:
 
 
 def _find(session: Session, scope: PatientScope, visit: Visit) -> CheckIn | None:
-    return session.exec(
-        select(CheckIn).where(CheckIn.patient_id == scope.patient_id, CheckIn.visit_key == visit.key)
-    ).first()
+    """The check-in for this visit, under its key or another name of the same visit (its encounter)."""
+    found = session.exec(
+        select(CheckIn).where(CheckIn.patient_id == scope.patient_id, col(CheckIn.visit_key).in_(visit.keys))
+    ).all()
+    return min(found, key=lambda c: visit.keys.index(c.visit_key), default=None)
 
 
 def progress(session: Session, scope: PatientScope, opens_days: int = DEFAULT_OPENS_DAYS) -> Progress | None:
@@ -239,6 +231,7 @@ def open_checkin(
             patient_id=scope.patient_id,
             visit_key=visit.key,
             encounter_resource_id=visit.encounter.resource_id if visit.encounter else None,
+            appointment_id=visit.appointment.id if visit.appointment else None,
             visit_start=visit.start,
             started_by_person_id=scope.viewer.id,
         )
@@ -251,6 +244,9 @@ def open_checkin(
             checkin = found
     if checkin.status != "started":
         return Closed("already_sent")
+    if checkin.appointment_id is None and visit.appointment is not None:
+        checkin.appointment_id = visit.appointment.id  # started under the visit's encounter, booked since
+        session.add(checkin)
     return checkin
 
 

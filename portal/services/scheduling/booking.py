@@ -158,6 +158,7 @@ class Booked:
     appointment: Appointment
     provider: Provider
     place: ClinicLocation | None
+    activation_code: str | None = None  # a first visit the front desk booked: the patient's code, shown once
 
 
 def next_times(session: Session, scope: PatientScope, clinic: Clinic, code: str) -> list[OpenTime]:

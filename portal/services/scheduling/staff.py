@@ -48,6 +48,7 @@ class Row:
     visit_name: str | None = None  # None for a confidential visit the viewer may not see the kind of
     block_public_id: str | None = None
     block_reason: str | None = None
+    checked_in_online: bool = False  # the patient (or a parent) sent the online check-in for this visit
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class DayView:
     location: ClinicLocation | None
     rows: list[Row]
     blocks: list[ScheduleBlock]
+    may_review_checkins: bool = False  # the viewer's role opens the check-in review (Screen.REGISTRATION)
 
 
 def _audit_shown(
@@ -139,7 +141,8 @@ def day_view(
             rows.append(_row(session, staff, moment, held, blocks, sees_confidential, shown, provenance))
             moment += unit
     rows.sort(key=lambda row: row.start_at)
-    return DayView(day, providers, locations, provider, location, rows, blocks)
+    may_review = access.may_use_screen(staff, Screen.REGISTRATION)
+    return DayView(day, providers, locations, provider, location, rows, blocks, may_review)
 
 
 def _local(day: date, clock: str, tz: ZoneInfo) -> datetime:
@@ -175,6 +178,7 @@ def _row(
             patient.display_name if patient else None,
             appointment.public_id,
             visit_type.name if visit_type and (sees_confidential or not appointment.confidential) else None,
+            checked_in_online=appointment.checked_in_at is not None,
         )
     block = next((b for b in blocks if b.start_at <= moment < b.end_at), None)
     if block is not None:
