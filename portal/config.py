@@ -51,6 +51,8 @@ class Settings:
     mail_from: str = "portal@localhost"
     checkin_opens_days: int = 7  # online check-in is offered from this many days before a visit
     audit_retention_years: int = 6  # how long audit events are kept before `portal audit purge` removes them
+    # the shortest period `portal audit retain` may keep, and its default: never below HIPAA's six years
+    audit_retention_months: int = 72
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none: the socket's address.
     trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
@@ -115,6 +117,7 @@ class Settings:
             smtp_url=config("SMTP_URL", default=""),
             mail_from=config("PORTAL_MAIL_FROM", default=cls.mail_from),
             audit_retention_years=config("PORTAL_AUDIT_RETENTION_YEARS", cast=int, default=6),
+            audit_retention_months=config("PORTAL_AUDIT_RETENTION_MONTHS", cast=int, default=72),
             checkin_opens_days=config("PORTAL_CHECKIN_OPENS_DAYS", cast=int, default=7),
             trusted_proxies=_proxies(config("PORTAL_TRUSTED_PROXIES", default="")),
         )
@@ -144,6 +147,10 @@ class Settings:
             raise ConfigError(str(error)) from None
         if self.audit_retention_years < 1:
             raise ConfigError("PORTAL_AUDIT_RETENTION_YEARS must be at least 1")
+        if self.audit_retention_months < 72:
+            raise ConfigError(
+                "PORTAL_AUDIT_RETENTION_MONTHS must be at least 72 (six years, as HIPAA requires)"
+            )
         if not self.production:
             return
         secret = str(self.secret_key)

@@ -30,6 +30,7 @@ def run_round(engine: Engine, settings: Settings) -> None:
     "something is due" reminders, check-in offers and message notices; send the mail; then run the queued
     print jobs."""
     audit.sequence_pending(engine, key=audit.engine_key(engine))
+    audit.ensure_partitions(engine)  # PostgreSQL: next month's audit partition exists before it begins
     run_scheduling_round(engine, settings)
     reminders.send_due_reminders(engine, settings)  # queued before sending, so they go this round
     checkin_offers.send_checkin_offers(engine, settings)

@@ -4,7 +4,8 @@ Each event is written sealed (`mac`: an HMAC of its content, see portal/services
 waiting; the sequencer then makes it a link in a keyed hash chain, once: `seq` increases by exactly one
 from link to link, `prev_hash` repeats the previous link's `hash`, and `hash` is an HMAC over the event's
 content, `seq` and `prev_hash`. Retention purges only whole old prefixes of the chain and leaves an
-`AuditCheckpoint` naming the last purged link, so what remains still verifies.
+`AuditCheckpoint` naming the last purged link, so what remains still verifies. On PostgreSQL the table is
+partitioned by month (portal/services/audit/partitions.py), so old months go as whole partitions.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from portal.models.base import UTCDateTime, utcnow
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
-    # "Who has viewed my record" and the admin's search by patient: one patient's events, newest first.
-    __table_args__ = (Index("ix_audit_event_patient_id_id", "patient_id", "id"),)
+    # "Who has viewed my record" and the admin's search by patient: one patient's events, newest first;
+    # the search by person looks at the actor and at the person a proxy acted for.
+    # On PostgreSQL the table is partitioned by month of `occurred_at` (migration 0019), so there the
+    # primary key and the unique indexes on `seq` and `mac` also hold `occurred_at`.
+    __table_args__ = (
+        Index("ix_audit_event_patient_id_id", "patient_id", "id"),
+        Index("ix_audit_event_on_behalf_of_person_id", "on_behalf_of_person_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Position in the chain: dense, from 1; None while the event waits for the sequencer.

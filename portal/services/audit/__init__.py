@@ -6,6 +6,7 @@ The package is cut along its seams:
 - `chain`: the key, the canonical form, the seal and the link, and the sequencer that links waiting events
   outside the request path (its module docstring gives the order rule);
 - `verify` and `retention`: checking the chain, and purging its oldest part behind a checkpoint;
+- `partitions`: on PostgreSQL, the table's monthly partitions, made ahead by the worker, dropped by retention;
 - `search`, `screen` and `viewed`: the admin's search and CSV export, and "Who has viewed my record".
 
 The names below are the package's public surface: `from portal.services import audit; audit.record(...)`.
@@ -21,7 +22,16 @@ from portal.services.audit.chain import (
     use_chain_key,
     utc_iso,
 )
-from portal.services.audit.retention import Purge, purge, retention_cutoff
+from portal.services.audit.partitions import ensure_partitions
+from portal.services.audit.retention import (
+    LEGAL_MINIMUM_MONTHS,
+    Purge,
+    RetentionTooShort,
+    purge,
+    retain,
+    retention_cutoff,
+    retention_start,
+)
 from portal.services.audit.screen import (
     EXPORT_LIMIT,
     Download,
@@ -48,6 +58,7 @@ __all__ = [
     "ACTIONS",
     "CSV_COLUMNS",
     "EXPORT_LIMIT",
+    "LEGAL_MINIMUM_MONTHS",
     "OUTCOMES",
     "AuditKeyMissing",
     "AuditPage",
@@ -55,6 +66,7 @@ __all__ = [
     "Download",
     "Filters",
     "Purge",
+    "RetentionTooShort",
     "Screen",
     "Verification",
     "Viewing",
@@ -63,11 +75,14 @@ __all__ = [
     "chain_key",
     "csv_cell",
     "engine_key",
+    "ensure_partitions",
     "export_csv",
     "export_csv_in_chunks",
     "purge",
     "record",
+    "retain",
     "retention_cutoff",
+    "retention_start",
     "screen_export",
     "screen_search",
     "search",
