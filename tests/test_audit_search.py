@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 from datetime import UTC, date, datetime, timedelta
 
@@ -299,3 +300,15 @@ def test_export_command_refuses_a_bad_date(settings) -> None:
 
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.stderr
+
+
+def test_search_stops_counting_at_the_limit_and_says_so(engine, people, monkeypatch) -> None:
+    monkeypatch.setattr(importlib.import_module("portal.services.audit.search"), "COUNT_LIMIT", 3)
+    for _ in range(5):
+        write(engine, action="view", patient_id=people["patient"].id, resource_type="Observation")
+
+    capped = search(engine, patient_id=people["patient"].id, per_page=2)
+    exact = search(engine, patient_id=people["other"].id)
+
+    assert (capped.total, capped.counted_all, len(capped.rows)) == (3, False, 2)
+    assert (exact.total, exact.counted_all) == (0, True)

@@ -58,10 +58,14 @@ class AuditPage:
     total: int
     page: int
     per_page: int
+    counted_all: bool = True  # False: more than COUNT_LIMIT events match and `total` stops there
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+COUNT_LIMIT = 10_000
 
 
 def start_of(day: date | datetime) -> datetime:
@@ -124,7 +128,10 @@ def search(
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise ValueError("page must be at least 1 and per_page between 1 and 500")
     conditions = filtered(patient_id=patient_id, person_id=person_id, action=action, since=since, until=until)
-    total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
+    # Counting stops at COUNT_LIMIT: a busy person or patient has millions of events, and an exact count
+    # of them would cost more than the page itself.
+    matching = select(col(AuditEvent.id)).where(*conditions).limit(COUNT_LIMIT + 1).subquery()
+    total = session.exec(select(func.count()).select_from(matching)).one()
     on_behalf = aliased(Person)
     statement = (
         select(AuditEvent, Person.display_name, Patient.fhir_id, on_behalf.display_name)
@@ -140,7 +147,7 @@ def search(
         AuditRow(event, name, fhir_id, behalf_name)
         for event, name, fhir_id, behalf_name in session.exec(statement)
     ]
-    return AuditPage(rows, total, page, per_page)
+    return AuditPage(rows, min(total, COUNT_LIMIT), page, per_page, counted_all=total <= COUNT_LIMIT)
 
 
 def csv_cell(value: object) -> str:
