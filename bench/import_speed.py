@@ -1,10 +1,23 @@
-"""Print FHIR import speed (resources per second) for the sample sets, each into a fresh SQLite database."""
+"""Print FHIR import speed (resources per second) for the sample sets, each into an empty database.
+
+SQLite by default (a fresh file per set); `--database-url` (or PORTAL_TEST_DATABASE_URL, which
+tests/with_postgres.sh sets) measures PostgreSQL instead, EMPTYING that database before each set.
+`--profile N` prints the N costliest functions of the Synthea import (cProfile, cumulative time).
+"""
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import os
+import pstats
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import Engine, text
 
 from portal import db
 from portal.fhir import importer, reading
@@ -19,34 +32,69 @@ SETS = {
 }
 
 
-def measure(name: str, folder: Path) -> float | None:
+@contextmanager
+def empty_database(database_url: str | None) -> Iterator[Engine]:
+    """A migrated, empty database: a new SQLite file, or the PostgreSQL database emptied."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = db.make_engine(database_url or f"sqlite:///{tmp}/bench.db")
+        if database_url:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        audit.use_chain_key(engine, "benchmark-secret-key-0123456789-abcdefghij")
+        db.upgrade(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def measure(name: str, folder: Path, database_url: str | None, profile: int) -> float | None:
     if not folder.exists():
         print(f"{name:<16} skipped: {folder} is absent")
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = db.make_engine(f"sqlite:///{tmp}/bench.db")
-        audit.use_chain_key(engine, "benchmark-secret-key-0123456789-abcdefghij")
-        db.upgrade(engine)
+    profiler = cProfile.Profile() if profile else None
+    with empty_database(database_url) as engine:
         files = reading.collect_files([folder])
         started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
         summary = importer.import_paths(engine, files)
+        if profiler:
+            profiler.disable()
         first, first_cpu = time.perf_counter() - started, time.process_time() - cpu
         started = time.perf_counter()
         importer.import_paths(engine, files)
         again = time.perf_counter() - started
-        engine.dispose()
     count = sum(summary.total("resources").values())
     print(
         f"{name:<16} {len(files):>3} files {count:>6} resources  {first:6.2f} s ({first_cpu:5.2f} s CPU)  "
         f"{count / first:7.0f} resources/s  (again, unchanged: {again:5.2f} s)"
         + (f"  {len(summary.failed)} REFUSED" if summary.failed else "")
     )
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(profile)
     return first
 
 
 def main() -> None:
-    results = {name: measure(name, folder) for name, folder in SETS.items()}
-    synthea = results["synthea bundles"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("PORTAL_TEST_DATABASE_URL"),
+        help="a PostgreSQL database to measure on; it is EMPTIED (default: a new SQLite file per set)",
+    )
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N top costs")
+    parser.add_argument("--only", choices=sorted(SETS), help="measure one set")
+    args = parser.parse_args()
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"FHIR import on {database}")
+    results = {
+        name: measure(name, folder, args.database_url, args.profile if name == "synthea bundles" else 0)
+        for name, folder in SETS.items()
+        if args.only in (None, name)
+    }
+    synthea = results.get("synthea bundles")
     if synthea is not None:
         verdict = "within" if synthea <= BUDGET_SECONDS else "OVER"
         print(f"18 Synthea bundles: {synthea:.2f} s, {verdict} the {BUDGET_SECONDS:.0f} s budget")

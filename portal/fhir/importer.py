@@ -10,16 +10,14 @@ Nothing here opens a network connection: URLs found in the data are only ever co
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from portal import db
@@ -29,6 +27,8 @@ from portal.fhir.reading import (
     SUPPORTED_TYPES,
     FileRefused,
     Parsed,
+    Stored,
+    canonical_text,
     collect_files,
     describe,
     is_newer,
@@ -40,7 +40,6 @@ from portal.fhir.references import (
     Resolver,
     parse_reference,
     reference_strings,
-    rewrite_references,
 )
 from portal.fhir.rows import Links, owner_key, write_identifiers, write_patients, write_projections
 from portal.models.base import utcnow
@@ -161,9 +160,8 @@ def _hash_contents(items: list[Parsed], resolved: dict[str, Key]) -> None:
     sent with `urn:uuid:` references (a transaction bundle) or `Type/id` ones (our own export) is the same."""
     mapping = {reference: f"{key[0]}/{key[1]}" for reference, key in resolved.items()}
     for item in items:
-        canonical = rewrite_references(item.entry.raw, mapping)
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        item.content_hash = hashlib.sha256(text.encode()).hexdigest()
+        canonical = canonical_text(item.text, mapping) if item.references else item.text
+        item.content_hash = hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _shown(reference: str) -> str:
@@ -174,21 +172,21 @@ def _shown(reference: str) -> str:
     return reference if len(reference) <= 100 else reference[:100] + "..."
 
 
-def _existing(session: Session, keys: list[Key]) -> dict[Key, FhirResource]:
-    by_type: dict[str, list[str]] = {}
-    for resource_type, fhir_id in keys:
-        by_type.setdefault(resource_type, []).append(fhir_id)
-    found: dict[Key, FhirResource] = {}
-    for resource_type, ids in by_type.items():
-        for start in range(0, len(ids), 500):
-            rows = session.scalars(
-                select(FhirResource)
-                .options(defer(FhirResource.resource_json))  # type: ignore[arg-type]
-                .where(col(FhirResource.resource_type) == resource_type)
-                .where(col(FhirResource.fhir_id).in_(ids[start : start + 500]))
+def _existing(session: Session, keys: list[Key]) -> dict[Key, Stored]:
+    """What the database holds of these resources, in one query per 500 ids (not one per type)."""
+    wanted = set(keys)
+    ids = sorted({fhir_id for _, fhir_id in wanted})
+    found: dict[Key, Stored] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(*(col(getattr(FhirResource, name)) for name in Stored._fields)).where(
+                col(FhirResource.fhir_id).in_(ids[start : start + 500])
             )
-            for row in rows:
-                found[(row.resource_type, row.fhir_id)] = row
+        )
+        for row in rows:
+            stored = Stored(*row)
+            if (stored.resource_type, stored.fhir_id) in wanted:
+                found[(stored.resource_type, stored.fhir_id)] = stored
     return found
 
 
@@ -198,6 +196,7 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
     existing = _existing(session, [item.key for item in items])
     changed: list[Parsed] = []
     relabelled: set[int] = set()  # patients of unchanged resources that now arrived in a restricted bundle
+    restricted: list[int] = []  # their rows
     for item in items:
         result.resources[item.resource_type] += 1
         if item.resource_type not in SUPPORTED_TYPES:
@@ -212,15 +211,24 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         else:
             result.unchanged[item.resource_type] += 1
             if item.entry.bundle_confidential and stored.confidential_reason is None:
-                stored.confidential_reason = confidentiality.BUNDLE_SECURITY
+                restricted.append(stored.id)
                 if stored.patient_id is not None:
                     relabelled.add(stored.patient_id)
+    if restricted:
+        _update_resources(
+            session,
+            [
+                {"row_id": row_id, "confidential_reason": confidentiality.BUNDLE_SECURITY}
+                for row_id in restricted
+            ],
+        )
     if not changed:
         confidentiality.refresh_patients(session, relabelled)
         return
     now = utcnow()
     patient_ids = write_patients(session, changed, resolved, now)
     new_rows = []
+    replacements = []
     for item in changed:
         patient_key = owner_key(item, resolved)
         columns: dict[str, Any] = {
@@ -235,25 +243,23 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
             "resource_json": item.text,
             "updated_at": now,
         }
-        row = existing.get(item.key)
-        if row is None:
+        stored = existing.get(item.key)
+        if stored is None:
             new_rows.append(
                 {"resource_type": item.key[0], "fhir_id": item.key[1], "created_at": now, **columns}
             )
         else:
-            for name, value in columns.items():
-                setattr(row, name, value)
-            assert row.id is not None
-            resolver.row_ids[item.key] = row.id
-    session.flush()
-    # Bulk INSERT ... RETURNING: building thousands of ORM objects costs more than the database work.
+            replacements.append({"row_id": stored.id, **columns})
+            resolver.row_ids[item.key] = stored.id
+    if replacements:
+        _update_resources(session, replacements)
+    # Bulk INSERT ... RETURNING in Core: ORM objects, or even the ORM's bulk path, cost more than the
+    # database work.
     if new_rows:
-        returned = session.execute(
-            insert(FhirResource).returning(
-                col(FhirResource.id),
-                col(FhirResource.resource_type),
-                col(FhirResource.fhir_id),
-                sort_by_parameter_order=True,
+        table = FhirResource.__table__  # type: ignore[attr-defined]
+        returned = session.connection().execute(
+            insert(table).returning(
+                table.c.id, table.c.resource_type, table.c.fhir_id, sort_by_parameter_order=True
             ),
             new_rows,
         )
@@ -261,7 +267,7 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
             resolver.row_ids[(resource_type, fhir_id)] = row_id
     write_identifiers(session, changed, resolver.row_ids, existing)
     links = Links(resolver, resolved)
-    write_projections(session, changed, resolver.row_ids, patient_ids, links)
+    write_projections(session, changed, resolver.row_ids, patient_ids, links, existing)
     replaced = [resolver.row_ids[item.key] for item in changed if item.key in existing]
     _refresh_confidentiality(session, changed, resolver.row_ids, patient_ids, links, relabelled, replaced)
     _audit(
@@ -270,6 +276,19 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
         resolved,
         patient_ids,
         new_patients={i.key for i in changed if i.key not in existing},
+    )
+
+
+def _update_resources(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Set columns of stored resources (each row: its `row_id` and the same column names), in one
+    executemany."""
+    table = FhirResource.__table__  # type: ignore[attr-defined]
+    names = [name for name in rows[0] if name != "row_id"]
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(f"new_{name}") for name in names}),  # a column's own name is reserved
+        [{"row_id": row["row_id"], **{f"new_{name}": row[name] for name in names}} for row in rows],
     )
 
 

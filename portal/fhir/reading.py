@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
@@ -106,10 +107,39 @@ class Parsed:
     def resource_type(self) -> str:
         return self.key[0]
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The resource as received, as compact JSON: what is stored and exported."""
         return json.dumps(self.entry.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Stored(NamedTuple):
+    """What the import needs to know of a resource the database already holds."""
+
+    id: int
+    resource_type: str
+    fhir_id: str
+    patient_id: int | None
+    version_id: str | None
+    last_updated: datetime | None
+    content_hash: str
+    confidential_reason: str | None
+
+
+# In compact JSON an unescaped `"reference":"` can only be a key and the start of its string value.
+_REFERENCE_VALUE = re.compile(r'"reference":("(?:[^"\\]|\\.)*")')
+
+
+def canonical_text(text: str, mapping: dict[str, str]) -> str:
+    """The compact JSON `text` with each `reference` string found in the mapping replaced: the same as
+    dumping the resource again after rewriting its references, without walking or copying it."""
+
+    def replace(match: re.Match[str]) -> str:
+        value = json.loads(match.group(1))
+        new = mapping.get(value)
+        return match.group(0) if new is None else '"reference":' + json.dumps(new, ensure_ascii=False)
+
+    return _REFERENCE_VALUE.sub(replace, text)
 
 
 # Reading files ---------------------------------------------------------------------------------------
@@ -265,7 +295,7 @@ def parse(entry: Entry) -> Parsed | None:
     )
 
 
-def is_newer(incoming: Parsed, stored: FhirResource) -> bool:
+def is_newer(incoming: Parsed, stored: Stored | FhirResource) -> bool:
     """Whether the incoming content should replace what is stored (which differs from it)."""
     if incoming.version_id and stored.version_id:
         if incoming.version_id.isdigit() and stored.version_id.isdigit():

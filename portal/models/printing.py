@@ -25,3 +25,6 @@ class PrintJob(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=100)  # an exception's class name, never its text
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When its worker claimed it or last reported progress: a running job silent for longer than the
+    # lease belonged to a worker that died, and is claimed again.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

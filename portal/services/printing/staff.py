@@ -8,12 +8,13 @@ by default. Each download of a finished job's PDF is audited again, once for eac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlmodel import Session, col
 
 from portal import db
@@ -202,13 +203,32 @@ def _patients_in(session: Session, job: PrintJob) -> list[Patient]:
     )
 
 
+LEASE_SECONDS = 300  # far longer than one visit's summary; each one printed renews the lease
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one was silent past its lease): stop without writing."""
+
+
 def claim_print_job(engine: Engine) -> PrintJob | None:
-    """Take the oldest queued job for this worker alone: locked past by other workers on PostgreSQL (FOR
-    UPDATE SKIP LOCKED), under the write lock on SQLite, and moved on by a conditional UPDATE either way."""
+    """Take the oldest queued job, or a running one whose worker has been silent past the lease (it died),
+    for this worker alone: locked past by other workers on PostgreSQL (FOR UPDATE SKIP LOCKED), under the
+    write lock on SQLite, and moved on by a conditional UPDATE either way."""
+    now = utcnow()
+    claimable = or_(
+        col(PrintJob.status) == "queued",
+        and_(
+            col(PrintJob.status) == "running",
+            or_(
+                col(PrintJob.claimed_at).is_(None),
+                col(PrintJob.claimed_at) < now - timedelta(seconds=LEASE_SECONDS),
+            ),
+        ),
+    )
     with db.transaction(engine) as session:
         job = session.scalars(
             select(PrintJob)
-            .where(col(PrintJob.status) == "queued")
+            .where(claimable)
             .order_by(col(PrintJob.id))
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -217,14 +237,27 @@ def claim_print_job(engine: Engine) -> PrintJob | None:
             return None
         claimed = session.connection().execute(
             update(PrintJob)
-            .where(col(PrintJob.id) == job.id, col(PrintJob.status) == "queued")
-            .values(status="running")
+            .where(col(PrintJob.id) == job.id, claimable)
+            .values(status="running", claimed_at=now, done=0)
         )
         if claimed.rowcount != 1:
             return None
         session.expunge(job)
-        job.status = "running"
+        job.status, job.claimed_at, job.done = "running", now, 0
         return job
+
+
+def _still_ours(session: Session, job: PrintJob, **values: Any) -> None:
+    """Renew the job's lease (with any progress), or raise LeaseLost if another worker has claimed it."""
+    now = utcnow()
+    renewed = session.connection().execute(
+        update(PrintJob)
+        .where(col(PrintJob.id) == job.id, col(PrintJob.claimed_at) == job.claimed_at)
+        .values(claimed_at=now, **values)
+    )
+    if renewed.rowcount != 1:
+        raise LeaseLost
+    job.claimed_at = now
 
 
 def run_print_jobs(engine: Engine, settings: Settings) -> int:
@@ -236,17 +269,20 @@ def run_print_jobs(engine: Engine, settings: Settings) -> int:
             return finished
         try:
             pdf = _print_job(engine, settings, job)
+        except LeaseLost:
+            log.warning("print job taken over id=%s", job.id)
+            continue
         except Exception as error:  # a failed job is reported on its page; the worker carries on
             log.error("print job failed id=%s error=%s", job.id, type(error).__name__)
-            with db.transaction(engine) as session:
-                stored = session.get(PrintJob, job.id)
-                assert stored is not None
-                stored.status, stored.error, stored.finished_at = "failed", type(error).__name__, utcnow()
+            with contextlib.suppress(LeaseLost), db.transaction(engine) as session:
+                _still_ours(session, job, status="failed", error=type(error).__name__, finished_at=utcnow())
             continue
-        with db.transaction(engine) as session:
-            stored = session.get(PrintJob, job.id)
-            assert stored is not None
-            stored.status, stored.pdf, stored.finished_at = "done", pdf, utcnow()
+        try:
+            with db.transaction(engine) as session:
+                _still_ours(session, job, status="done", pdf=pdf, finished_at=utcnow())
+        except LeaseLost:
+            log.warning("print job taken over id=%s", job.id)
+            continue
         log.info("print job done id=%s", job.id)
         finished += 1
 
@@ -270,9 +306,7 @@ def _print_job(engine: Engine, settings: Settings, job: PrintJob) -> bytes:
             assert encounter is not None and patient is not None
             asker = Asker(owner, settings.today(), rules, utcnow(), where)  # the owner prints, not the worker
             summary = print_one(session, asker, settings, encounter, patient)
-            stored = session.get(PrintJob, job.id)
-            assert stored is not None
-            stored.done, stored.total = done, len(visits)
+            _still_ours(session, job, done=done, total=len(visits))
         if summary is not None:
             documents.append(lay_out(env, settings, summary))
     return write_pdf(documents)
