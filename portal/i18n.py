@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -279,10 +279,15 @@ def format_number(value: Number | None, digits: int | None = None) -> str:
     """A number with the reader's separators: 1,234.5 / 1234,5; `digits` fixes the decimals shown."""
     if value is None:
         return ""
-    if digits is None:
-        return str(numbers.format_decimal(value, locale=_locale()))
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    return str(numbers.format_decimal(value, format=pattern, locale=_locale()))
+    pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return _decimal(value, pattern, str(_locale()))
+
+
+@lru_cache(maxsize=4096)
+def _decimal(value: Number, pattern: str | None, locale: str) -> str:
+    # Babel parses the pattern and walks the locale's data on each call; a results page formats the same
+    # few hundred values on every view.
+    return str(numbers.format_decimal(value, format=pattern, locale=locale))
 
 
 def format_percent(value: Number | None) -> str:

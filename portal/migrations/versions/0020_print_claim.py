@@ -1,7 +1,7 @@
 """print claim: a print job records when its worker claimed it, so a job whose worker died runs again
 
 Revision ID: 0020_print_claim
-Revises: 0014_scheduling
+Revises: 0019_audit_partitions
 Create Date: 2027-02-01 09:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import portal.models.base
 
 revision = "0020_print_claim"
-down_revision = "0014_scheduling"
+down_revision = "0019_audit_partitions"
 branch_labels = None
 depends_on = None
 
