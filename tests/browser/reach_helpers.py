@@ -152,6 +152,86 @@ def add_proxy_grant(
     db_session.flush()
 
 
+def add_clinic_activity(server: LiveServer, parent_id: int | None, child_id: int | None) -> None:
+    """What a family asks the clinic for, on one child's record, so each feature's pages have something
+    to show: a message thread, a refill request, a visit today and one ahead, a request for a visit, a
+    bill, a visit to check in for and a check-in waiting for the front desk. Written as the feature tests
+    write them (their helpers), on the demo calendar."""
+    from datetime import UTC, datetime, timedelta
+
+    from portal.models import CheckIn, Encounter, FhirResource, RefillRequest
+    from portal.models.scheduling import AppointmentRequest
+    from portal.services.scheduling.seed import seed_calendar
+    from tests.billing_data import add_bill
+    from tests.messaging_helpers import add_thread
+    from tests.refill_helpers import make_medication
+    from tests.scheduling_helpers import booked_visit
+
+    assert parent_id is not None and child_id is not None
+    settings = server.settings
+    with Session(server.engine) as db_session:
+        child = db_session.get(Patient, child_id)
+        assert child is not None
+        seed_calendar(
+            db_session, tz=settings.timezone, today=settings.today(), video_url="https://video.example/room"
+        )
+        add_thread(db_session, child, "A rash on the arm", confidential=False)
+        medicine = make_medication(db_session, child, code="745679", display="Albuterol inhaler")  # commits
+        db_session.add(
+            RefillRequest(
+                patient_id=child_id,
+                medication_id=medicine.id,
+                days_left=3,
+                pharmacy_other="Corner Pharmacy, 5 Elm Street",
+                requested_by_person_id=parent_id,
+            )
+        )
+        today = booked_visit(db_session, child, days_ahead=0)
+        booked_visit(db_session, child, days_ahead=10, reason="Cough for a week")
+        db_session.add(
+            AppointmentRequest(
+                patient_id=child_id,
+                visit_type_id=today.visit_type_id,
+                preferred="Mornings",
+                requested_by_person_id=parent_id,
+            )
+        )
+        add_bill(db_session, child)
+        start = datetime.now(UTC) + timedelta(days=2)
+        resource = FhirResource(
+            resource_type="Encounter",
+            fhir_id=f"enc-{child.fhir_id}"[:64],
+            patient_id=child_id,
+            content_hash="0" * 64,
+            resource_json="{}",
+        )
+        db_session.add(resource)
+        db_session.flush()
+        db_session.add(
+            Encounter(
+                resource_id=resource.id,
+                patient_id=child_id,
+                fhir_id=resource.fhir_id,
+                display="Well child visit",
+                status="planned",
+                start_at=start,
+            )
+        )
+        db_session.add(
+            CheckIn(
+                patient_id=child_id,
+                visit_key=f"encounter:{resource.id}",
+                encounter_resource_id=resource.id,
+                visit_start=start,
+                status="submitted",
+                steps_done="details,insurance,review,forms,consents",
+                started_by_person_id=parent_id,
+                submitted_at=datetime.now(UTC),
+            )
+        )
+        db_session.commit()
+
+
 @persona("signed out", entry=("/", "/login"), languages=("en", "es"))
 def signed_out(server: LiveServer, context: BrowserContext) -> None:
     """Nobody signed in: the sign-in page, activation, error pages."""
@@ -173,15 +253,26 @@ def proxy(server: LiveServer, context: BrowserContext) -> None:
     with Session(server.engine) as db_session, db_session.begin():
         parent = add_person(db_session, "Marta Lopez")
         add_patient(db_session, "Marta", "Lopez", years_ago(38), parent)
-        for given, age in (("Sofia", 6), ("Diego", 14)):
-            add_proxy_grant(db_session, parent, add_patient(db_session, given, "Lopez", years_ago(age)))
-        person_id = parent.id
+        children = [
+            add_patient(db_session, given, "Lopez", years_ago(age))
+            for given, age in (("Sofia", 6), ("Diego", 14))
+        ]
+        for child in children:
+            add_proxy_grant(db_session, parent, child)
+        person_id, sofia_id = parent.id, children[0].id
+    add_clinic_activity(server, person_id, sofia_id)
     sign_in_as(server, context, person_id)
 
 
 def staff_member(server: LiveServer, context: BrowserContext, *, role: str) -> None:
+    """A staff member, with a family's requests waiting in the clinic's queues."""
     with Session(server.engine) as db_session, db_session.begin():
         person_id = add_person(db_session, f"Staff {role}", staff_role=role).id
+        parent = add_person(db_session, "Lena Ortiz")
+        child = add_patient(db_session, "Mateo", "Ortiz", years_ago(4))
+        add_proxy_grant(db_session, parent, child)
+        parent_id, child_id = parent.id, child.id
+    add_clinic_activity(server, parent_id, child_id)
     sign_in_as(server, context, person_id)
 
 
