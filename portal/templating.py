@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from portal import i18n
@@ -36,6 +37,7 @@ def make_templates() -> Jinja2Templates:
     # A message chosen in Python (marked with N_) translated when shown; unlike `_()` in a template it
     # stays ordinary text, so autoescaping still applies to it.
     env.filters["translated"] = i18n.gettext
+    env.globals["in_place"] = IN_PLACE
     return Jinja2Templates(env=env, context_processors=[language_context])
 
 
@@ -48,6 +50,13 @@ def language_context(request: Request) -> dict[str, Any]:
         "main_only": wants_main(request),
     }
 
+
+# A form that answers a mistake with its page and a 400 carries these: with htmx it is posted by fetch and
+# only the answer's <main> (templating.wants_main) replaces the page's, so the message and what was typed
+# appear in place (htmx 4 swaps 4xx answers; 204 and 304 alone are left unswapped). A mistake's URL is
+# not pushed to the history, since it names where the form posts, not a page. Without JavaScript it is an
+# ordinary form and the whole page comes back.
+IN_PLACE = Markup(' hx-boost="true" hx-target="#main" hx-swap="outerHTML" hx-status:4xx="push:false"')
 
 # The chart's navigation is boosted with hx-target="#main": htmx 4 then names that target in HX-Target.
 MAIN_TARGET = "main#main"
@@ -93,3 +102,11 @@ def render(
     response.headers.add_vary_header("HX-Request")
     response.headers.add_vary_header("HX-Target")
     return response
+
+
+def leave_for(request: Request, url: str) -> Response:
+    """Send the browser on to `url` as a whole page: a 303 for a form, and for an in-place (htmx) form
+    an HX-Redirect, since fetch cannot follow a redirect to another site (a payment processor's page)."""
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

@@ -52,9 +52,28 @@ def staff(session, role: StaffRole) -> Person:
 @pytest.mark.parametrize(
     ("role", "links", "absent"),
     [
-        (StaffRole.FRONT_DESK, ["/front-desk", "/front-desk/patients", "/staff/print"], ["/admin/audit"]),
-        (StaffRole.CLINICIAN, ["/staff/charts", "/clinic/result-holds", "/staff/print"], ["/front-desk"]),
-        (StaffRole.ADMIN, ["/admin/audit", "/front-desk"], ["/staff/charts", "/staff/print"]),
+        (
+            StaffRole.FRONT_DESK,
+            [
+                "/front-desk",
+                "/front-desk/patients",
+                "/staff/print",
+                "/staff/schedule",
+                "/front-desk/registration",
+            ],
+            ["/admin/audit", "/clinic/refills", "/billing/accounts"],
+        ),
+        (
+            StaffRole.CLINICIAN,
+            ["/staff/charts", "/clinic/result-holds", "/staff/print", "/staff/inbox", "/clinic/refills"],
+            ["/front-desk", "/billing/accounts"],
+        ),
+        (StaffRole.BILLING, ["/billing/accounts", "/staff/inbox"], ["/staff/charts", "/front-desk"]),
+        (
+            StaffRole.ADMIN,
+            ["/admin/audit", "/front-desk", "/admin/care-teams"],
+            ["/staff/charts", "/staff/print"],
+        ),
     ],
 )
 def test_each_staff_role_lands_on_its_own_tools(client, session, role, links, absent) -> None:

@@ -457,3 +457,27 @@ def test_the_summary_shows_ten_current_medications_and_links_to_the_rest(
     assert "Medicine number 11<" in listed and "Medicine number 0<" not in listed  # the newest first
     assert f'href="/p/{patient.public_id}/medications">More of the list' in summary
     assert all(f"Medicine number {number}<" in everything for number in range(12))
+
+
+def test_each_result_in_a_history_says_where_it_falls_in_its_range_in_words_and_a_band(
+    client, session, infant
+) -> None:
+    heads = [o for o in of(session, Observation, infant["patient"]) if o.code == "9843-4"]
+    for observation in heads:  # a made-up range the sample's measurements fall around
+        stored = session.get(Observation, observation.id)
+        stored.reference_low, stored.reference_high = 30.0, 40.0
+    session.commit()
+    values = sorted(o.value for o in heads)
+    url = f"/p/{infant['patient'].public_id}/results/{heads[-1].public_id}"
+    log_in(client, session, infant["parent"])
+
+    english = client.get(url).text
+    spanish = client.get(url, headers={"Accept-Language": "es"}).text
+
+    history = english.split("<tbody>")[1]
+    assert history.count('class="range-band"') == len(heads)
+    assert ("Below the normal range" in history) == (values[0] < 30)
+    assert ("Above the normal range" in history) == (values[-1] > 40)
+    assert 'aria-hidden="true"' in history  # the words, not the picture, carry it
+    assert "rango normal" in spanish.split("<tbody>")[1]
+    assert "No range given" not in english

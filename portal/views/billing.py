@@ -28,7 +28,7 @@ from portal.services.access import Area, Look
 from portal.services.billing import documents, pages, payments, processors
 from portal.services.billing.money import dollars, parse_cents
 from portal.services.errors import Refused
-from portal.templating import render
+from portal.templating import leave_for, render
 from portal.views.chart import OpenChart, asker, chart_context, read_chart_or_404, rules_of, where
 
 ACCOUNT = Look(Area.BILLING, "Account")
@@ -116,7 +116,7 @@ async def billing_pay(request: Request) -> Response:
         raise HTTPException(404)
     if acted.refused is not None or acted.data is None:
         return await _pay_refused(request, acted.refused or Refused("failed"))
-    return RedirectResponse(acted.data.url, status_code=303)
+    return leave_for(request, acted.data.url)
 
 
 async def _pay_refused(request: Request, refused: Refused) -> Response:

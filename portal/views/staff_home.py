@@ -24,10 +24,16 @@ from portal.views.chart import require_screen, where
 STAFF_TOOLS: list[tuple[Screen, str, str]] = [
     (Screen.CHARTS, "chart_search", "Find a patient and open their chart"),
     (Screen.FRONT_DESK, "front_desk_page", "Find a patient, activation codes, sign-in resets"),
+    (Screen.INBOX, "staff_inbox_page", "Messages: the care team's inbox"),
+    (Screen.REFILLS, "refill_queue_page", "Refill requests waiting for a decision"),
+    (Screen.SCHEDULE, "schedule_page", "Schedule: a day's visits, booking for patients, requests"),
+    (Screen.REGISTRATION, "registration_queue", "Online check-ins to review"),
+    (Screen.BILLING, "billing_accounts", "Billing accounts, payments and the day's reconciliation"),
     (Screen.PROXIES, "patient_search", "Proxy access: who can act for a patient"),
     (Screen.PRINTING, "staff_print_page", "Print visit summaries: one visit or a day's"),
     (Screen.RESULT_HOLDS, "result_holds_page", "Result holds: when results are released to patients"),
     (Screen.AUDIT, "audit_search", "Audit log: who saw or changed what"),
+    (Screen.CARE_TEAMS, "care_teams_page", "Care teams: where patients' messages go"),
 ]
 
 SEARCH_INCOMPLETE = "Enter the patient's family name and date of birth, or their patient ID."

@@ -62,6 +62,45 @@ def test_crawl_finds_the_pages_and_the_error_page(run) -> None:
         assert "/login" in routes
 
 
+# The pages of what patients ask for and of the staff who answer, which the crawl must reach (the
+# personas' families have a thread, a refill request, visits, a bill and check-ins: add_clinic_activity).
+FEATURE_PAGES = {
+    "proxy": {
+        "/p/{patient}/messages",
+        "/p/{patient}/messages/new",
+        "/p/{patient}/messages/{thread}",
+        "/p/{patient}/refills",
+        "/p/{patient}/medications/{medication}/refill",
+        "/p/{patient}/appointments",
+        "/p/{patient}/appointments/book",
+        "/p/{patient}/appointments/{appointment}",
+        "/p/{patient}/checkin",
+        "/p/{patient}/checkin/details",
+        "/p/{patient}/checkin/insurance",
+        "/p/{patient}/checkin/review",
+        "/p/{patient}/checkin/forms",
+        "/p/{patient}/checkin/consents",
+        "/p/{patient}/billing",
+    },
+    "staff clinician": {"/staff/inbox", "/p/{patient}/messages/{thread}", "/clinic/refills"},
+    "staff front_desk": {
+        "/staff/schedule",
+        "/staff/schedule/requests",
+        "/front-desk/registration",
+        "/front-desk/registration/{patient}",
+    },
+    "staff billing": {"/billing/accounts", "/p/{patient}/billing/ledger"},
+}
+
+
+def test_crawl_reaches_each_features_pages(run) -> None:
+    who, _lang, reports = run
+
+    reached = {report.route for report in reports if report.status == 200}
+
+    assert FEATURE_PAGES.get(who.name, set()) - reached == set()
+
+
 def test_axe_finds_no_wcag_violations(run) -> None:
     _who, _lang, reports = run
 
