@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import make_url, text
 from sqlmodel import Session, SQLModel
 from starlette.datastructures import Secret
@@ -23,7 +24,15 @@ from starlette.testclient import TestClient
 from portal import db
 from portal.app import create_app
 from portal.config import Settings
-from portal.security import csrf, sessions
+from portal.security import csrf, hashing, sessions
+
+# The tests hash with argon2id at its smallest cost: they check which secret matches, not what guessing
+# costs (a tenth of the suite's time went to hashing). tests/test_hashing.py checks the real parameters.
+PRODUCTION_HASHERS = {"PASSWORDS": hashing.PASSWORDS, "CODES": hashing.CODES}
+for _name in PRODUCTION_HASHERS:
+    _cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    setattr(hashing, _name, _cheap)
+    hashing._DUMMY[id(_cheap)] = _cheap.hash("not-a-real-secret")
 
 SERVER_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in each worker process by pytest-xdist

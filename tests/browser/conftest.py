@@ -40,10 +40,22 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is a browser test. The reach suite crawls each persona's pages once per process and
+    every check reads that crawl: under pytest-xdist (`--dist loadgroup`, as `make test` runs the browser
+    tests) one persona's checks share a process, and the personas are spread over the processes."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.browser)
+        if item.path.name == "test_reach.py" and hasattr(item, "callspec"):
+            params = item.callspec.params
+            if "run" in params:
+                who, lang = params["run"]
+            elif "who" in params:
+                who, lang = params["who"], params["who"].languages[0]
+            else:
+                continue
+            item.add_marker(pytest.mark.xdist_group(f"reach-{who.name}-{lang}"))
 
 
 @dataclass
