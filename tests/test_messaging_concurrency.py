@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -28,19 +27,10 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 @pytest.fixture
-def served(migrated_database: str, tmp_path):
-    if "://" in migrated_database:
-        database_url = migrated_database
-        engine = db.make_engine(database_url)
-        with engine.begin() as connection:  # a clean start: other tests of this run used the server
-            from sqlmodel import SQLModel
-
-            names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    else:
-        shutil.copyfile(migrated_database, tmp_path / "portal.db")
-        database_url = f"sqlite:///{tmp_path / 'portal.db'}"
-        engine = db.make_engine(database_url)
+def served(database_url: str, tmp_path):
+    """The app served by `portal serve` on this test's database (a copy on SQLite; on PostgreSQL the test
+    server's, emptied after the test by the `database_url` fixture)."""
+    engine = db.make_engine(database_url)
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     settings = Settings(
