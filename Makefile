@@ -34,15 +34,16 @@ format: $(STAMP)
 	$(BIN)/ruff format portal tests bench
 	$(BIN)/ruff check --fix portal tests bench
 
-# The unit and HTTP tests run on two processes (pytest-xdist; each has its own database); so do the browser
-# tests (each process its own server and Chromium; a persona's reach checks stay in one process, which
-# crawls its pages once); the multi-process tests marked slow run alone, since they start servers of their
-# own.
+# The unit and HTTP tests run on two processes (pytest-xdist; each has its own database); the browser tests
+# and the multi-process tests marked slow run afterwards on one: Chromium alone keeps both cores busy, and
+# the slow tests start servers of their own. (`BROWSER_PARALLEL="-n 2 --dist loadgroup"` spreads the
+# browser tests over two processes, a persona's reach checks in one.)
 PARALLEL ?= -n 2
+BROWSER_PARALLEL ?= -p no:xdist
 
 pytest-sqlite: $(STAMP)
 	$(BIN)/pytest -q $(PARALLEL) -m "not browser and not slow"
-	$(BIN)/pytest -q $(PARALLEL) --dist loadgroup -m "browser and not slow"
+	$(BIN)/pytest -q $(BROWSER_PARALLEL) -m "browser and not slow"
 	$(BIN)/pytest -q -p no:xdist -m "slow"
 
 pytest-postgres: $(STAMP)
