@@ -2,8 +2,9 @@
 
 SQLite is copied with its online backup API, page by page, so the servers can keep running (and a WAL
 database is copied whole, committed pages only). PostgreSQL is dumped with `pg_dump` in its custom format
-and restored with `pg_restore` in one transaction. A restore refuses to write over a database that holds
-any row unless forced, and is meant for a portal whose servers and workers are stopped.
+and restored in one transaction (the dump as SQL from `pg_restore`, run by `psql` into an emptied schema).
+A restore refuses to write over a database that holds any row unless forced, and is meant for a portal
+whose servers and workers are stopped.
 
 The file holds every patient's record: keep it as carefully as the database. SECRET_KEY is not in it
 (the audit chain and the sign-in cookies are keyed with it): keep that too, apart from the backup.
@@ -12,6 +13,7 @@ The file holds every patient's record: keep it as carefully as the database. SEC
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -79,18 +81,24 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> Outcome:
         _sqlite_restore(source, _sqlite_path(url))
     else:
         _run([_tool("pg_restore"), "--list", str(source)], url)  # a readable dump, or stop here
+        # The dump as SQL, run by psql in one transaction after emptying the schema: pg_restore's own
+        # --clean cannot drop the inherited keys of a partitioned table (the audit log is one per month).
+        script = _run([_tool("pg_restore"), "--no-owner", "--file=-", str(source)], url)
+        makes_schema = re.search(r"^CREATE SCHEMA public;$", script, flags=re.MULTILINE) is not None
+        empty = "DROP SCHEMA IF EXISTS public CASCADE;\n"
+        if not makes_schema:
+            empty += "CREATE SCHEMA public;\n"
         _run(
             [
-                _tool("pg_restore"),
-                "--clean",
-                "--if-exists",
-                "--no-owner",
+                _tool("psql"),
+                "--no-psqlrc",
+                "--quiet",
                 "--single-transaction",
-                "--exit-on-error",
+                "--set=ON_ERROR_STOP=1",
                 f"--dbname={_libpq(url)}",
-                str(source),
             ],
             url,
+            feed=empty + script,
         )
     return Outcome(source, source.stat().st_size)
 
@@ -167,12 +175,14 @@ def _tool(name: str) -> str:
     return str(installed[-1])
 
 
-def _run(command: list[str], url: URL) -> None:
+def _run(command: list[str], url: URL, *, feed: str | None = None) -> str:
+    """Run a PostgreSQL tool (with `feed` on its standard input); its standard output."""
     env = dict(os.environ)
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, env=env, input=feed, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         # The tools' messages name tables and options, not rows: safe to show the operator.
         lines = [line for line in result.stderr.splitlines() if line.strip()][-5:]
         raise BackupError(f"{Path(command[0]).name} failed: " + (" / ".join(lines) or "no message"))
+    return result.stdout
