@@ -142,7 +142,7 @@ def test_a_parent_and_a_teen_ask_and_a_clinician_decides(browser, live_server, p
         browser,
         live_server,
         people["clinician"].id,
-        "Albuterol",
+        f"Albuterol inhaler {people['surname']}",  # the reach suite's families ask for Albuterol too
         "Approve",
         **{"Quantity (to approve)": "1", "Refills (to approve, 0 to 11)": "2"},
     )
