@@ -146,13 +146,7 @@ async def _first_visit_confirmation(request: Request, made: booking.Booked) -> R
     """The desk's confirmation of a first visit, with the patient's activation code: shown in this answer
     only (never in a URL to redirect to, never in mail)."""
     public_id = made.appointment.public_id
-    chart = await read_chart_or_404(
-        request,
-        Look(Area.APPOINTMENTS, "Appointment", public_id),
-        pages.appointment_page,
-        clinic_of(request),
-        public_id,
-    )
+    chart = await _read_appointment(request, public_id)
     context = _context(request, chart, booked=True, message=None, activation_code=made.activation_code)
     return render(request, "appointments/item.html", context)
 
@@ -177,15 +171,21 @@ async def appointment_request(request: Request) -> Response:
     return render(request, "appointments/list.html", _context(request, chart, requested=True))
 
 
-async def appointment_page(request: Request) -> Response:
-    public_id = request.path_params["appointment"]
-    chart = await read_chart_or_404(
+async def _read_appointment(request: Request, public_id: str) -> Any:
+    """One appointment's page, read through the door (shown, asked about before cancelling, or again
+    after a refused change)."""
+    return await read_chart_or_404(
         request,
         Look(Area.APPOINTMENTS, "Appointment", public_id),
         pages.appointment_page,
         clinic_of(request),
         public_id,
     )
+
+
+async def appointment_page(request: Request) -> Response:
+    public_id = request.path_params["appointment"]
+    chart = await _read_appointment(request, public_id)
     return render(
         request,
         "appointments/item.html",
@@ -213,13 +213,7 @@ async def appointment_cancel(request: Request) -> Response:
     public_id = request.path_params["appointment"]
     form = await _form(request)
     if form.get("confirm") != "yes":  # the first tap asks "are you sure?"
-        chart = await read_chart_or_404(
-            request,
-            Look(Area.APPOINTMENTS, "Appointment", public_id),
-            pages.appointment_page,
-            clinic_of(request),
-            public_id,
-        )
+        chart = await _read_appointment(request, public_id)
         return render(request, "appointments/cancel.html", _context(request, chart, message=None))
     acted = await _act(
         request,
@@ -230,13 +224,7 @@ async def appointment_cancel(request: Request) -> Response:
         form.get("reason", "")[:300],
     )
     if acted.refused is not None:
-        chart = await read_chart_or_404(
-            request,
-            Look(Area.APPOINTMENTS, "Appointment", public_id),
-            pages.appointment_page,
-            clinic_of(request),
-            public_id,
-        )
+        chart = await _read_appointment(request, public_id)
         return render(
             request,
             "appointments/item.html",
@@ -252,13 +240,7 @@ async def appointment_cancel(request: Request) -> Response:
 async def _visit_page(
     request: Request, public_id: str, *, message: str | None = None, **more: Any
 ) -> Response:
-    chart = await read_chart_or_404(
-        request,
-        Look(Area.APPOINTMENTS, "Appointment", public_id),
-        pages.appointment_page,
-        clinic_of(request),
-        public_id,
-    )
+    chart = await _read_appointment(request, public_id)
     context = _context(request, chart, booked=False, message=message, **more)
     return render(request, "appointments/item.html", context, status_code=400 if message else 200)
 
