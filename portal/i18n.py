@@ -255,9 +255,17 @@ def format_date(value: date | datetime | None, format: str = "medium", tz: str |
     An aware datetime is first moved into `tz` (a zone name), so a late-evening time keeps its local day."""
     if value is None:
         return ""
-    if isinstance(value, datetime) and value.tzinfo is not None and tz is not None:
-        value = value.astimezone(dates.get_timezone(tz) if isinstance(tz, str) else tz)
-    return str(dates.format_date(value, format=format, locale=_locale()))
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and tz is not None:
+            value = value.astimezone(dates.get_timezone(tz) if isinstance(tz, str) else tz)
+        value = value.date()
+    return _date(value, format, _current.get())
+
+
+@lru_cache(maxsize=4096)
+def _date(value: date, format: str, locale: str) -> str:
+    # A record page shows the same few hundred days again and again; Babel walks its data on each call.
+    return str(dates.format_date(value, format=format, locale=_parse(locale)))
 
 
 def format_datetime(value: datetime | None, format: str = "medium", tz: str | tzinfo | None = None) -> str:

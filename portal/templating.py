@@ -40,6 +40,7 @@ def make_templates() -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         bytecode_cache=COMPILED,
+        auto_reload=False,  # templates do not change under a running server: no stat() per render
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,  # a misspelt name fails a test instead of rendering blank
         trim_blocks=True,

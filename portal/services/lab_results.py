@@ -9,7 +9,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, null, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import Session, col
 
 from portal.models.records import (
@@ -105,18 +119,19 @@ def _on_days(days: list[str | None]) -> ColumnElement[bool]:
     )
 
 
-def _result_groups(session: Session, scope: PatientScope) -> Select[Any]:
-    """(report, day, at) of every group of the results page, newest first: a report this scope sees with
-    results or text, and each day of laboratory results that came without a report."""
+def _result_groups(session: Session, scope: PatientScope) -> CompoundSelect[Any]:
+    """(report, day, at, by_day) of every group of the results page, newest first: a report this scope
+    sees with results or text, and each day of laboratory results that came without a report."""
     shown_result = condition(session, scope, Observation)
     of_report = col(Observation.report_resource_id) == col(DiagnosticReport.resource_id)
     first_result = select(func.min(col(Observation.effective_at))).where(shown_result, of_report)
-    reports: Select[Any, Any, Any] = select(
+    reports: Select[Any, Any, Any, Any] = select(
         col(DiagnosticReport.resource_id).label("report"),
         null().label("day"),
         func.coalesce(
             col(DiagnosticReport.effective_at), col(DiagnosticReport.issued), first_result.scalar_subquery()
         ).label("at"),
+        literal(0).label("by_day"),
     ).where(
         condition(session, scope, DiagnosticReport),
         or_(
@@ -127,14 +142,23 @@ def _result_groups(session: Session, scope: PatientScope) -> Select[Any]:
     )
     day = _utc_day(session, col(Observation.effective_at))
     days = (
-        select(null().label("report"), day.label("day"), func.min(col(Observation.effective_at)).label("at"))
+        select(
+            null().label("report"),
+            day.label("day"),
+            func.min(col(Observation.effective_at)).label("at"),
+            literal(1).label("by_day"),
+        )
         .where(shown_result)
         .where(col(Observation.category) == LABORATORY, col(Observation.report_resource_id).is_(None))
         .group_by(day)
     )
-    groups = union_all(reports, days).subquery()
-    return select(groups.c.report, groups.c.day).order_by(
-        groups.c.at.desc().nulls_last(), groups.c.report.is_(None), groups.c.report, groups.c.day.desc()
+    # Ordered by the union's own column names (a compound SELECT takes no expressions there), without a
+    # subquery, whose column collection SQLAlchemy would otherwise build again on every page.
+    return union_all(reports, days).order_by(
+        literal_column("at").desc().nulls_last(),
+        literal_column("by_day"),
+        literal_column("report"),
+        literal_column("day").desc(),
     )
 
 

@@ -201,8 +201,10 @@ def read_page(
     if opened is None:
         return None
     person = asker.person
+    scope = opened.scope
+    own_chart = scope.patient if scope.level is Level.SELF else None
     others = (
-        patients_for(session, person, today=asker.today, rules=asker.rules)
+        patients_for(session, person, today=asker.today, rules=asker.rules, own_chart=own_chart)
         if person.staff_role is None
         else []
     )

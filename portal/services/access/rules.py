@@ -124,11 +124,13 @@ def decide(
 
 
 def patients_for(
-    session: Session, person: Person, *, today: date, rules: AgeRules
+    session: Session, person: Person, *, today: date, rules: AgeRules, own_chart: Patient | None = None
 ) -> list[tuple[Patient, Level]]:
-    """Everyone `person` can act for today (themself first, then proxies by first name), for the switcher."""
+    """Everyone `person` can act for today (themself first, then proxies by first name), for the switcher.
+
+    `own_chart`: the person's own chart when the caller has it already (a page of it), saving a query."""
     found: list[tuple[Patient, Level]] = []
-    own = session.exec(select(Patient).where(Patient.person_id == person.id)).first()
+    own = own_chart or session.exec(select(Patient).where(Patient.person_id == person.id)).first()
     if own is not None:
         found.append((own, Level.SELF))
     rows = session.exec(
