@@ -1,7 +1,7 @@
 """Load test: signed-in patients and proxies reading their records, against a bare page as the ceiling.
 
-A fresh database gets the sample records (the project's sample infant and the first BUNDLES Synthea
-bundles, when ../shared/fhir/synthea is there), the demo family (a parent acting for three children) and
+A fresh database gets the sample records (the project's sample infant and the first BUNDLES of the Synthea
+bundles it ships in data/fhir/synthea), the demo family (a parent acting for three children) and
 an account for every other patient; each simulated user has its own session (a session row and its signed
 cookie, as the tests sign in). Then, for each configuration, `portal serve` answers on a loopback port:
 

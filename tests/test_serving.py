@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -107,3 +108,36 @@ def test_every_worker_writes_the_request_log_and_connections_spread(server) -> N
 
     assert any("route=health_check status=200" in line for line in lines)
     assert len(workers) == WORKERS, f"24 connections reached {len(workers)} of {WORKERS} workers"
+
+
+def test_a_served_worker_freezes_its_heap_and_collects_young_objects_less_often(tmp_path) -> None:
+    """What the app made at start-up is out of the collector's sight in a served worker (see serving.py)."""
+    from portal import serving
+
+    port = free_port()
+    log = tmp_path / "probe.log"
+    code = (
+        "from portal import serving\n"
+        f"sock = serving.listening_socket('127.0.0.1', {port}, reuse_port=False)\n"
+        f"serving.serve_one('127.0.0.1', {port}, sock, 'tests.serving_probe:create_app')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=PROJECT, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "Application startup complete" not in log.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            time.sleep(0.05)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/gc")
+        state = json.loads(connection.getresponse().read())
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    assert state["frozen"] > 10_000, state  # the modules, the app and its routes at least
+    assert state["threshold"][0] == serving.GC_YOUNG_THRESHOLD
