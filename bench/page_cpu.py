@@ -29,10 +29,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
+import load  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from starlette.datastructures import Secret  # noqa: E402
 
-import load  # noqa: E402
 from portal import serving  # noqa: E402
 from portal.app import create_app  # noqa: E402
 from portal.config import Settings  # noqa: E402
@@ -126,7 +126,7 @@ async def measure(app: Any, paths: list[str], cookie: str, repeat: int, collecto
         print(
             f"  {name:<15} {cpu_ms:6.2f} ms CPU  {statements['sql'] / repeat:4.1f} statements"
             f" {statements['transactions'] / repeat:3.1f} transactions  {reply.size:6,} B gzipped"
-            f"  garbage collector {collector.seconds / repeat * 1000:5.2f} ms ({collector.runs / repeat:.2f}/page)"
+            f"  collector {collector.seconds / repeat * 1000:5.2f} ms ({collector.runs / repeat:.2f} runs)"
         )
 
 
