@@ -9,7 +9,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
@@ -30,14 +30,22 @@ def make_engine(database_url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLite's own BEGIN run so that "BEGIN IMMEDIATE" below takes the write lock up front:
-        # two writers then queue instead of failing half-way with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # two writers then queue instead of failing half-way with "database is locked". A transaction
+        # that only reads (see `run_reading`) begins without it and waits for nobody.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     # Many-row INSERTs as multi-row VALUES (as SQLAlchemy does for psycopg2), not one statement a row:
     # a 4,000-resource import sends tens of statements instead of thousands.
     engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
+
+
+READ_ONLY = "portal_read_only"  # the execution option of a transaction that will not write
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -61,6 +69,16 @@ def run_in_transaction(
     engine: Engine, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
     with transaction(engine) as session:
+        return fn(session, *args, **kwargs)
+
+
+def run_reading(
+    engine: Engine, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """fn(session, ...) in a transaction that only reads: on SQLite it does not take the write lock, so it
+    never waits for a writer. Nothing it does is committed (the connection rolls back as it goes back to
+    the pool); what it returns stays readable."""
+    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
         return fn(session, *args, **kwargs)
 
 

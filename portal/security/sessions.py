@@ -101,28 +101,53 @@ def open_session(
     return login
 
 
-def load(
-    session: Session, session_id: str, *, extend: bool, provenance: Provenance = NOWHERE
-) -> tuple[LoginSession, Person] | None:
-    """The live session and its person, or None. A session found past a timeout is revoked (and the
-    timeout audited) here."""
+def _find(session: Session, session_id: str) -> tuple[LoginSession, Person] | None:
     # The session and its person in one statement: this runs before every signed-in page.
     found = session.exec(
         select(LoginSession, Person)
         .join(Person, col(Person.id) == col(LoginSession.person_id))
         .where(LoginSession.id == session_id)
     ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _timed_out(login: LoginSession, now: datetime) -> str | None:
+    if now >= login.expires_at:
+        return "expired"
+    if now >= login.last_seen_at + timedelta(minutes=login.idle_minutes):
+        return "idle"
+    return None
+
+
+def look_up(session: Session, session_id: str, *, extend: bool) -> tuple[LoginSession, Person] | None | bool:
+    """What most requests need, read without writing: the live session and its person, None when there is
+    none, or True when `load` must run because something is to be written (a timeout to record, or a
+    last-use time older than TOUCH_EVERY to move on)."""
+    found = _find(session, session_id)
     if found is None:
         return None
     login, person = found
     if login.revoked_at is not None:
         return None
     now = utcnow()
-    reason = None
-    if now >= login.expires_at:
-        reason = "expired"
-    elif now >= login.last_seen_at + timedelta(minutes=login.idle_minutes):
-        reason = "idle"
+    if _timed_out(login, now) is not None or (extend and now - login.last_seen_at >= TOUCH_EVERY):
+        return True
+    return None if person.disabled else found
+
+
+def load(
+    session: Session, session_id: str, *, extend: bool, provenance: Provenance = NOWHERE
+) -> tuple[LoginSession, Person] | None:
+    """The live session and its person, or None. A session found past a timeout is revoked (and the
+    timeout audited) here."""
+    found = _find(session, session_id)
+    if found is None:
+        return None
+    login, person = found
+    if login.revoked_at is not None:
+        return None
+    now = utcnow()
+    reason = _timed_out(login, now)
     if reason is not None:
         revoke(session, login, reason=reason)
         audit.record(
@@ -240,9 +265,13 @@ class SessionMiddleware:
         engine = scope["app"].state.engine
         if session_id is not None:
             extend = counts_as_activity(request.method, dict(request.headers))
-            found = await run_in_threadpool(
-                db.run_in_transaction, engine, load, session_id, extend=extend, provenance=provenance
-            )
+            looked_up = await run_in_threadpool(db.run_reading, engine, look_up, session_id, extend=extend)
+            if looked_up is True:  # a write is due: read again, decide and write in one transaction
+                found = await run_in_threadpool(
+                    db.run_in_transaction, engine, load, session_id, extend=extend, provenance=provenance
+                )
+            else:
+                found = looked_up or None
         else:
             await run_in_threadpool(db.run_in_transaction, engine, _cookie_refused, provenance)
         if found is not None:
