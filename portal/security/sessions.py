@@ -101,12 +101,13 @@ def open_session(
     return login
 
 
-def _find(session: Session, session_id: str) -> tuple[LoginSession, Person] | None:
-    # The session and its person in one statement: this runs before every signed-in page.
+def _unrevoked(session: Session, session_id: str) -> tuple[LoginSession, Person] | None:
+    """The session, if not revoked, and its person, in one statement: this runs before every signed-in
+    page."""
     found = session.exec(
         select(LoginSession, Person)
         .join(Person, col(Person.id) == col(LoginSession.person_id))
-        .where(LoginSession.id == session_id)
+        .where(LoginSession.id == session_id, col(LoginSession.revoked_at).is_(None))
     ).first()
     return None if found is None else (found[0], found[1])
 
@@ -123,12 +124,10 @@ def look_up(session: Session, session_id: str, *, extend: bool) -> tuple[LoginSe
     """What most requests need, read without writing: the live session and its person, None when there is
     none, or True when `load` must run because something is to be written (a timeout to record, or a
     last-use time older than TOUCH_EVERY to move on)."""
-    found = _find(session, session_id)
+    found = _unrevoked(session, session_id)
     if found is None:
         return None
     login, person = found
-    if login.revoked_at is not None:
-        return None
     now = utcnow()
     if _timed_out(login, now) is not None or (extend and now - login.last_seen_at >= TOUCH_EVERY):
         return True
@@ -140,12 +139,10 @@ def load(
 ) -> tuple[LoginSession, Person] | None:
     """The live session and its person, or None. A session found past a timeout is revoked (and the
     timeout audited) here."""
-    found = _find(session, session_id)
+    found = _unrevoked(session, session_id)
     if found is None:
         return None
     login, person = found
-    if login.revoked_at is not None:
-        return None
     now = utcnow()
     reason = _timed_out(login, now)
     if reason is not None:
