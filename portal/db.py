@@ -103,8 +103,8 @@ def upgrade(engine: Engine) -> None:
 
 
 def ping(engine: Engine) -> bool:
-    try:
-        with engine.connect() as conn:
+    try:  # a read: on SQLite it must not wait behind a long write (an import) to say the database is up
+        with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
     except Exception:
