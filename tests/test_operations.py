@@ -190,6 +190,30 @@ def test_a_full_sqlite_database_answers_503_and_keeps_every_acknowledged_write(a
     assert client.get(chart).status_code == 200  # room again: the portal carries on
 
 
+@sqlite_only
+def test_reads_do_not_wait_behind_a_long_sqlite_write(app, client, session) -> None:
+    """An import holds SQLite's write lock for seconds: the health check and a signed-in person's session
+    look-up only read, so they answer meanwhile (with the lock's 30 s wait they would not)."""
+    person, _patient = own_chart(session)
+    login_id = log_in(client, session, person).id
+    session.close()
+    writer = app.state.engine.raw_connection()
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE person SET locale = locale")
+        started = time.monotonic()
+        health = client.get("/healthz")
+        looked_up = db.run_reading(app.state.engine, sessions.look_up, login_id, extend=False)
+        waited = time.monotonic() - started
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert health.status_code == 200
+    assert isinstance(looked_up, tuple) and looked_up[1].id == person.id
+    assert waited < 5, f"the reads waited {waited:.1f} s for the writer"
+
+
 # ---------------------------------------------------------------------------- kill -9 mid-burst
 
 
