@@ -159,6 +159,8 @@ class SupportingData:
     cvx_antigens: dict[str, tuple[Association, ...]]
     cvx_names: dict[str, str]
     live_virus_conflicts: tuple[LiveVirusConflict, ...]
+    # The same conflicts by the vaccine given second: the forecaster looks them up per dose (625 of them).
+    conflicts_by_current: dict[str, tuple[LiveVirusConflict, ...]]
 
 
 def _text(element: ET.Element | None, tag: str) -> str:
@@ -362,6 +364,10 @@ def _schedule(path: Path, version: str, antigens: dict[str, Antigen]) -> Support
         cvx_antigens=cvx_antigens,
         cvx_names=cvx_names,
         live_virus_conflicts=tuple(conflicts),
+        conflicts_by_current={
+            cvx: tuple(c for c in conflicts if c.current_cvx == cvx)
+            for cvx in {c.current_cvx for c in conflicts}
+        },
     )
 
 

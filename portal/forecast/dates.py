@@ -7,11 +7,10 @@ next month.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-from dateutil.relativedelta import relativedelta
 
 _TERM = re.compile(r"([+-]?)\s*(\d+)\s*(year|month|week|day)s?", re.IGNORECASE)
 
@@ -57,10 +56,14 @@ def parse_duration(text: str | None) -> Duration | None:
 
 def add_duration(start: date, duration: Duration) -> date:
     """`start` plus `duration` by the CDSi rules: years, months, then days; an impossible day rolls on."""
-    shifted: date = start + relativedelta(years=duration.years, months=duration.months)
-    if shifted.day != start.day:
-        # relativedelta clips to the month's last day; CDSi moves to the first day of the next month instead
-        shifted = shifted + relativedelta(days=1)
+    # Plain arithmetic: the forecaster adds thousands of durations per record (dateutil's relativedelta
+    # took a third of its time).
+    months = start.month - 1 + duration.months + 12 * duration.years
+    year, month = start.year + months // 12, months % 12 + 1
+    if start.day > calendar.monthrange(year, month)[1]:
+        shifted = date(year, month + 1, 1) if month < 12 else date(year + 1, 1, 1)
+    else:
+        shifted = date(year, month, start.day)
     return shifted + timedelta(days=duration.days)
 
 

@@ -88,9 +88,7 @@ def live_virus_conflict(
     data: SupportingData, dose: AntigenDose, history: Sequence[AntigenDose], invalid: set[int]
 ) -> bool:
     """True when a live vaccine came too soon after another live vaccine (the schedule's conflict table)."""
-    for conflict in data.live_virus_conflicts:
-        if conflict.current_cvx != dose.cvx:
-            continue
+    for conflict in data.conflicts_by_current.get(dose.cvx, ()):
         for earlier in history:
             if earlier.cvx != conflict.previous_cvx or earlier.given_on >= dose.given_on:
                 continue

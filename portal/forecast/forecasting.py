@@ -41,8 +41,8 @@ def _live_virus_wait(
     """The day a live vaccine may be given again after the live vaccines already given."""
     ends = [
         offset(earlier.given_on, conflict.end, EARLIEST_DATE)
-        for conflict in data.live_virus_conflicts
-        if conflict.current_cvx in cvx_codes
+        for cvx in cvx_codes
+        for conflict in data.conflicts_by_current.get(cvx, ())
         for earlier in history
         if earlier.cvx == conflict.previous_cvx
     ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta, tzinfo
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import Session, col
 
+from portal.models.base import UTCDateTime
 from portal.models.records import Encounter
 from portal.services.access import PatientScope
 from portal.services.due.vaccines import SOON_DAYS, DueItem, Timing
@@ -29,6 +30,18 @@ CHECKUP_CODES: frozenset[tuple[str, str]] = frozenset(
     | {(CPT, str(code)) for code in (*range(99381, 99388), *range(99391, 99398))}
 )
 CHECKUP_KEY = "checkup"
+# Built once (building it on every request cost more than running it). The visits are grouped by code
+# and the check-up codes picked out here: an IN list of pairs would be expanded on every execution.
+_LATEST_BY_CODE = (
+    select(col(Encounter.code_system), col(Encounter.code), func.max(col(Encounter.start_at)))
+    .where(
+        or_(col(Encounter.code_system) == SNOMED, col(Encounter.code_system) == CPT),
+        col(Encounter.start_at) <= bindparam("now", type_=UTCDateTime),
+        col(Encounter.status).is_(None)
+        | and_(col(Encounter.status) != "cancelled", col(Encounter.status) != "entered-in-error"),
+    )
+    .group_by(col(Encounter.code_system), col(Encounter.code))
+)
 
 
 def add_months(day: date, months: int) -> date:
@@ -54,14 +67,8 @@ def months_until_next(age_in_months: int) -> int:
 
 def last_checkup(session: Session, scope: PatientScope, zone: tzinfo) -> date | None:
     """The day of the latest check-up visit this scope sees that has already happened."""
-    query = visible(session, scope, select(func.max(col(Encounter.start_at))), Encounter)
-    latest = session.scalar(
-        query.where(tuple_(col(Encounter.code_system), col(Encounter.code)).in_(sorted(CHECKUP_CODES)))
-        .where(col(Encounter.start_at) <= scope.now)
-        .where(
-            col(Encounter.status).is_(None) | col(Encounter.status).not_in(("cancelled", "entered-in-error"))
-        )
-    )
+    rows = session.execute(visible(session, scope, _LATEST_BY_CODE, Encounter), {"now": scope.now})
+    latest = max((at for system, code, at in rows if (system, code) in CHECKUP_CODES), default=None)
     return latest.astimezone(zone).date() if latest is not None else None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from portal.models.records import FhirResource
@@ -20,6 +20,13 @@ from portal.services.access import PatientScope
 from portal.services.due.vaccines import CVX_SYSTEM, groups_of
 
 RESOURCE_TYPE = "ImmunizationRecommendation"
+# The two statements, built once (building them cost more than running them); the patient is a parameter.
+_ALL = (
+    select(col(FhirResource.resource_json))
+    .where(col(FhirResource.patient_id) == bindparam("patient_id"))
+    .where(col(FhirResource.resource_type) == RESOURCE_TYPE)
+)
+_NOT_CONFIDENTIAL = _ALL.where(col(FhirResource.confidential_reason).is_(None))
 
 
 @dataclass(frozen=True)
@@ -61,14 +68,8 @@ def _groups(item: dict[str, Any]) -> set[str]:
 def recommendations(
     session: Session, scope: PatientScope, hidden_groups: Collection[str]
 ) -> list[EhrRecommendation]:
-    query = (
-        select(col(FhirResource.resource_json))
-        .where(col(FhirResource.patient_id) == scope.patient_id)
-        .where(col(FhirResource.resource_type) == RESOURCE_TYPE)
-    )
-    if not scope.sees_confidential:
-        query = query.where(col(FhirResource.confidential_reason).is_(None))
-    resources = [json.loads(text) for text in session.scalars(query)]
+    query = _ALL if scope.sees_confidential else _NOT_CONFIDENTIAL
+    resources = [json.loads(text) for text in session.scalars(query, {"patient_id": scope.patient_id})]
     if not resources:
         return []
     latest = max(resources, key=lambda r: str(r.get("date") or ""))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
 
 from portal import forecast as cdsi
@@ -24,6 +24,7 @@ from portal.forecast import data as supporting
 from portal.models.records import FhirResource, Immunization
 from portal.services import visibility
 from portal.services.access import PatientScope
+from portal.services.due.outcome import GroupOutcome, Outcome, outcome
 from portal.services.due.words import GROUP_NAMES, NOT_COUNTED_REASONS, dose_words
 
 CVX_SYSTEM = "http://hl7.org/fhir/sid/cvx"
@@ -60,7 +61,7 @@ class DueItem:
 
 @dataclass(frozen=True)
 class RecordedDose:
-    row: Immunization
+    display: str  # the vaccine as the record names it
     shown: bool  # whether this scope may see the row
     cvx: str | None
     given_on: date | None
@@ -76,25 +77,38 @@ class NotCounted:
     group: str | None = None  # the vaccine group whose series found it not valid (a message id)
 
 
+# Built once (building it on every request cost more than running it); the scope adds what it may see.
+_DOSES = (
+    select(
+        col(Immunization.display),
+        col(Immunization.code_system),
+        col(Immunization.code),
+        col(Immunization.resource_id),
+        col(Immunization.occurred_at),
+    )
+    .where(
+        col(Immunization.patient_id) == bindparam("patient_id"),
+        col(Immunization.status).is_(None)
+        | and_(*(col(Immunization.status) != status for status in NOT_COUNTED_STATUSES)),
+    )
+    .order_by(col(Immunization.occurred_at), col(Immunization.id))
+)
+
+
 def recorded_doses(session: Session, scope: PatientScope, zone: tzinfo) -> list[RecordedDose]:
     """The patient's immunizations given, oldest first, each marked with whether this scope sees it."""
     shown = visibility.condition(session, scope, Immunization).label("shown")
-    rows = session.execute(
-        select(Immunization, shown)
-        .where(col(Immunization.patient_id) == scope.patient_id)
-        .where(col(Immunization.status).is_(None) | col(Immunization.status).not_in(NOT_COUNTED_STATUSES))
-        .order_by(col(Immunization.occurred_at), col(Immunization.id))
-    ).all()
-    other_coding = [row.resource_id for row, _ in rows if row.code_system != CVX_SYSTEM]
+    rows = session.execute(_DOSES.add_columns(shown), {"patient_id": scope.patient_id}).all()
+    other_coding = [resource_id for _, system, _, resource_id, _, _ in rows if system != CVX_SYSTEM]
     cvx_of_resource = _cvx_from_resources(session, other_coding) if other_coding else {}
     return [
         RecordedDose(
-            row,
+            display,
             bool(visible),
-            row.code if row.code_system == CVX_SYSTEM and row.code else cvx_of_resource.get(row.resource_id),
-            row.occurred_at.astimezone(zone).date() if row.occurred_at else None,
+            code if system == CVX_SYSTEM and code else cvx_of_resource.get(resource_id),
+            occurred_at.astimezone(zone).date() if occurred_at else None,
         )
-        for row, visible in rows
+        for display, system, code, resource_id, occurred_at, visible in rows
     ]
 
 
@@ -113,19 +127,12 @@ def _cvx_from_resources(session: Session, resource_ids: list[int]) -> dict[int, 
     return found
 
 
-@functools.lru_cache(maxsize=1024)
-def _forecast(
-    patient: cdsi.Patient, doses: tuple[cdsi.DoseGiven, ...], today: date
-) -> cdsi.ImmunizationForecast:
-    # Pages ask again and again for the same record on the same day; the answer only depends on these.
-    return cdsi.forecast(patient, doses, today)
-
-
-def groups_of(cvx: str) -> set[str]:
+@functools.lru_cache(maxsize=512)
+def groups_of(cvx: str) -> frozenset[str]:
     """The vaccine groups a vaccine (CVX code) counts towards."""
     data = supporting.load()
     antigens = {a.antigen for a in data.cvx_antigens.get(supporting.normalize_cvx(cvx), ())}
-    return {name for name, group in data.vaccine_groups.items() if antigens & set(group.antigens)}
+    return frozenset(name for name, group in data.vaccine_groups.items() if antigens & set(group.antigens))
 
 
 @dataclass(frozen=True)
@@ -154,40 +161,36 @@ def vaccine_forecast(
     gender = (sex or "")[:1].upper()
     patient = cdsi.Patient(birth_date, gender if gender in ("F", "M") else "")
     given = tuple(cdsi.DoseGiven(d.given_on, d.cvx) for d in usable if d.given_on and d.cvx)
-    result = _forecast(patient, given, today)
+    result = outcome(patient, given, today)
     items = [
         item
-        for name, group in result.vaccine_groups.items()
-        if name not in hidden and (item := _item(name, group, today)) is not None
+        for group in result.groups
+        if group.name not in hidden and (item := _item(group, today)) is not None
     ]
     not_counted = _not_counted(doses, usable, result, birth_date) if staff else []
     return VaccineForecast(items, not_counted, frozenset(hidden))
 
 
-def _valid_doses(group: cdsi.VaccineGroupForecast) -> int:
-    """How many doses of the group counted (the most any of its antigens counted)."""
-    return max((len(r.best.valid_doses) for r in group.antigens if r.best is not None), default=0)
-
-
-def _item(name: str, group: cdsi.VaccineGroupForecast, today: date) -> DueItem | None:
-    forecast = group.forecast
+def _item(group: GroupOutcome, today: date) -> DueItem | None:
+    name = group.name
     label = GROUP_NAMES.get(name, name)
-    status = forecast.status
+    status = group.status
     if status in (cdsi.ForecastStatus.COMPLETE, cdsi.ForecastStatus.IMMUNE):
         return DueItem(name, label, Timing.UP_TO_DATE)
-    if status is not cdsi.ForecastStatus.NOT_COMPLETE or forecast.recommended is None:
+    if status is not cdsi.ForecastStatus.NOT_COMPLETE or group.recommended is None:
         return None  # aged out or not recommended: nothing to do, nothing to show
-    key = f"{name}:{forecast.dose_number}:{forecast.recommended.isoformat()}"  # a new season, a new key
+    recommended = group.recommended
+    key = f"{name}:{group.dose_number}:{recommended.isoformat()}"  # a new season, a new key
     # The next dose as people count them (doses that counted, plus one), not the series' target number,
     # which skips ahead when a schedule lets a dose be left out. The flu shot is one a season: no number.
-    given = _valid_doses(group)
+    given = group.valid_doses
     dose = None if name == SEASONAL_GROUP else dose_words(given + 1)
-    due_by = forecast.past_due - timedelta(days=1) if forecast.past_due else None
-    if forecast.recommended <= today:
-        late = forecast.past_due is not None and forecast.past_due <= today
+    due_by = group.past_due - timedelta(days=1) if group.past_due else None
+    if recommended <= today:
+        late = group.past_due is not None and group.past_due <= today
         return DueItem(key, label, Timing.DUE_NOW, dose, None, due_by, late)
-    if forecast.recommended <= today + timedelta(days=SOON_DAYS):
-        return DueItem(key, label, Timing.DUE_SOON, dose, forecast.recommended, due_by)
+    if recommended <= today + timedelta(days=SOON_DAYS):
+        return DueItem(key, label, Timing.DUE_SOON, dose, recommended, due_by)
     if given:
         return DueItem(name, label, Timing.UP_TO_DATE)
     return None  # not yet for this age: the group shows once its first dose comes near
@@ -196,29 +199,26 @@ def _item(name: str, group: cdsi.VaccineGroupForecast, today: date) -> DueItem |
 def _not_counted(
     doses: Sequence[RecordedDose],
     usable: Sequence[RecordedDose],
-    result: cdsi.ImmunizationForecast,
+    result: Outcome,
     birth_date: date,
 ) -> list[NotCounted]:
     found: list[NotCounted] = []
     for dose in doses:
         if dose.cvx is None:
-            found.append(NotCounted(dose.row.display, dose.given_on, NOT_COUNTED_REASONS["no-code"]))
+            found.append(NotCounted(dose.display, dose.given_on, NOT_COUNTED_REASONS["no-code"]))
         elif dose.given_on is None:
-            found.append(NotCounted(dose.row.display, None, NOT_COUNTED_REASONS["no-date"]))
+            found.append(NotCounted(dose.display, None, NOT_COUNTED_REASONS["no-date"]))
     skipped = dict(result.not_evaluated)
     for index, dose in enumerate(usable):
         why = skipped.get(index)
         if why is not None:
             key = "unknown-vaccine" if why is cdsi.Reason.UNKNOWN_VACCINE else "future"
-            found.append(NotCounted(dose.row.display, dose.given_on, NOT_COUNTED_REASONS[key]))
+            found.append(NotCounted(dose.display, dose.given_on, NOT_COUNTED_REASONS[key]))
             continue
         if dose.given_on is not None and dose.given_on < birth_date:
-            found.append(NotCounted(dose.row.display, dose.given_on, NOT_COUNTED_REASONS["before-birth"]))
+            found.append(NotCounted(dose.display, dose.given_on, NOT_COUNTED_REASONS["before-birth"]))
             continue
-        for name, group in result.vaccine_groups.items():
-            evaluation = group.dose_status(index)
-            if evaluation is None or evaluation.status is cdsi.DoseStatus.VALID or evaluation.reason is None:
-                continue
-            reason = NOT_COUNTED_REASONS.get(evaluation.reason.value, evaluation.reason.value)
-            found.append(NotCounted(dose.row.display, dose.given_on, reason, GROUP_NAMES.get(name, name)))
+        for name, not_valid in result.not_valid[index]:
+            reason = NOT_COUNTED_REASONS.get(not_valid.value, not_valid.value)
+            found.append(NotCounted(dose.display, dose.given_on, reason, GROUP_NAMES.get(name, name)))
     return found
