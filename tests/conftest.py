@@ -4,6 +4,12 @@ The suite runs on SQLite by default and on PostgreSQL when PORTAL_TEST_DATABASE_
 (tests/with_postgres.sh sets it). The schema is migrated once per run; each test gets a clean copy.
 Under pytest-xdist each worker (gw0, gw1, ...) has its own SQLite template and its own PostgreSQL
 database (portal_test_gw0, ...), made on the test server by the worker itself.
+
+On PostgreSQL only the tests that reach a database run: those whose fixtures lead to `migrated_database` or
+`database_url` (and so every test using settings, app, client or session), and those whose code, or the
+code of their fixtures and of the tests package's helpers they call, names the test server. The rest (the
+forecast engine's cases, catalogue and lint-like checks...) would run the same code a second time.
+`--every-test-on-postgres` runs them all.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +64,99 @@ def create_worker_database(server_url: str, url: str) -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
+
+
+# ---------------------------------------------------------------------- which tests run on PostgreSQL
+
+DATABASE_FIXTURES = frozenset({"migrated_database", "database_url"})
+# Names through which a test may reach the test server without those fixtures.
+SERVER_NAMES = frozenset({"POSTGRES_URL", "SERVER_URL", "PORTAL_TEST_DATABASE_URL", "create_worker_database"})
+
+
+def is_ours(function: object) -> bool:
+    """A function of the tests package (pytest's and the app's own code are not followed)."""
+    return isinstance(function, types.FunctionType) and function.__module__.startswith("tests")
+
+
+def names_the_server(code: types.CodeType, namespace: dict, seen: set[types.CodeType]) -> bool:
+    """Whether this code, its nested functions or the tests package's functions it calls name the server."""
+    if code in seen:
+        return False
+    seen.add(code)
+    for name in code.co_names:
+        if name in SERVER_NAMES:
+            return True
+        called = namespace.get(name)
+        if is_ours(called) and names_the_server(called.__code__, called.__globals__, seen):
+            return True
+    for const in code.co_consts:
+        if isinstance(const, str) and const in SERVER_NAMES:
+            return True
+        if isinstance(const, types.CodeType) and names_the_server(const, namespace, seen):
+            return True
+    return False
+
+
+def uses_a_database(item: pytest.Item) -> bool:
+    if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    if any(item.iter_markers("skipif")):  # a condition may differ between SQLite and PostgreSQL: keep it
+        return True
+    functions = [getattr(item, "function", None)]
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    if fixture_info is not None:
+        functions += [fdef.func for fdefs in fixture_info.name2fixturedefs.values() for fdef in fdefs]
+    seen: set[types.CodeType] = set()
+    for function in functions:
+        function = getattr(function, "__wrapped__", function)
+        if is_ours(function) and names_the_server(function.__code__, function.__globals__, seen):
+            return True
+    return False
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--every-test-on-postgres",
+        action="store_true",
+        help="on PostgreSQL, also run the tests that use no database (they run on SQLite anyway)",
+    )
+
+
+NO_DATABASE_KEY = "no_database_deselected"
+NO_DATABASE_STASH = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k, so the count names only what this rule left out
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not POSTGRES_URL or config.getoption("every_test_on_postgres"):
+        return
+    kept = [item for item in items if uses_a_database(item)]
+    if len(kept) == len(items):
+        return
+    kept_ids = {id(item) for item in kept}
+    left_out = [item for item in items if id(item) not in kept_ids]
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = kept
+    config.stash[NO_DATABASE_STASH] = len(left_out)
+    if hasattr(config, "workeroutput"):  # an xdist worker: tell the controller, which prints the summary
+        config.workeroutput[NO_DATABASE_KEY] = len(left_out)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist's: every worker collects the same tests, so any one of them gives the count."""
+    count = getattr(node, "workeroutput", {}).get(NO_DATABASE_KEY)
+    if count is not None:
+        node.config.stash[NO_DATABASE_STASH] = count
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    count = config.stash.get(NO_DATABASE_STASH, 0)
+    if count and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(
+            f"PostgreSQL run: {count} tests that use no database were deselected (they run on SQLite; "
+            "--every-test-on-postgres runs them here too)"
+        )
 
 
 ORIGIN = "https://localhost:8000"  # https so the client's cookie jar sends the Secure cookies back
