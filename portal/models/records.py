@@ -20,7 +20,11 @@ class FhirResource(SQLModel, table=True):
     """One FHIR resource as the EHR sent it, whatever its type."""
 
     __tablename__ = "fhir_resource"
-    __table_args__ = (UniqueConstraint("resource_type", "fhir_id"),)
+    __table_args__ = (
+        UniqueConstraint("resource_type", "fhir_id"),
+        # one patient's resources of one type (the summary's EHR recommendations): migration 0021
+        Index("ix_fhir_resource_patient_type", "patient_id", "resource_type"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     resource_type: str = Field(max_length=64, index=True)
