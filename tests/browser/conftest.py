@@ -42,7 +42,8 @@ CHROMIUM_ARGS = [
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test here is a browser test. The reach suite crawls each persona's pages once per process and
     every check reads that crawl: under pytest-xdist (`--dist loadgroup`, as `make test` runs the browser
-    tests) one persona's checks share a process, and the personas are spread over the processes."""
+    tests) one persona's checks, in all its languages, share a process (a route walked by keyboard in one
+    language is not walked again in the next), and the personas are spread over the processes."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.fspath).parents:
@@ -50,12 +51,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.name == "test_reach.py" and hasattr(item, "callspec"):
             params = item.callspec.params
             if "run" in params:
-                who, lang = params["run"]
+                who = params["run"][0]
             elif "who" in params:
-                who, lang = params["who"], params["who"].languages[0]
+                who = params["who"]
             else:
                 continue
-            item.add_marker(pytest.mark.xdist_group(f"reach-{who.name}-{lang}"))
+            item.add_marker(pytest.mark.xdist_group(f"reach-{who.name}"))
 
 
 @dataclass

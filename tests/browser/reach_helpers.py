@@ -321,6 +321,7 @@ class PageReport:
     transfers: list[Transfer] = field(default_factory=list)
     axe: list[str] = field(default_factory=list)
     keyboard: list[str] = field(default_factory=list)
+    keyboard_walked: bool = False  # a route's walk is done once per persona (see `crawl`)
     overflow: list[str] = field(default_factory=list)
     needs_js: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)  # images, fonts, frames: inline SVG only
@@ -359,9 +360,17 @@ def seed_paths(server: LiveServer, who: Persona, start: tuple[str, ...] = ()) ->
 
 
 def crawl(
-    context: BrowserContext, server: LiveServer, who: Persona, *, cap: int = PAGE_CAP
+    context: BrowserContext,
+    server: LiveServer,
+    who: Persona,
+    *,
+    cap: int = PAGE_CAP,
+    walked: frozenset[tuple[str, int]] = frozenset(),
 ) -> list[PageReport]:
-    """Visit and measure every page the persona can reach, one page per route pattern."""
+    """Visit and measure every page the persona can reach, one page per route pattern.
+
+    The keyboard walk follows a page's controls, which its route decides, not its language: routes in
+    `walked` (route, status), already walked for this persona in another language, are not walked again."""
     queue = seed_paths(server, who, START_PAGES.get(id(context), ()))
     queued = set(queue)
     seen_routes: set[tuple[str, int]] = set()
@@ -370,7 +379,7 @@ def crawl(
         path = queue.pop(0)
         if (route_of(server, path), 0) in seen_routes:
             continue
-        report, links = visit(context, server, path)
+        report, links = visit(context, server, path, walk_keyboard=lambda key: key not in walked)
         if report is None:
             continue
         key = (report.route, report.status)
@@ -386,7 +395,15 @@ def crawl(
     return reports
 
 
-def visit(context: BrowserContext, server: LiveServer, path: str) -> tuple[PageReport | None, list[str]]:
+def visit(
+    context: BrowserContext,
+    server: LiveServer,
+    path: str,
+    *,
+    walk_keyboard: Callable[[tuple[str, int]], bool] = lambda _key: True,
+) -> tuple[PageReport | None, list[str]]:
+    """Open one page as a first visit and measure it; `walk_keyboard` says, by (route, status), whether to
+    walk it by keyboard too."""
     page = context.new_page()
     try:
         cdp = context.new_cdp_session(page)
@@ -425,7 +442,9 @@ def visit(context: BrowserContext, server: LiveServer, path: str) -> tuple[PageR
         report.media = page.evaluate(MEDIA)
         report.furniture = page.evaluate(FURNITURE)
         report.axe = axe_violations(page)
-        report.keyboard = keyboard_problems(page)
+        if walk_keyboard((report.route, report.status)):
+            report.keyboard = keyboard_problems(page)
+            report.keyboard_walked = True
         report.needs_js = javascript_only_controls(page)
         report.overflow = narrow_overflow(page)
         return report, same_origin_links(page, server)
@@ -474,7 +493,9 @@ FURNITURE = """() => {
 
 
 def axe_violations(page: Page) -> list[str]:
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    # Only violations come back in full: the passes' nodes are most of axe's answer, and nobody reads them.
+    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+    results = Axe().run(page, options=options)
     problems = []
     for violation in results.response["violations"]:
         for node in violation["nodes"]:
@@ -499,45 +520,68 @@ FOCUSABLE = """() => {
   return all.map(el => [el.outerHTML.slice(0, 80), group(el)]);
 }"""
 
-FOCUSED = """() => {
-  const el = document.activeElement;
-  if (!el || el === document.body || el === document.documentElement) return null;
-  const style = getComputedStyle(el);
-  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
-  const shadow = style.boxShadow && style.boxShadow !== 'none';
-  const box = el.getBoundingClientRect();
-  return {
-    id: el.getAttribute('data-reach-focus'),
-    visible: Boolean(outline || shadow) && box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0,
-    html: el.outerHTML.slice(0, 80),
-  };
+# Records each focus move as it happens, so a walk needs one browser round trip per Tab press, not two: the
+# element (its data-reach-focus number), whether its focus shows (outline or shadow, on screen), and null
+# when focus leaves the page. A date field's parts share one element, so moving between them adds nothing.
+FOCUS_LOG = """() => {
+  const log = window.__reachFocus = [];
+  document.addEventListener('focusin', event => {
+    const el = event.target;
+    const style = getComputedStyle(el);
+    const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+    const shadow = style.boxShadow && style.boxShadow !== 'none';
+    const box = el.getBoundingClientRect();
+    const onScreen = box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0;
+    log.push({
+      id: el.getAttribute('data-reach-focus'),
+      visible: Boolean(outline || shadow) && onScreen,
+      html: el.outerHTML.slice(0, 80),
+    });
+  }, true);
+  document.addEventListener('focusout', event => { if (!event.relatedTarget) log.push(null); }, true);
 }"""
 
 
-def keyboard_problems(page: Page) -> list[str]:
-    """Tab through the page: every interactive element must get focus, and show it.
-
-    Disclosures (<details>, such as the record switcher) are opened first: their contents are reached by
-    keyboard after pressing Enter on the summary, which is itself checked like any other control."""
-    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    elements: list[list[str | None]] = page.evaluate(FOCUSABLE)  # [html, radio group or None]
+def follow_focus(log: list[dict[str, Any] | None]) -> tuple[list[str], list[str], bool]:
+    """The elements reached in order, the problems seen, and whether the walk is over (focus left the
+    page, or came back round to an element already reached)."""
     reached: list[str] = []
     problems = []
-    for _ in range(3 * len(elements) + 3):  # a date field takes a Tab per part (month, day, year)
-        page.keyboard.press("Tab")
-        focused = page.evaluate(FOCUSED)
+    for focused in log:
         if focused is None:
-            break
+            return reached, problems, True
         if focused["id"] is None:
             problems.append(f"focus went to an element that is not interactive: {focused['html']}")
             continue
         if reached and focused["id"] == reached[-1]:
             continue  # still inside the same control
         if focused["id"] in reached:
-            break  # back to the start: the whole page has been walked
+            return reached, problems, True  # back to the start: the whole page has been walked
         reached.append(focused["id"])
         if not focused["visible"]:
             problems.append(f"no visible focus indicator on {focused['html']}")
+    return reached, problems, False
+
+
+def keyboard_problems(page: Page) -> list[str]:
+    """Tab through the page with real key presses: every interactive element must get focus, and show it.
+
+    Disclosures (<details>, such as the record switcher) are opened first: their contents are reached by
+    keyboard after pressing Enter on the summary, which is itself checked like any other control. The
+    focus log is read after a round of presses long enough for the whole page, and again after each
+    further round until the walk is over."""
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    elements: list[list[str | None]] = page.evaluate(FOCUSABLE)  # [html, radio group or None]
+    page.evaluate(FOCUS_LOG)
+    most = 3 * len(elements) + 3  # a date field takes a Tab per part (month, day, year)
+    pressed = 0
+    while True:
+        for _ in range(min(len(elements) + 2, most - pressed)):
+            page.keyboard.press("Tab")
+            pressed += 1
+        reached, problems, over = follow_focus(page.evaluate("() => window.__reachFocus"))
+        if over or pressed >= most:
+            break
     groups_reached = {elements[int(i)][1] for i in reached if int(i) < len(elements)} - {None}
     problems += [
         f"never reached by Tab: {html}"
