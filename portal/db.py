@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -33,6 +35,7 @@ def make_engine(database_url: str) -> Engine:
         # two writers then queue instead of failing half-way with "database is locked". A transaction
         # that only reads (see `run_reading`) begins without it and waits for nobody.
         event.listen(engine, "begin", _sqlite_begin)
+        _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     # Many-row INSERTs as multi-row VALUES (as SQLAlchemy does for psycopg2), not one statement a row:
@@ -40,6 +43,11 @@ def make_engine(database_url: str) -> Engine:
     engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
 
+
+# SQLite lets one writer in at a time and makes the others poll, sleeping up to 100 ms between tries: under
+# load the lock then sits free while the threads that want it sleep. Writers of one process queue on this
+# lock instead and start the moment it is free (other processes still meet SQLite's own lock).
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 READ_ONLY = "portal_read_only"  # the execution option of a transaction that will not write
 
@@ -61,8 +69,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit when the block ends, roll back if it raises."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with _one_writer(engine), Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def _one_writer(engine: Engine) -> AbstractContextManager[object]:
+    lock = _SQLITE_WRITERS.get(engine)
+    return lock if lock is not None else nullcontext()
 
 
 def run_in_transaction(
