@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, event, inspect, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +22,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_WAIT_SECONDS = 30  # how long a writer waits for SQLite's write lock before the request fails
 
 
 def make_engine(database_url: str) -> Engine:
@@ -29,7 +31,7 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_WAIT_SECONDS})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLite's own BEGIN run so that "BEGIN IMMEDIATE" below takes the write lock up front:
         # two writers then queue instead of failing half-way with "database is locked". A transaction
@@ -62,7 +64,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_WAIT_SECONDS * 1000}")
     cursor.close()
 
 
@@ -73,9 +75,19 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _one_writer(engine: Engine) -> AbstractContextManager[object]:
+@contextmanager
+def _one_writer(engine: Engine) -> Iterator[None]:
     lock = _SQLITE_WRITERS.get(engine)
-    return lock if lock is not None else nullcontext()
+    if lock is None:
+        yield
+        return
+    # As long as SQLite's own busy timeout: a writer stuck longer gives the caller a 503, not a hang.
+    if not lock.acquire(timeout=SQLITE_WAIT_SECONDS):
+        raise sa_exc.TimeoutError(f"no turn to write within {SQLITE_WAIT_SECONDS} s")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run_in_transaction(

@@ -214,6 +214,37 @@ def test_reads_do_not_wait_behind_a_long_sqlite_write(app, client, session) -> N
     assert waited < 5, f"the reads waited {waited:.1f} s for the writer"
 
 
+def hold_the_write_turn(engine, seconds: float) -> threading.Thread:
+    """A writer of this process that keeps its transaction open for `seconds`."""
+    started = threading.Event()
+
+    def write() -> None:
+        with db.transaction(engine) as held:
+            held.execute(text("UPDATE person SET locale = locale"))
+            started.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    started.wait(5)
+    return thread
+
+
+@sqlite_only
+def test_a_write_turn_that_does_not_come_in_time_is_a_503(app, client, session, monkeypatch) -> None:
+    """A writer of this process holds the turn too long: the page says to try again, and answers later."""
+    person, patient = own_chart(session)
+    log_in(client, session, person)
+    session.close()
+    monkeypatch.setattr(db, "SQLITE_WAIT_SECONDS", 0.2)
+    thread = hold_the_write_turn(app.state.engine, 1.5)
+    page = client.get(f"/p/{patient.public_id}/summary")
+    thread.join()
+
+    assert_unavailable(page, ENGLISH)
+    assert client.get(f"/p/{patient.public_id}/summary").status_code == 200  # its turn comes afterwards
+
+
 # ---------------------------------------------------------------------------- kill -9 mid-burst
 
 
