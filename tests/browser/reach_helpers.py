@@ -414,8 +414,11 @@ class Tab:
         cdp = context.new_cdp_session(self.page)
         cdp.send("Network.enable")
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit, every time
+        self.started: dict[str, str] = {}  # request id: loader id, from the moment a request is sent
         self.responses: dict[str, tuple[str, str, str]] = {}  # request id: (CDP type, URL, loader id)
         self.sizes: dict[str, int] = {}  # request id: bytes on the wire
+        self.failed: set[str] = set()
+        cdp.on("Network.requestWillBeSent", lambda e: self.started.update({e["requestId"]: e["loaderId"]}))
         cdp.on(
             "Network.responseReceived",
             lambda e: self.responses.update(
@@ -426,37 +429,40 @@ class Tab:
             "Network.loadingFinished",
             lambda e: self.sizes.update({e["requestId"]: int(e["encodedDataLength"])}),
         )
+        cdp.on("Network.loadingFailed", lambda e: self.failed.add(e["requestId"]))
 
     def open(self, url: str) -> Response | None:
         """Navigate to a page as a first visit: at a phone's viewport, with nothing counted yet."""
         if self.page.viewport_size != VIEWPORT:
             self.page.set_viewport_size(VIEWPORT)
-        self.responses.clear()
-        self.sizes.clear()
+        for seen in (self.started, self.responses, self.sizes, self.failed):
+            seen.clear()
         return self.page.goto(url)
 
     def transfers(self) -> list[Transfer]:
-        """What the current document fetched, once those requests have finished (or three seconds)."""
+        """What the current document fetched, once the requests it started by its load event and the next
+        frame have finished (or three seconds), as a script fetching on load does."""
         loaders = [
             loader
             for kind, url, loader in self.responses.values()
             if kind == "Document" and url == self.page.url
         ]
 
-        def own() -> dict[str, tuple[str, str, str]]:
+        def own(requests: dict[str, Any]) -> dict[str, Any]:
             # Without its document's response (never seen so far), count everything this visit saw.
             return {
-                request_id: response
-                for request_id, response in self.responses.items()
-                if not loaders or response[2] == loaders[-1]
+                request_id: about
+                for request_id, about in requests.items()
+                if not loaders or (about if isinstance(about, str) else about[2]) == loaders[-1]
             }
 
+        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
         deadline = time.monotonic() + 3
-        while set(own()) - set(self.sizes) and time.monotonic() < deadline:
+        while set(own(self.started)) - set(self.sizes) - self.failed and time.monotonic() < deadline:
             self.page.wait_for_timeout(50)
         return [
             Transfer(url, kind, self.sizes.get(request_id, 0))
-            for request_id, (kind, url, _loader) in own().items()
+            for request_id, (kind, url, _loader) in own(self.responses).items()
             if not url.startswith("data:")
         ]
 
