@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Response, ViewportSize
 from playwright.sync_api import Error as PlaywrightError
 from sqlmodel import Session
 from starlette.routing import Match, Route
@@ -45,6 +45,7 @@ HTML_CSS_BUDGET = 14 * 1024  # fits a new connection's first round trip
 JS_BUDGET = 20 * 1024
 PAGE_CAP = 80  # pages per persona and language; raise it when the portal outgrows it
 NARROW_WIDTH = 320
+VIEWPORT: ViewportSize = {"width": 390, "height": 844}  # a phone's, where every visit starts
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 MISSING_PAGE = "/this-page-does-not-exist"  # so the 404 page is checked like any other
 ACCEPT_LANGUAGE = {"en": "en-US", "es": "es-US"}
@@ -295,9 +296,7 @@ for staff_role in STAFF_ROLES:
 def new_context(
     browser: Browser, server: LiveServer, who: Persona, lang: str, **options: Any
 ) -> BrowserContext:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale=ACCEPT_LANGUAGE.get(lang, lang), **options
-    )
+    context = browser.new_context(viewport=VIEWPORT, locale=ACCEPT_LANGUAGE.get(lang, lang), **options)
     START_PAGES[id(context)] = tuple(who.sign_in(server, context) or ())
     return context
 
@@ -367,7 +366,7 @@ def crawl(
     cap: int = PAGE_CAP,
     walked: frozenset[tuple[str, int]] = frozenset(),
 ) -> list[PageReport]:
-    """Visit and measure every page the persona can reach, one page per route pattern.
+    """Visit and measure every page the persona can reach, one page per route pattern, all in one tab.
 
     The keyboard walk follows a page's controls, which its route decides, not its language: routes in
     `walked` (route, status), already walked for this persona in another language, are not walked again."""
@@ -375,81 +374,136 @@ def crawl(
     queued = set(queue)
     seen_routes: set[tuple[str, int]] = set()
     reports: list[PageReport] = []
-    while queue and len(reports) < cap:
-        path = queue.pop(0)
-        if (route_of(server, path), 0) in seen_routes:
-            continue
-        report, links = visit(context, server, path, walk_keyboard=lambda key: key not in walked)
-        if report is None:
-            continue
-        key = (report.route, report.status)
-        if key in seen_routes:
-            continue
-        seen_routes.add(key)
-        seen_routes.add((route_of(server, path), 0))
-        reports.append(report)
-        for link in links:
-            if link not in queued:
-                queued.add(link)
-                queue.append(link)
+    tab = Tab(context)
+    try:
+        while queue and len(reports) < cap:
+            path = queue.pop(0)
+            if (route_of(server, path), 0) in seen_routes:
+                continue
+            report, links = visit(tab, server, path, walk_keyboard=lambda key: key not in walked)
+            if report is None:
+                continue
+            key = (report.route, report.status)
+            if key in seen_routes:
+                continue
+            seen_routes.add(key)
+            seen_routes.add((route_of(server, path), 0))
+            reports.append(report)
+            for link in links:
+                if link not in queued:
+                    queued.add(link)
+                    queue.append(link)
+    finally:
+        tab.close()
     return reports
 
 
+class Tab:
+    """One browser tab a whole crawl navigates, so a visit costs a navigation, not a new tab and renderer.
+
+    Its CDP listeners are attached once and note each response's loader (one per document), so a visit
+    counts only what its own document fetched, even while the page before it finishes a request. The cache
+    stays disabled, so every visit loads as a first visit does. Each visit is a new document (crawled paths
+    carry no fragment), which leaves no focus, scroll position, open <details> or injected script behind;
+    what the tab itself keeps, the viewport the 320 px check narrows, is reset before each visit, and a
+    dialog is dismissed, as in a new tab."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.page = context.new_page()
+        self.page.on("dialog", lambda dialog: dialog.dismiss())
+        cdp = context.new_cdp_session(self.page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit, every time
+        self.started: dict[str, str] = {}  # request id: loader id, from the moment a request is sent
+        self.responses: dict[str, tuple[str, str, str]] = {}  # request id: (CDP type, URL, loader id)
+        self.sizes: dict[str, int] = {}  # request id: bytes on the wire
+        self.failed: set[str] = set()
+        cdp.on("Network.requestWillBeSent", lambda e: self.started.update({e["requestId"]: e["loaderId"]}))
+        cdp.on(
+            "Network.responseReceived",
+            lambda e: self.responses.update(
+                {e["requestId"]: (e["type"], e["response"]["url"], e["loaderId"])}
+            ),
+        )
+        cdp.on(
+            "Network.loadingFinished",
+            lambda e: self.sizes.update({e["requestId"]: int(e["encodedDataLength"])}),
+        )
+        cdp.on("Network.loadingFailed", lambda e: self.failed.add(e["requestId"]))
+
+    def open(self, url: str) -> Response | None:
+        """Navigate to a page as a first visit: at a phone's viewport, with nothing counted yet."""
+        if self.page.viewport_size != VIEWPORT:
+            self.page.set_viewport_size(VIEWPORT)
+        for seen in (self.started, self.responses, self.sizes, self.failed):
+            seen.clear()
+        return self.page.goto(url)
+
+    def transfers(self) -> list[Transfer]:
+        """What the current document fetched, once the requests it started by its load event and the next
+        frame have finished (or three seconds), as a script fetching on load does."""
+        loaders = [
+            loader
+            for kind, url, loader in self.responses.values()
+            if kind == "Document" and url == self.page.url
+        ]
+
+        def own(requests: dict[str, Any]) -> dict[str, Any]:
+            # Without its document's response (never seen so far), count everything this visit saw.
+            return {
+                request_id: about
+                for request_id, about in requests.items()
+                if not loaders or (about if isinstance(about, str) else about[2]) == loaders[-1]
+            }
+
+        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
+        deadline = time.monotonic() + 3
+        while set(own(self.started)) - set(self.sizes) - self.failed and time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)
+        return [
+            Transfer(url, kind, self.sizes.get(request_id, 0))
+            for request_id, (kind, url, _loader) in own(self.responses).items()
+            if not url.startswith("data:")
+        ]
+
+    def close(self) -> None:
+        self.page.close()
+
+
 def visit(
-    context: BrowserContext,
+    tab: Tab,
     server: LiveServer,
     path: str,
     *,
     walk_keyboard: Callable[[tuple[str, int]], bool] = lambda _key: True,
 ) -> tuple[PageReport | None, list[str]]:
-    """Open one page as a first visit and measure it; `walk_keyboard` says, by (route, status), whether to
-    walk it by keyboard too."""
-    page = context.new_page()
+    """Open one page in the tab as a first visit and measure it; `walk_keyboard` says, by (route, status),
+    whether to walk it by keyboard too."""
+    page = tab.page
     try:
-        cdp = context.new_cdp_session(page)
-        cdp.send("Network.enable")
-        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit, every time
-        kinds: dict[str, tuple[str, str]] = {}
-        sizes: dict[str, int] = {}
-        cdp.on(
-            "Network.responseReceived",
-            lambda e: kinds.update({e["requestId"]: (e["type"], e["response"]["url"])}),
-        )
-        cdp.on(
-            "Network.loadingFinished", lambda e: sizes.update({e["requestId"]: int(e["encodedDataLength"])})
-        )
-        try:
-            response = page.goto(server.url + path)
-        except PlaywrightError:  # a download or another non-page answer
-            return None, []
-        if response is None or "text/html" not in response.headers.get("content-type", ""):
-            return None, []
-        deadline = time.monotonic() + 3
-        while set(kinds) - set(sizes) and time.monotonic() < deadline:
-            page.wait_for_timeout(50)
-        final = urlsplit(page.url)
-        report = PageReport(
-            url=final.path + ("?" + final.query if final.query else ""),
-            route=route_of(server, final.path),
-            status=response.status,
-            lang=page.evaluate("document.documentElement.lang"),
-            transfers=[
-                Transfer(url, kind, sizes.get(request_id, 0))
-                for request_id, (kind, url) in kinds.items()
-                if not url.startswith("data:")
-            ],
-        )
-        report.media = page.evaluate(MEDIA)
-        report.furniture = page.evaluate(FURNITURE)
-        report.axe = axe_violations(page)
-        if walk_keyboard((report.route, report.status)):
-            report.keyboard = keyboard_problems(page)
-            report.keyboard_walked = True
-        report.needs_js = javascript_only_controls(page)
-        report.overflow = narrow_overflow(page)
-        return report, same_origin_links(page, server)
-    finally:
-        page.close()
+        response = tab.open(server.url + path)
+    except PlaywrightError:  # a download or another non-page answer
+        return None, []
+    if response is None or "text/html" not in response.headers.get("content-type", ""):
+        return None, []
+    transfers = tab.transfers()
+    final = urlsplit(page.url)
+    report = PageReport(
+        url=final.path + ("?" + final.query if final.query else ""),
+        route=route_of(server, final.path),
+        status=response.status,
+        lang=page.evaluate("document.documentElement.lang"),
+        transfers=transfers,
+    )
+    report.media = page.evaluate(MEDIA)
+    report.furniture = page.evaluate(FURNITURE)
+    report.axe = axe_violations(page)
+    if walk_keyboard((report.route, report.status)):
+        report.keyboard = keyboard_problems(page)
+        report.keyboard_walked = True
+    report.needs_js = javascript_only_controls(page)
+    report.overflow = narrow_overflow(page)
+    return report, same_origin_links(page, server)
 
 
 def same_origin_links(page: Page, server: LiveServer) -> list[str]:

@@ -15,6 +15,8 @@ from tests.browser.reach_helpers import (
     CSS_KINDS,
     HTML_CSS_BUDGET,
     HTML_KINDS,
+    VIEWPORT,
+    Tab,
     add_person,
     add_proxy_grant,
     sign_in_as,
@@ -63,12 +65,11 @@ def lang(request) -> str:
 @pytest.fixture(scope="module")
 def reports(lang, browser, live_server, record):
     parent_id, paths = record
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale=ACCEPT_LANGUAGE[lang])
+    context = browser.new_context(viewport=VIEWPORT, locale=ACCEPT_LANGUAGE[lang])
     sign_in_as(live_server, context, parent_id)
+    tab = Tab(context)
     try:
-        return [
-            visit(context, live_server, path, walk_keyboard=lambda _key: lang == "en")[0] for path in paths
-        ]
+        return [visit(tab, live_server, path, walk_keyboard=lambda _key: lang == "en")[0] for path in paths]
     finally:
         context.close()
 
