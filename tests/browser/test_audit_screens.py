@@ -15,6 +15,7 @@ from tests.browser.reach_helpers import (
     CSS_KINDS,
     HTML_CSS_BUDGET,
     HTML_KINDS,
+    Tab,
     add_patient,
     add_person,
     add_proxy_grant,
@@ -51,7 +52,7 @@ def family(live_server: LiveServer) -> dict[str, object]:
 
 
 def problems_on(context: BrowserContext, server: LiveServer, path: str) -> list[str]:
-    report, _links = visit(context, server, path)
+    report, _links = visit(Tab(context), server, path)
     assert report is not None and report.status == 200, path
     problems = report.axe + report.keyboard + report.needs_js + report.overflow + report.furniture
     size = report.bytes_of(*HTML_KINDS, *CSS_KINDS)
