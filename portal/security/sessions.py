@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Literal, NoReturn
 from urllib.parse import quote, urlsplit
 
 from sqlmodel import Session, col, select
@@ -120,7 +120,13 @@ def _timed_out(login: LoginSession, now: datetime) -> str | None:
     return None
 
 
-def look_up(session: Session, session_id: str, *, extend: bool) -> tuple[LoginSession, Person] | None | bool:
+def _touch_due(login: LoginSession, now: datetime, extend: bool) -> bool:
+    return extend and now - login.last_seen_at >= TOUCH_EVERY
+
+
+def look_up(
+    session: Session, session_id: str, *, extend: bool
+) -> tuple[LoginSession, Person] | None | Literal[True]:
     """What most requests need, read without writing: the live session and its person, None when there is
     none, or True when `load` must run because something is to be written (a timeout to record, or a
     last-use time older than TOUCH_EVERY to move on)."""
@@ -129,7 +135,7 @@ def look_up(session: Session, session_id: str, *, extend: bool) -> tuple[LoginSe
         return None
     login, person = found
     now = utcnow()
-    if _timed_out(login, now) is not None or (extend and now - login.last_seen_at >= TOUCH_EVERY):
+    if _timed_out(login, now) is not None or _touch_due(login, now, extend):
         return True
     return None if person.disabled else found
 
@@ -158,7 +164,7 @@ def load(
         return None
     if person.disabled:
         return None
-    if extend and now - login.last_seen_at >= TOUCH_EVERY:
+    if _touch_due(login, now, extend):
         login.last_seen_at = now
     return login, person
 
@@ -268,7 +274,7 @@ class SessionMiddleware:
                     db.run_in_transaction, engine, load, session_id, extend=extend, provenance=provenance
                 )
             else:
-                found = looked_up or None
+                found = looked_up
         else:
             await run_in_threadpool(db.run_in_transaction, engine, _cookie_refused, provenance)
         if found is not None:
