@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -158,7 +159,7 @@ def main() -> None:
     pick = random.Random(20)
     with Session(engine) as session:
         admin = Person(
-            display_name="Bench Admin", email=f"admin-{pick.random()}@example.org", staff_role="admin"
+            display_name="Bench Admin", email=f"admin-{secrets.token_hex(8)}@example.org", staff_role="admin"
         )
         session.add(admin)
         session.commit()

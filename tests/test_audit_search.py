@@ -78,6 +78,51 @@ def test_search_by_person_finds_them_as_actor_and_as_proxy(engine, people) -> No
     assert page.rows[1].actor_name == "Mary Mother"
 
 
+def test_search_by_person_pages_both_sides_newest_first_counting_each_event_once(engine, people) -> None:
+    mother, nurse = people["mother"].id, people["nurse"].id
+    events = []
+    for turn in range(7):  # acting herself, acted for, both at once (counted once), and others' events
+        kind = turn % 3
+        events.append(
+            write(
+                engine,
+                action="view" if turn != 5 else "print",
+                actor_person_id=mother if kind != 1 else nurse,
+                on_behalf_of_person_id=mother if kind != 0 else None,
+            )
+        )
+        write(engine, action="view", actor_person_id=nurse)
+    newest_first = [event.id for event in reversed(events)]
+
+    pages = [search(engine, person_id=mother, page=number, per_page=3) for number in (1, 2, 3)]
+    printed = search(engine, person_id=mother, action="print")
+
+    assert [[row.event.id for row in page.rows] for page in pages] == [
+        newest_first[0:3],
+        newest_first[3:6],
+        newest_first[6:],
+    ]
+    assert {(page.total, page.pages) for page in pages} == {(7, 3)}
+    assert [row.event.id for row in printed.rows] == [events[5].id]
+    assert printed.total == 1
+
+
+def test_search_by_person_stops_counting_at_the_limit(engine, people, monkeypatch) -> None:
+    monkeypatch.setattr(importlib.import_module("portal.services.audit.search"), "COUNT_LIMIT", 3)
+    for _ in range(4):
+        write(engine, action="view", actor_person_id=people["mother"].id)
+        write(
+            engine,
+            action="view",
+            actor_person_id=people["nurse"].id,
+            on_behalf_of_person_id=people["mother"].id,
+        )
+
+    capped = search(engine, person_id=people["mother"].id, per_page=2)
+
+    assert (capped.total, capped.counted_all, len(capped.rows)) == (3, False, 2)
+
+
 def test_search_by_action(engine, people) -> None:
     write(engine, action="view")
     printed = write(engine, action="print")

@@ -21,19 +21,20 @@ from portal.models.base import UTCDateTime, utcnow
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     # "Who has viewed my record" and the admin's search by patient: one patient's events, newest first;
-    # the search by person looks at the actor and at the person a proxy acted for.
+    # the search by person reads the actor's and the represented person's events, newest first.
     # On PostgreSQL the table is partitioned by month of `occurred_at` (migration 0019), so there the
     # primary key and the unique indexes on `seq` and `mac` also hold `occurred_at`.
     __table_args__ = (
         Index("ix_audit_event_patient_id_id", "patient_id", "id"),
-        Index("ix_audit_event_on_behalf_of_person_id", "on_behalf_of_person_id"),
+        Index("ix_audit_event_actor_person_id_id", "actor_person_id", "id"),
+        Index("ix_audit_event_on_behalf_of_person_id_id", "on_behalf_of_person_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     # Position in the chain: dense, from 1; None while the event waits for the sequencer.
     seq: int | None = Field(default=None, sa_type=BigInteger, unique=True, index=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    actor_person_id: int | None = Field(default=None, index=True)  # None: the system, or signed out
+    actor_person_id: int | None = None  # None: the system, or signed out
     actor_role: str | None = Field(default=None, max_length=20)  # patient, proxy, front_desk, clinician...
     on_behalf_of_person_id: int | None = None  # set when a proxy acts for a patient
     patient_id: int | None = None

@@ -61,7 +61,8 @@ def people_matching(session: Session, text: str, *, limit: int = 2) -> list[int]
     if not text:
         return []
     if "@" in text:
-        query = select(Person.id).where(func.lower(col(Person.email)) == text.lower())
+        # Addresses are stored lower-cased (identity's clean_email), so the unique index finds it.
+        query = select(Person.id).where(col(Person.email) == text.lower())
         return [found for found in session.exec(query.limit(limit)) if found is not None]
     exact = select(Person.id).where(func.lower(col(Person.display_name)) == text.lower())
     found = [found for found in session.exec(exact.limit(limit)) if found is not None]
