@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, literal, literal_column, null, select, union_all
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -168,12 +168,26 @@ def conditions(session: Session, scope: PatientScope) -> CurrentAndPast:
     return lists
 
 
-def _current(shape: Shape, table: type[RecordItem], current: Any, time_column: Any) -> Any:
+# The summary's three current lists in one statement, as rows of the columns it shows.
+CURRENT_LISTS = ("problems", "medications", "allergies")
+
+
+def _current(
+    shape: Shape, name: str, table: type[RecordItem], current: Any, time_column: Any, **shown: Any
+) -> Any:
+    columns = [col(table.display), col(table.code_system), col(table.code)]
+    columns += [shown.get(extra, null()).label(extra) for extra in ("dosage", "reactions")]
     return (
-        select(table)
+        select(
+            literal(CURRENT_LISTS.index(name)).label("list"),
+            *columns,
+            time_column.label("at"),
+            col(table.id).label("id"),
+        )
         .where(shape.shown(table), current)
         .order_by(time_column.desc(), col(table.id).desc())
         .limit(LIMIT)
+        .subquery()
     )
 
 
@@ -181,41 +195,49 @@ def _not_in_error(table: type[Condition] | type[Allergy]) -> Any:
     return col(table.verification_status).is_(None) | (col(table.verification_status) != "entered-in-error")
 
 
-_CURRENT: dict[str, Prepared[Any]] = {
-    "problems": Prepared(
-        lambda shape: _current(
+def _current_lists(shape: Shape) -> Any:
+    lists = (
+        _current(
             shape,
+            "problems",
             Condition,
             _not_in_error(Condition) & col(Condition.status).in_(sorted(ACTIVE_CONDITION)),
             col(Condition.onset_at),
-        )
-    ),
-    "medications": Prepared(
-        lambda shape: _current(
+        ),
+        _current(
             shape,
+            "medications",
             MedicationRequest,
             col(MedicationRequest.status).in_(sorted(ACTIVE_MEDICATION)),
             col(MedicationRequest.authored_on),
-        )
-    ),
-    "allergies": Prepared(
-        lambda shape: _current(
+            dosage=col(MedicationRequest.dosage),
+        ),
+        _current(
             shape,
+            "allergies",
             Allergy,
             _not_in_error(Allergy) & (col(Allergy.status).is_(None) | (col(Allergy.status) == "active")),
             col(Allergy.recorded_at),
-        )
-    ),
-}
+            reactions=col(Allergy.reactions),
+        ),
+    )
+    # Each list keeps its own page's order (the same expressions, so NULLs fall the same way).
+    return union_all(*(select(part) for part in lists)).order_by(
+        literal_column("list"), literal_column("at").desc(), literal_column("id").desc()
+    )
+
+
+_CURRENT = Prepared(_current_lists)
 
 
 def current_only(session: Session, scope: PatientScope, limit: int) -> dict[str, list[Any]]:
     """The first `limit` + 1 current health issues, medications and allergies, each list in its page's order
-    (for the summary, which shows a few and links to the rest): filtered and cut in SQL."""
-    found: dict[str, list[Any]] = {}
-    for name, prepared in _CURRENT.items():
-        statement, values = prepared(session, scope)
-        found[name] = list(session.scalars(statement, {**values, "limit": limit + 1}))
+    (for the summary, which shows a few and links to the rest): filtered and cut in SQL, in one statement,
+    as rows of what the summary shows (display, code_system, code, dosage, reactions)."""
+    statement, values = _CURRENT(session, scope)
+    found: dict[str, list[Any]] = {name: [] for name in CURRENT_LISTS}
+    for row in session.execute(statement, {**values, "limit": limit + 1}):
+        found[CURRENT_LISTS[row.list]].append(row)
     return found
 
 
