@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from portal.models.records import (
@@ -251,20 +252,31 @@ def report(session: Session, scope: PatientScope, public_id: str) -> ResultGroup
     return ResultGroup(found, list(results), None)
 
 
-def recent_results(session: Session, scope: PatientScope, limit: int = 20) -> list[Observation]:
-    """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
+def recent_results(
+    session: Session, scope: PatientScope, limit: int = 20
+) -> list[tuple[Observation, DiagnosticReport | None]]:
+    """The newest laboratory results, newest first (a result under a hidden report is hidden too), each with
+    its report when it has one (for marking its release)."""
     statement, values = _RECENT(session, scope)
-    return list(session.scalars(statement, {**values, "limit": limit}))
+    return [(result, report) for result, report in session.execute(statement, {**values, "limit": limit})]
 
 
-def _recent(shape: Shape) -> Select[Observation]:
+def _recent(shape: Shape) -> Select[Observation, DiagnosticReport]:
     # EXISTS, not IN (every visible report): the walk down the results' index stops after `limit` rows.
     shown_report = exists().where(
         col(DiagnosticReport.resource_id) == col(Observation.report_resource_id),
         shape.shown(DiagnosticReport),
     )
+    report = aliased(DiagnosticReport)  # apart from the EXISTS's own, which must not correlate with it
     return (
-        select(Observation)
+        select(Observation, report)
+        .outerjoin(
+            report,
+            and_(
+                col(report.resource_id) == col(Observation.report_resource_id),
+                col(report.patient_id) == col(Observation.patient_id),
+            ),
+        )
         .where(shape.shown(Observation), col(Observation.category) == LABORATORY)
         .where(col(Observation.report_resource_id).is_(None) | shown_report)
         .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())

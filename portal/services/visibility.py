@@ -1,8 +1,9 @@
 """The one visibility rule: which of a patient's record rows a patient scope may see, as SQL.
 
 Every output of the record (pages, htmx fragments, history charts, the summary's recent results, the visit
-page, the PDFs, the FHIR download) reads its rows through `visible` or `condition`, so a rule changed here
-changes everywhere at once. Given a scope and a record table, a row is shown when:
+page, the PDFs, the FHIR download) reads its rows through `visible`, `condition` or a `Prepared` statement
+(the same rule, built once with its values as parameters), so a rule changed here changes everywhere at
+once. Given a scope and a record table, a row is shown when:
 - it is this patient's (never another's, whatever id a URL carries);
 - the viewer sees confidential items (the patient, a full proxy, a clinician), or the row is not
   confidential: neither its stored `confidential` flag (set at import from every coding, meta.security
