@@ -481,3 +481,38 @@ def test_each_result_in_a_history_says_where_it_falls_in_its_range_in_words_and_
     assert 'aria-hidden="true"' in history  # the words, not the picture, carry it
     assert "rango normal" in spanish.split("<tbody>")[1]
     assert "No range given" not in english
+
+
+# --- statements built once: each request binds its own values -------------------------------------
+
+
+def test_two_held_categories_hide_the_held_result_from_the_summary_and_the_results(
+    client, session, infant
+) -> None:
+    hold_laboratory_results_issued_now(session)
+    results.set_hold(
+        session, category="pathology", hold_hours=24, reason="The pathologist reviews these first",
+        set_by_person_id=None,
+    )  # fmt: skip
+    session.commit()
+    log_in(client, session, infant["parent"])
+
+    summary = client.get(f"/p/{infant['patient'].public_id}/summary").text
+    listing = client.get(f"/p/{infant['patient'].public_id}/results").text
+
+    assert "bilirubin" not in summary.lower() and "No test results yet." in summary
+    assert "bilirubin" not in listing.lower()
+
+
+def test_a_result_shows_once_its_hold_has_run_out_after_it_was_hidden(client, session, infant) -> None:
+    hold_laboratory_results_issued_now(session)
+    log_in(client, session, infant["parent"])
+    held = client.get(f"/p/{infant['patient'].public_id}/summary").text
+    for observation in session.scalars(select(Observation)):
+        observation.issued = utcnow() - timedelta(hours=49)
+    session.commit()
+
+    released = client.get(f"/p/{infant['patient'].public_id}/summary").text
+
+    assert "bilirubin" not in held.lower()
+    assert "bilirubin" in released.lower()

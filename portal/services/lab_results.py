@@ -10,10 +10,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Select,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from portal.models.records import (
@@ -32,8 +35,8 @@ from portal.models.records import (
     ObservationComponent,
 )
 from portal.services.access import PatientScope
-from portal.services.records import LABORATORY, _one
-from portal.services.visibility import condition, visible
+from portal.services.records import LABORATORY, LIMIT, OFFSET, _one
+from portal.services.visibility import Prepared, Shape, visible
 
 
 @dataclass(frozen=True)
@@ -57,27 +60,27 @@ def results_by_report(
     """Laboratory results grouped by their report (or, without one, by day), newest first: `limit` groups
     from `offset`, or all of them. The groups are found and paged in SQL, so a page reads only its own
     results, whatever the size of the record."""
-    keys = session.execute(_result_groups(session, scope).limit(limit).offset(offset)).all()
+    paged = limit is not None
+    statement, values = _GROUPS[session.get_bind().dialect.name, paged](session, scope)
+    keys = session.execute(statement, {**values, "limit": limit, "offset": offset}).all()
     report_ids = [key.report for key in keys if key.report is not None]
     days = [key.day for key in keys if key.report is None]
-    reports = {
-        report.resource_id: report
-        for report in session.scalars(
-            visible(session, scope, select(DiagnosticReport), DiagnosticReport).where(
-                col(DiagnosticReport.resource_id).in_(report_ids)
-            )
-        )
-    }
+    reports: dict[int, DiagnosticReport] = {}
     by_report: dict[int, list[Observation]] = defaultdict(list)
+    if report_ids:
+        of_reports, values = _REPORTS(session, scope)
+        reports = {
+            report.resource_id: report
+            for report in session.scalars(of_reports, {**values, "report_ids": report_ids})
+        }
+        their_results, values = _RESULTS_OF_REPORTS(session, scope)
+        for observation in session.scalars(their_results, {**values, "report_ids": report_ids}):
+            by_report[observation.report_resource_id or 0].append(observation)
     by_day: dict[str | None, list[Observation]] = defaultdict(list)
     # Two queries rather than one with OR: each walks its own index.
-    shown = visible(session, scope, select(Observation), Observation)
-    order = (col(Observation.effective_at), col(Observation.id))
-    for observation in session.scalars(
-        shown.where(col(Observation.report_resource_id).in_(report_ids)).order_by(*order)
-    ):
-        by_report[observation.report_resource_id or 0].append(observation)
     if days:
+        shown = visible(session, scope, select(Observation), Observation)
+        order = (col(Observation.effective_at), col(Observation.id))
         for observation in session.scalars(shown.where(_on_days(days)).order_by(*order)):
             at = observation.effective_at
             by_day[at.date().isoformat() if at else None].append(observation)
@@ -91,9 +94,24 @@ def results_by_report(
     return groups
 
 
-def _utc_day(session: Session, column: Any) -> Any:
+REPORT_IDS: BindParameter[int] = bindparam("report_ids", expanding=True)
+_REPORTS = Prepared(
+    lambda shape: select(DiagnosticReport).where(
+        shape.shown(DiagnosticReport), col(DiagnosticReport.resource_id).in_(REPORT_IDS)
+    )
+)
+_RESULTS_OF_REPORTS = Prepared(
+    lambda shape: (
+        select(Observation)
+        .where(shape.shown(Observation), col(Observation.report_resource_id).in_(REPORT_IDS))
+        .order_by(col(Observation.effective_at), col(Observation.id))
+    )
+)
+
+
+def _utc_day(dialect: str, column: Any) -> Any:
     """The UTC calendar day of a stored time, as YYYY-MM-DD text."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.substr(column, 1, 10)  # SQLite keeps UTC times as ISO text
 
@@ -119,10 +137,10 @@ def _on_days(days: list[str | None]) -> ColumnElement[bool]:
     )
 
 
-def _result_groups(session: Session, scope: PatientScope) -> CompoundSelect[Any]:
+def _result_groups(dialect: str, shape: Shape) -> CompoundSelect[Any]:
     """(report, day, at, by_day) of every group of the results page, newest first: a report this scope
     sees with results or text, and each day of laboratory results that came without a report."""
-    shown_result = condition(session, scope, Observation)
+    shown_result = shape.shown(Observation)
     of_report = col(Observation.report_resource_id) == col(DiagnosticReport.resource_id)
     first_result = select(func.min(col(Observation.effective_at))).where(shown_result, of_report)
     reports: Select[Any, Any, Any, Any] = select(
@@ -133,14 +151,14 @@ def _result_groups(session: Session, scope: PatientScope) -> CompoundSelect[Any]
         ).label("at"),
         literal(0).label("by_day"),
     ).where(
-        condition(session, scope, DiagnosticReport),
+        shape.shown(DiagnosticReport),
         or_(
             func.coalesce(col(DiagnosticReport.text), "") != "",
             func.coalesce(col(DiagnosticReport.conclusion), "") != "",
             exists().where(shown_result, of_report),
         ),
     )
-    day = _utc_day(session, col(Observation.effective_at))
+    day = _utc_day(dialect, col(Observation.effective_at))
     days = (
         select(
             null().label("report"),
@@ -160,6 +178,21 @@ def _result_groups(session: Session, scope: PatientScope) -> CompoundSelect[Any]
         literal_column("report"),
         literal_column("day").desc(),
     )
+
+
+# Built once for each database and shape of the visibility rule.
+def _groups_page(dialect: str, paged: bool) -> Prepared[CompoundSelect[Any]]:
+    def build(shape: Shape) -> CompoundSelect[Any]:
+        return _result_groups(dialect, shape).limit(LIMIT if paged else None).offset(OFFSET)
+
+    return Prepared(build)
+
+
+_GROUPS = {
+    (dialect, paged): _groups_page(dialect, paged)
+    for dialect in ("sqlite", "postgresql")
+    for paged in (True, False)
+}
 
 
 def _sort_time(when: datetime | None) -> float:
@@ -219,22 +252,39 @@ def report(session: Session, scope: PatientScope, public_id: str) -> ResultGroup
     return ResultGroup(found, list(results), None)
 
 
-def recent_results(session: Session, scope: PatientScope, limit: int = 20) -> list[Observation]:
-    """The newest laboratory results, newest first (a result under a hidden report is hidden too)."""
+def recent_results(
+    session: Session, scope: PatientScope, limit: int = 20
+) -> list[tuple[Observation, DiagnosticReport | None]]:
+    """The newest laboratory results, newest first (a result under a hidden report is hidden too), each with
+    its report when it has one (for marking its release)."""
+    statement, values = _RECENT(session, scope)
+    return [(result, report) for result, report in session.execute(statement, {**values, "limit": limit})]
+
+
+def _recent(shape: Shape) -> Select[Observation, DiagnosticReport]:
     # EXISTS, not IN (every visible report): the walk down the results' index stops after `limit` rows.
     shown_report = exists().where(
         col(DiagnosticReport.resource_id) == col(Observation.report_resource_id),
-        condition(session, scope, DiagnosticReport),
+        shape.shown(DiagnosticReport),
     )
-    query = visible(session, scope, select(Observation), Observation)
-    return list(
-        session.scalars(
-            query.where(col(Observation.category) == LABORATORY)
-            .where(col(Observation.report_resource_id).is_(None) | shown_report)
-            .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())
-            .limit(limit)
+    report = aliased(DiagnosticReport)  # apart from the EXISTS's own, which must not correlate with it
+    return (
+        select(Observation, report)
+        .outerjoin(
+            report,
+            and_(
+                col(report.resource_id) == col(Observation.report_resource_id),
+                col(report.patient_id) == col(Observation.patient_id),
+            ),
         )
+        .where(shape.shown(Observation), col(Observation.category) == LABORATORY)
+        .where(col(Observation.report_resource_id).is_(None) | shown_report)
+        .order_by(col(Observation.effective_at).desc(), col(Observation.id).desc())
+        .limit(LIMIT)
     )
+
+
+_RECENT = Prepared(_recent)
 
 
 def result_categories(session: Session) -> list[str]:

@@ -214,11 +214,8 @@ def summary(session: Session, scope: PatientScope) -> Summary | bool:
     if not scope.may(Area.RECORD):
         return False
     recent = lab_results.recent_results(session, scope, limit=SUMMARY_RESULTS * 2)
-    reports = records.reports_by_resource_id(
-        session, scope, {o.report_resource_id for o in recent if o.report_resource_id is not None}
-    )
     holds = visibility.holds(session)
-    rows = [row_of(o, reports.get(o.report_resource_id or 0), holds, scope.now) for o in recent]
+    rows = [row_of(o, report, holds, scope.now) for o, report in recent]
     if not scope.staff:
         rows = [row for row in rows if row.released]
     current = records.current_only(session, scope, SUMMARY_ITEMS)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, literal, literal_column, null, select, union_all
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from portal.fhir import export
+from portal.models.base import UTCDateTime
 from portal.models.people import Patient
 from portal.models.records import (
     Allergy,
@@ -35,7 +36,7 @@ from portal.models.records import (
 )
 from portal.services import visibility
 from portal.services.access import Area, Look, Operator, PatientScope, read_as_operator
-from portal.services.visibility import visible
+from portal.services.visibility import Prepared, Shape, visible
 
 Item = TypeVar("Item", bound=RecordItem)
 
@@ -60,10 +61,42 @@ _UNIT_FACTORS = {  # to kg, cm, kg/m2, cm
 GROWTH_UNITS = {"weight": "kg", "height": "cm", "bmi": "kg/m2", "head_circumference": "cm"}
 
 
+# The pages' statements are built once (building one cost more than running it), for each shape of the
+# visibility rule; a request only binds its values: the patient, held categories' cutoffs, a limit.
+LIMIT = bindparam("limit", type_=Integer())
+OFFSET = bindparam("offset", type_=Integer())
+NOW = bindparam("now", type_=UTCDateTime())
+
+
+def _newest_first(table: type[RecordItem], time_column: Any) -> Prepared[Any]:
+    return Prepared(
+        lambda shape: (
+            select(table).where(shape.shown(table)).order_by(time_column.desc(), col(table.id).desc())
+        )
+    )
+
+
+_ONE: dict[type[RecordItem], Prepared[Any]] = {}
+
+
 def _one(session: Session, scope: PatientScope, table: type[Item], public_id: str) -> Item | None:
-    query = visible(session, scope, select(table), table)
-    found: Item | None = session.scalars(query.where(col(table.public_id) == public_id)).first()
+    prepared = _ONE.get(table)
+    if prepared is None:
+        prepared = _ONE[table] = Prepared(
+            lambda shape: select(table).where(
+                shape.shown(table), col(table.public_id) == bindparam("public_id")
+            )
+        )
+    statement, values = prepared(session, scope)
+    found: Item | None = session.scalars(statement, {**values, "public_id": public_id}).first()
     return found
+
+
+_REPORTS_BY_RESOURCE_ID = (
+    select(DiagnosticReport)
+    .where(col(DiagnosticReport.patient_id) == bindparam("patient_id"))
+    .where(col(DiagnosticReport.resource_id).in_(bindparam("resource_ids", expanding=True)))
+)
 
 
 def reports_by_resource_id(
@@ -73,14 +106,24 @@ def reports_by_resource_id(
     if not resource_ids:
         return {}
     rows = session.scalars(
-        select(DiagnosticReport)
-        .where(col(DiagnosticReport.patient_id) == scope.patient_id)
-        .where(col(DiagnosticReport.resource_id).in_(resource_ids))
+        _REPORTS_BY_RESOURCE_ID, {"patient_id": scope.patient_id, "resource_ids": sorted(resource_ids)}
     )
     return {row.resource_id: row for row in rows}
 
 
 # Medications, immunizations, allergies, problems ---------------------------------------------------
+
+
+_MEDICATIONS = _newest_first(MedicationRequest, col(MedicationRequest.authored_on))
+_ALLERGIES = _newest_first(Allergy, col(Allergy.recorded_at))
+_CONDITIONS = _newest_first(Condition, col(Condition.onset_at))
+_IMMUNIZATIONS = Prepared(
+    lambda shape: (
+        select(Immunization)
+        .where(shape.shown(Immunization), col(Immunization.status) != "entered-in-error")
+        .order_by(col(Immunization.occurred_at).desc(), col(Immunization.id).desc())
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -91,11 +134,7 @@ class CurrentAndPast:
 
 def medications(session: Session, scope: PatientScope) -> CurrentAndPast:
     """Medication requests: active (and on hold) ones, then the rest, newest first in each."""
-    rows = session.scalars(
-        visible(session, scope, select(MedicationRequest), MedicationRequest).order_by(
-            col(MedicationRequest.authored_on).desc(), col(MedicationRequest.id).desc()
-        )
-    )
+    rows = session.scalars(*_MEDICATIONS(session, scope))
     lists = CurrentAndPast()
     for row in rows:
         (lists.current if row.status in ACTIVE_MEDICATION else lists.past).append(row)
@@ -104,23 +143,12 @@ def medications(session: Session, scope: PatientScope) -> CurrentAndPast:
 
 def immunizations(session: Session, scope: PatientScope) -> list[Immunization]:
     """Immunizations, newest first (entered-in-error ones left out)."""
-    query = visible(session, scope, select(Immunization), Immunization)
-    return list(
-        session.scalars(
-            query.where(col(Immunization.status) != "entered-in-error").order_by(
-                col(Immunization.occurred_at).desc(), col(Immunization.id).desc()
-            )
-        )
-    )
+    return list(session.scalars(*_IMMUNIZATIONS(session, scope)))
 
 
 def allergies(session: Session, scope: PatientScope) -> CurrentAndPast:
     """Allergies and intolerances: active ones, then resolved or inactive ones."""
-    rows = session.scalars(
-        visible(session, scope, select(Allergy), Allergy).order_by(
-            col(Allergy.recorded_at).desc(), col(Allergy.id).desc()
-        )
-    )
+    rows = session.scalars(*_ALLERGIES(session, scope))
     lists = CurrentAndPast()
     for row in rows:
         if row.verification_status == "entered-in-error":
@@ -131,11 +159,7 @@ def allergies(session: Session, scope: PatientScope) -> CurrentAndPast:
 
 def conditions(session: Session, scope: PatientScope) -> CurrentAndPast:
     """Problems and diagnoses: active ones, then resolved ones, most recent onset first."""
-    rows = session.scalars(
-        visible(session, scope, select(Condition), Condition).order_by(
-            col(Condition.onset_at).desc(), col(Condition.id).desc()
-        )
-    )
+    rows = session.scalars(*_CONDITIONS(session, scope))
     lists = CurrentAndPast()
     for row in rows:
         if row.verification_status == "entered-in-error":
@@ -144,41 +168,77 @@ def conditions(session: Session, scope: PatientScope) -> CurrentAndPast:
     return lists
 
 
+# The summary's three current lists in one statement, as rows of the columns it shows.
+CURRENT_LISTS = ("problems", "medications", "allergies")
+
+
+def _current(
+    shape: Shape, name: str, table: type[RecordItem], current: Any, time_column: Any, **shown: Any
+) -> Any:
+    columns = [col(table.display), col(table.code_system), col(table.code)]
+    columns += [shown.get(extra, null()).label(extra) for extra in ("dosage", "reactions")]
+    return (
+        select(
+            literal(CURRENT_LISTS.index(name)).label("list"),
+            *columns,
+            time_column.label("at"),
+            col(table.id).label("id"),
+        )
+        .where(shape.shown(table), current)
+        .order_by(time_column.desc(), col(table.id).desc())
+        .limit(LIMIT)
+        .subquery()
+    )
+
+
+def _not_in_error(table: type[Condition] | type[Allergy]) -> Any:
+    return col(table.verification_status).is_(None) | (col(table.verification_status) != "entered-in-error")
+
+
+def _current_lists(shape: Shape) -> Any:
+    lists = (
+        _current(
+            shape,
+            "problems",
+            Condition,
+            _not_in_error(Condition) & col(Condition.status).in_(sorted(ACTIVE_CONDITION)),
+            col(Condition.onset_at),
+        ),
+        _current(
+            shape,
+            "medications",
+            MedicationRequest,
+            col(MedicationRequest.status).in_(sorted(ACTIVE_MEDICATION)),
+            col(MedicationRequest.authored_on),
+            dosage=col(MedicationRequest.dosage),
+        ),
+        _current(
+            shape,
+            "allergies",
+            Allergy,
+            _not_in_error(Allergy) & (col(Allergy.status).is_(None) | (col(Allergy.status) == "active")),
+            col(Allergy.recorded_at),
+            reactions=col(Allergy.reactions),
+        ),
+    )
+    # Each list keeps its own page's order (the same expressions, so NULLs fall the same way).
+    return union_all(*(select(part) for part in lists)).order_by(
+        literal_column("list"), literal_column("at").desc(), literal_column("id").desc()
+    )
+
+
+_CURRENT = Prepared(_current_lists)
+
+
 def current_only(session: Session, scope: PatientScope, limit: int) -> dict[str, list[Any]]:
     """The first `limit` + 1 current health issues, medications and allergies, each list in its page's order
-    (for the summary, which shows a few and links to the rest): filtered and cut in SQL."""
-    in_error = col(Condition.verification_status).is_(None) | (
-        col(Condition.verification_status) != "entered-in-error"
-    )
-    problems = visible(session, scope, select(Condition), Condition).where(
-        in_error, col(Condition.status).in_(ACTIVE_CONDITION)
-    )
-    medicines = visible(session, scope, select(MedicationRequest), MedicationRequest).where(
-        col(MedicationRequest.status).in_(ACTIVE_MEDICATION)
-    )
-    allergic = visible(session, scope, select(Allergy), Allergy).where(
-        col(Allergy.verification_status).is_(None) | (col(Allergy.verification_status) != "entered-in-error"),
-        col(Allergy.status).is_(None) | (col(Allergy.status) == "active"),
-    )
-    return {
-        "problems": list(
-            session.scalars(
-                problems.order_by(col(Condition.onset_at).desc(), col(Condition.id).desc()).limit(limit + 1)
-            )
-        ),
-        "medications": list(
-            session.scalars(
-                medicines.order_by(
-                    col(MedicationRequest.authored_on).desc(), col(MedicationRequest.id).desc()
-                ).limit(limit + 1)
-            )
-        ),
-        "allergies": list(
-            session.scalars(
-                allergic.order_by(col(Allergy.recorded_at).desc(), col(Allergy.id).desc()).limit(limit + 1)
-            )
-        ),
-    }
+    (for the summary, which shows a few and links to the rest): filtered and cut in SQL, in one statement,
+    as rows of what the summary shows (display, code_system, code, dosage, reactions)."""
+    statement, values = _CURRENT(session, scope)
+    found: dict[str, list[Any]] = {name: [] for name in CURRENT_LISTS}
+    for row in session.execute(statement, {**values, "limit": limit + 1}):
+        found[CURRENT_LISTS[row.list]].append(row)
+    return found
 
 
 def procedures(session: Session, scope: PatientScope) -> list[Procedure]:
@@ -196,37 +256,62 @@ def encounters(session: Session, scope: PatientScope, limit: int = 50, offset: i
     return _paged(session, scope, Encounter, col(Encounter.start_at), limit, offset)
 
 
+@dataclass(frozen=True)
+class _Paging:
+    """The two statements of a paged list: a page's ids, then those rows."""
+
+    ids: Prepared[Any]
+    rows: Any
+
+
+_PAGING: dict[type[RecordItem], _Paging] = {}
+
+
 def _paged(
     session: Session, scope: PatientScope, table: type[Item], time_column: Any, limit: int, offset: int
 ) -> list[Item]:
     """A page of a list, newest first: the page's ids from the (patient, time, id) index alone, then
     only those rows, so a far page skips index entries rather than whole rows."""
-    ids = list(
-        session.scalars(
-            visible(session, scope, select(col(table.id)), table)
-            .order_by(time_column.desc(), col(table.id).desc())
-            .limit(limit)
-            .offset(offset)
+    paging = _PAGING.get(table)
+    if paging is None:
+        paging = _PAGING[table] = _Paging(
+            Prepared(
+                lambda shape: (
+                    select(col(table.id))
+                    .where(shape.shown(table))
+                    .order_by(time_column.desc(), col(table.id).desc())
+                    .limit(LIMIT)
+                    .offset(OFFSET)
+                )
+            ),
+            select(table).where(col(table.id).in_(bindparam("ids", expanding=True))),
         )
-    )
-    rows = {row.id: row for row in session.scalars(select(table).where(col(table.id).in_(ids)))}
+    statement, values = paging.ids(session, scope)
+    ids = list(session.scalars(statement, {**values, "limit": limit, "offset": offset}))
+    if not ids:
+        return []
+    rows = {row.id: row for row in session.scalars(paging.rows, {"ids": ids})}
     return [rows[row_id] for row_id in ids]
+
+
+_UPCOMING = Prepared(
+    lambda shape: (
+        select(Encounter)
+        .where(
+            shape.shown(Encounter),
+            col(Encounter.start_at) > NOW,
+            col(Encounter.status).is_(None) | col(Encounter.status).not_in(("cancelled", "entered-in-error")),
+        )
+        .order_by(col(Encounter.start_at), col(Encounter.id))
+        .limit(LIMIT)
+    )
+)
 
 
 def upcoming_encounters(session: Session, scope: PatientScope, limit: int = 5) -> list[Encounter]:
     """Visits still to come (starting after the scope's moment), soonest first."""
-    query = visible(session, scope, select(Encounter), Encounter)
-    return list(
-        session.scalars(
-            query.where(col(Encounter.start_at) > scope.now)
-            .where(
-                col(Encounter.status).is_(None)
-                | col(Encounter.status).not_in(("cancelled", "entered-in-error"))
-            )
-            .order_by(col(Encounter.start_at), col(Encounter.id))
-            .limit(limit)
-        )
-    )
+    statement, values = _UPCOMING(session, scope)
+    return list(session.scalars(statement, {**values, "now": scope.now, "limit": limit}))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The one visibility rule: which of a patient's record rows a patient scope may see, as SQL.
 
 Every output of the record (pages, htmx fragments, history charts, the summary's recent results, the visit
-page, the PDFs, the FHIR download) reads its rows through `visible` or `condition`, so a rule changed here
-changes everywhere at once. Given a scope and a record table, a row is shown when:
+page, the PDFs, the FHIR download) reads its rows through `visible`, `condition` or a `Prepared` statement
+(the same rule, built once with its values as parameters), so a rule changed here changes everywhere at
+once. Given a scope and a record table, a row is shown when:
 - it is this patient's (never another's, whatever id a URL carries);
 - the viewer sees confidential items (the patient, a full proxy, a clinician), or the row is not
   confidential: neither its stored `confidential` flag (set at import from every coding, meta.security
@@ -15,13 +16,16 @@ changes everywhere at once. Given a scope and a record table, a row is shown whe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, exists, false, or_, select, tuple_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from portal.models.base import UTCDateTime
 from portal.models.records import (
     Allergy,
     ClinicalDocument,
@@ -41,6 +45,7 @@ from portal.services.access import PatientScope
 from portal.services.sensitive_codes import SENSITIVE_CODES
 
 Query = TypeVar("Query")
+_SENSITIVE = sorted(SENSITIVE_CODES)
 _HOLDS_KEY = "portal.result_holds"
 # Every projection of a record resource (for the FHIR download: a hidden row hides its resource).
 RECORD_TABLES: tuple[type[RecordItem], ...] = (
@@ -72,27 +77,93 @@ def forget_holds(session: Session) -> None:
 
 
 def condition(session: Session, scope: PatientScope, table: type[RecordItem]) -> ColumnElement[bool]:
-    """The SQL condition for the rows of `table` this scope may see."""
-    shown: ColumnElement[bool] = col(table.patient_id) == scope.patient_id
-    if not scope.sees_confidential:
-        shown = and_(
-            shown,
-            col(table.confidential).is_(False),
-            tuple_(col(table.code_system), col(table.code)).not_in(sorted(SENSITIVE_CODES))
-            | col(table.code).is_(None),
-        )
-    if not scope.staff and table in HELD_TABLES:
-        cutoffs = _cutoffs(holds(session), scope.now)
-        if cutoffs:
-            held = _observation_held(table, cutoffs) if table is Observation else _report_held(table, cutoffs)
-            shown = and_(shown, ~held)
-    return shown
+    """The SQL condition for the rows of `table` this scope may see (its values bound in it)."""
+    shape = Shape.of(session, scope)
+    return _rule(table, shape, shape.values(session, scope))
 
 
 def visible(session: Session, scope: PatientScope, query: Query, table: type[RecordItem]) -> Query:
     """`query` narrowed to the rows of `table` this scope may see."""
     narrowed: Query = query.where(condition(session, scope, table))  # type: ignore[attr-defined]
     return narrowed
+
+
+# The rule as a statement built once --------------------------------------------------------------
+# Building a statement costs more than running it, so the pages' readers build theirs once for each shape
+# of the rule (`Prepared`) and run it with the scope's values as parameters (`Shape.values`).
+
+PATIENT_PARAMETER = "shown_patient_id"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the rule's SQL depends on, apart from the values it compares with."""
+
+    sees_confidential: bool
+    holds: int  # how many categories are held from this scope (none for staff)
+
+    @classmethod
+    def of(cls, session: Session, scope: PatientScope) -> Shape:
+        return cls(scope.sees_confidential, 0 if scope.staff else len(holds(session)))
+
+    def values(self, session: Session, scope: PatientScope) -> dict[str, Any]:
+        """The parameters of the rule for this scope: the patient, and each held category's cutoff."""
+        found: dict[str, Any] = {PATIENT_PARAMETER: scope.patient_id}
+        if self.holds:
+            for index, (category, cutoff) in enumerate(_cutoffs(holds(session), scope.now)):
+                found[f"held_category_{index}"] = category
+                found[f"held_cutoff_{index}"] = cutoff
+        return found
+
+    def shown(self, table: type[RecordItem]) -> ColumnElement[bool]:
+        """The rule for `table`, its values left as parameters: for a statement built once."""
+        return _rule(table, self, None)
+
+
+Built = TypeVar("Built")
+
+
+class Prepared(Generic[Built]):
+    """A statement built once for each shape of the rule by `build(shape)`, which narrows each record
+    table it reads with `shape.shown(table)`; called, it gives the statement and the scope's parameters."""
+
+    def __init__(self, build: Callable[[Shape], Built]) -> None:
+        self._build = build
+        self._built: dict[Shape, Built] = {}
+
+    def __call__(self, session: Session, scope: PatientScope) -> tuple[Built, dict[str, Any]]:
+        shape = Shape.of(session, scope)
+        statement = self._built.get(shape)
+        if statement is None:
+            statement = self._built[shape] = self._build(shape)
+        return statement, shape.values(session, scope)
+
+
+def _parameter(name: str, values: dict[str, Any] | None, type_: Any = None) -> Any:
+    if values is None:
+        return bindparam(name, type_=type_)
+    return bindparam(name, values[name], type_=type_, unique=True)  # two scopes in one statement differ
+
+
+def _rule(table: type[RecordItem], shape: Shape, values: dict[str, Any] | None) -> ColumnElement[bool]:
+    shown: ColumnElement[bool] = col(table.patient_id) == _parameter(PATIENT_PARAMETER, values, Integer())
+    if not shape.sees_confidential:
+        shown = and_(
+            shown,
+            col(table.confidential).is_(False),
+            tuple_(col(table.code_system), col(table.code)).not_in(_SENSITIVE) | col(table.code).is_(None),
+        )
+    if shape.holds and table in HELD_TABLES:
+        cutoffs = [
+            (
+                _parameter(f"held_category_{index}", values),
+                _parameter(f"held_cutoff_{index}", values, UTCDateTime()),
+            )
+            for index in range(shape.holds)
+        ]
+        held = _observation_held(table, cutoffs) if table is Observation else _report_held(table, cutoffs)
+        shown = and_(shown, ~held)
+    return shown
 
 
 def hidden_resource_ids(
@@ -145,8 +216,13 @@ def released(
 def _cutoffs(holds_by_category: dict[str, ResultHold], now: datetime) -> list[tuple[str, datetime]]:
     """(category, cutoff): a row of that category issued after its cutoff is still held."""
     return [
-        (category, now - timedelta(hours=hold.hold_hours)) for category, hold in holds_by_category.items()
+        (category, now - timedelta(hours=holds_by_category[category].hold_hours))
+        for category in sorted(holds_by_category)
     ]
+
+
+# A held category and its cutoff, as SQL parameters.
+Cutoffs = list[tuple[Any, Any]]
 
 
 def _after(column: Any, cutoff: datetime) -> ColumnElement[bool]:
@@ -158,7 +234,7 @@ def _any(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     return or_(false(), *conditions) if conditions else false()
 
 
-def _observation_own_hold(obs: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+def _observation_own_hold(obs: Any, cutoffs: Cutoffs) -> ColumnElement[bool]:
     """The result's own category is held (issued: its own time, else its report's)."""
     report = aliased(DiagnosticReport)
     return _any(
@@ -181,7 +257,7 @@ def _observation_own_hold(obs: Any, cutoffs: list[tuple[str, datetime]]) -> Colu
     )
 
 
-def _report_own_hold(report: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+def _report_own_hold(report: Any, cutoffs: Cutoffs) -> ColumnElement[bool]:
     return _any(
         [
             and_(
@@ -192,7 +268,7 @@ def _report_own_hold(report: Any, cutoffs: list[tuple[str, datetime]]) -> Column
     )
 
 
-def _observation_held(obs: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+def _observation_held(obs: Any, cutoffs: Cutoffs) -> ColumnElement[bool]:
     report = aliased(DiagnosticReport)
     under_held_report = exists().where(
         report.resource_id == obs.report_resource_id, _report_own_hold(report, cutoffs)
@@ -200,7 +276,7 @@ def _observation_held(obs: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnEl
     return or_(_observation_own_hold(obs, cutoffs), under_held_report)
 
 
-def _report_held(report: Any, cutoffs: list[tuple[str, datetime]]) -> ColumnElement[bool]:
+def _report_held(report: Any, cutoffs: Cutoffs) -> ColumnElement[bool]:
     held_result, released_result = aliased(Observation), aliased(Observation)
     some_held = exists().where(
         held_result.report_resource_id == report.resource_id, _observation_own_hold(held_result, cutoffs)

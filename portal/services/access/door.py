@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from portal.models.people import Patient, Person
 from portal.provenance import Provenance
@@ -98,9 +99,13 @@ class Asker:
     provenance: Provenance
 
 
+# Built once: building a statement costs more than running it.
+_PATIENT_NAMED = select(Patient).where(col(Patient.public_id) == bindparam("public_id"))
+
+
 def _patient_named(session: Session, asker: Asker, patient_public_id: str, look: Look) -> Patient | None:
     """The patient a URL names; an unknown one is a denied attempt in the log, like any refusal."""
-    patient = session.exec(select(Patient).where(Patient.public_id == patient_public_id)).first()
+    patient = session.scalars(_PATIENT_NAMED, {"public_id": patient_public_id}).first()
     if patient is None:
         audit.record(
             session,

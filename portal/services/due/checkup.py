@@ -21,7 +21,7 @@ from portal.models.records import Encounter
 from portal.services.access import PatientScope
 from portal.services.due.vaccines import SOON_DAYS, DueItem, Timing
 from portal.services.due.words import CHECKUP_NAMES
-from portal.services.visibility import visible
+from portal.services.visibility import Prepared
 
 SNOMED = "http://snomed.info/sct"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -32,15 +32,18 @@ CHECKUP_CODES: frozenset[tuple[str, str]] = frozenset(
 CHECKUP_KEY = "checkup"
 # Built once (building it on every request cost more than running it). The visits are grouped by code
 # and the check-up codes picked out here: an IN list of pairs would be expanded on every execution.
-_LATEST_BY_CODE = (
-    select(col(Encounter.code_system), col(Encounter.code), func.max(col(Encounter.start_at)))
-    .where(
-        or_(col(Encounter.code_system) == SNOMED, col(Encounter.code_system) == CPT),
-        col(Encounter.start_at) <= bindparam("now", type_=UTCDateTime),
-        col(Encounter.status).is_(None)
-        | and_(col(Encounter.status) != "cancelled", col(Encounter.status) != "entered-in-error"),
+_LATEST_BY_CODE = Prepared(
+    lambda shape: (
+        select(col(Encounter.code_system), col(Encounter.code), func.max(col(Encounter.start_at)))
+        .where(
+            shape.shown(Encounter),
+            or_(col(Encounter.code_system) == SNOMED, col(Encounter.code_system) == CPT),
+            col(Encounter.start_at) <= bindparam("now", type_=UTCDateTime),
+            col(Encounter.status).is_(None)
+            | and_(col(Encounter.status) != "cancelled", col(Encounter.status) != "entered-in-error"),
+        )
+        .group_by(col(Encounter.code_system), col(Encounter.code))
     )
-    .group_by(col(Encounter.code_system), col(Encounter.code))
 )
 
 
@@ -67,7 +70,8 @@ def months_until_next(age_in_months: int) -> int:
 
 def last_checkup(session: Session, scope: PatientScope, zone: tzinfo) -> date | None:
     """The day of the latest check-up visit this scope sees that has already happened."""
-    rows = session.execute(visible(session, scope, _LATEST_BY_CODE, Encounter), {"now": scope.now})
+    statement, values = _LATEST_BY_CODE(session, scope)
+    rows = session.execute(statement, {**values, "now": scope.now})
     latest = max((at for system, code, at in rows if (system, code) in CHECKUP_CODES), default=None)
     return latest.astimezone(zone).date() if latest is not None else None
 

@@ -77,28 +77,32 @@ class NotCounted:
     group: str | None = None  # the vaccine group whose series found it not valid (a message id)
 
 
-# Built once (building it on every request cost more than running it); the scope adds what it may see.
-_DOSES = (
-    select(
-        col(Immunization.display),
-        col(Immunization.code_system),
-        col(Immunization.code),
-        col(Immunization.resource_id),
-        col(Immunization.occurred_at),
+# Built once for each shape of the visibility rule (building it on every request cost more than running
+# it): every dose, each marked with whether the scope may see it.
+_DOSES = visibility.Prepared(
+    lambda shape: (
+        select(
+            col(Immunization.display),
+            col(Immunization.code_system),
+            col(Immunization.code),
+            col(Immunization.resource_id),
+            col(Immunization.occurred_at),
+            shape.shown(Immunization).label("shown"),
+        )
+        .where(
+            col(Immunization.patient_id) == bindparam("patient_id"),
+            col(Immunization.status).is_(None)
+            | and_(*(col(Immunization.status) != status for status in NOT_COUNTED_STATUSES)),
+        )
+        .order_by(col(Immunization.occurred_at), col(Immunization.id))
     )
-    .where(
-        col(Immunization.patient_id) == bindparam("patient_id"),
-        col(Immunization.status).is_(None)
-        | and_(*(col(Immunization.status) != status for status in NOT_COUNTED_STATUSES)),
-    )
-    .order_by(col(Immunization.occurred_at), col(Immunization.id))
 )
 
 
 def recorded_doses(session: Session, scope: PatientScope, zone: tzinfo) -> list[RecordedDose]:
     """The patient's immunizations given, oldest first, each marked with whether this scope sees it."""
-    shown = visibility.condition(session, scope, Immunization).label("shown")
-    rows = session.execute(_DOSES.add_columns(shown), {"patient_id": scope.patient_id}).all()
+    statement, values = _DOSES(session, scope)
+    rows = session.execute(statement, {**values, "patient_id": scope.patient_id}).all()
     other_coding = [resource_id for _, system, _, resource_id, _, _ in rows if system != CVX_SYSTEM]
     cvx_of_resource = _cvx_from_resources(session, other_coding) if other_coding else {}
     return [
