@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from portal.models import AuditEvent, FhirResource, OutboxMail, RefillEvent, RefillRequest
 from tests.conftest import form_post, log_in
-from tests.refill_helpers import REQUEST, family, make_medication
+from tests.refill_helpers import REQUEST, RXNORM, family, make_medication
 
 
 @pytest.fixture
@@ -94,6 +94,44 @@ def test_a_medicine_not_refilled_online_says_why_and_gives_the_phone(
     assert words in form.text and 'name="days_left"' not in form.text
     assert posted.status_code == 400
     assert rows(session, RefillRequest, RefillRequest.medication_id == medicine.id) == []
+
+
+def test_each_medicine_on_the_page_gets_its_own_offer(client, session, fam) -> None:
+    """The page reads every medicine's offer at once: each keeps its own reason, request or link."""
+    session.add(
+        FhirResource(
+            resource_type="Medication",
+            fhir_id="oxy-tabs",
+            patient_id=fam["child"].id,
+            content_hash="1" * 64,
+            resource_json=json.dumps(
+                {
+                    "resourceType": "Medication",
+                    "id": "oxy-tabs",
+                    "code": {"coding": [{"system": RXNORM, "code": "1049221"}]},
+                }
+            ),
+        )
+    )
+    session.commit()
+    pointing = make_medication(
+        session,
+        fam["child"],
+        code="0",
+        display="Pain tablets",
+        extra={"medicationReference": {"reference": "Medication/oxy-tabs"}},
+    )
+    asked = make_medication(session, fam["child"], code="895994", display="Fluticasone inhaler")
+    log_in(client, session, fam["parent"])
+    ask(client, fam["child"], asked)
+
+    page = client.get(f"/p/{fam['child'].public_id}/medications").text
+
+    assert page.count("controlled medicine") == 1
+    assert page.count("Refill asked for: see its status") == 1
+    assert f'/medications/{asked.public_id}/refill">Refill asked for' in page
+    assert f'/medications/{fam["inhaler"].public_id}/refill">Request a refill' in page
+    assert f"/medications/{pointing.public_id}/refill" not in page
 
 
 # --------------------------------------------------------------------------- asking
