@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from portal.models.access import ProxyGrant
 from portal.models.people import Patient, Person, StaffRole
@@ -98,6 +99,19 @@ def grant_level(grant: ProxyGrant, birth_date: date | None, today: date, rules: 
 ALL_AREAS = frozenset(Area)
 
 
+# Built once, for every chart page: building a statement costs more than running it.
+_GRANTS_TO_PATIENT = select(ProxyGrant).where(
+    col(ProxyGrant.proxy_person_id) == bindparam("person_id"),
+    col(ProxyGrant.patient_id) == bindparam("patient_id"),
+)
+_OWN_CHART = select(Patient).where(col(Patient.person_id) == bindparam("person_id"))
+_GRANTS_WITH_PATIENTS = (
+    select(ProxyGrant, Patient)
+    .join(Patient, col(Patient.id) == col(ProxyGrant.patient_id))
+    .where(col(ProxyGrant.proxy_person_id) == bindparam("person_id"))
+)
+
+
 def decide(
     session: Session, person: Person, patient: Patient, area: Area, *, today: date, rules: AgeRules
 ) -> Decision:
@@ -111,9 +125,7 @@ def decide(
     if area not in PROXY_AREAS:
         return DENIED
     best: Level | None = None
-    for grant in session.exec(
-        select(ProxyGrant).where(ProxyGrant.proxy_person_id == person.id, ProxyGrant.patient_id == patient.id)
-    ):
+    for grant in session.scalars(_GRANTS_TO_PATIENT, {"person_id": person.id, "patient_id": patient.id}):
         level = grant_level(grant, patient.birth_date, today, rules)
         if level is Level.FULL or (level is Level.LIMITED and best is None):
             best = level
@@ -130,14 +142,10 @@ def patients_for(
 
     `own_chart`: the person's own chart when the caller has it already (a page of it), saving a query."""
     found: list[tuple[Patient, Level]] = []
-    own = own_chart or session.exec(select(Patient).where(Patient.person_id == person.id)).first()
+    own = own_chart or session.scalars(_OWN_CHART, {"person_id": person.id}).first()
     if own is not None:
         found.append((own, Level.SELF))
-    rows = session.exec(
-        select(ProxyGrant, Patient)
-        .join(Patient, Patient.id == ProxyGrant.patient_id)  # type: ignore[arg-type]
-        .where(ProxyGrant.proxy_person_id == person.id)
-    ).all()
+    rows = session.execute(_GRANTS_WITH_PATIENTS, {"person_id": person.id}).all()
     best: dict[int, tuple[Patient, Level]] = {}
     for grant, patient in rows:
         level = grant_level(grant, patient.birth_date, today, rules)
