@@ -72,11 +72,11 @@ def make_templates() -> Jinja2Templates:
     return Jinja2Templates(env=env, context_processors=[language_context])
 
 
-# The i18n extension's newstyle callables, without its cost: its `_` is a wrapper that looks `gettext` up
-# and calls it through the context, which calls the real gettext through the context again, three calls
-# and a frame each per message, and a page shows about ninety messages. These behave the same (the
-# translation is a format string, marked safe when autoescaping so that only its variables are escaped)
-# in one call, and a message without variables is looked up once per language.
+# Jinja's i18n callables (newstyle), cheaper: its `_` looks `gettext` up and calls it through the
+# context, which calls the real gettext through the context again: three calls and frames for each of
+# the ninety or so messages of a page. These do the same in one call (the translation is a format string,
+# marked safe when autoescaping so that only its variables are escaped), and a message without variables
+# is looked up once per language.
 
 
 @lru_cache(maxsize=4096)

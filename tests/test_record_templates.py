@@ -86,6 +86,8 @@ def test_template_translations_format_and_escape_like_jinja_newstyle_gettext(lan
         '|{{ ngettext("%(num)d unread message", "%(num)d unread messages", 2) }}'
         '|{% trans %}In an emergency, call <a href="tel:911">911</a>.{% endtrans %}'
         '|{% autoescape false %}{{ _("up to %(n)s", n="<b>") }}{% endautoescape %}'
+        '|{{ pgettext("menu", "Open %(what)s", what="<i>") }}'
+        '|{{ npgettext("menu", "%(num)d file", "%(num)d files", 3) }}'
     )
 
     with i18n.using(lang):
@@ -97,6 +99,8 @@ def test_template_translations_format_and_escape_like_jinja_newstyle_gettext(lan
             i18n.ngettext("%(num)d unread message", "%(num)d unread messages", 2) % {"num": 2},
             i18n.gettext('In an emergency, call <a href="tel:911">911</a>.'),
             i18n.gettext("up to %(n)s") % {"n": "<b>"},
+            i18n.pgettext("menu", "Open %(what)s") % {"what": "&lt;i&gt;"},
+            i18n.npgettext("menu", "%(num)d file", "%(num)d files", 3) % {"num": 3},
         ]
 
     assert html.split("|") == expected
