@@ -249,6 +249,12 @@ def _locale() -> Locale:
     return _parse(_current.get())
 
 
+@cache
+def _zone(name: str) -> tzinfo:
+    # A list of dates names the same zone (the clinic's) on every line; Babel looks it up on each call.
+    return dates.get_timezone(name)
+
+
 def format_date(value: date | datetime | None, format: str = "medium", tz: str | tzinfo | None = None) -> str:
     """A date such as "Mar 4, 2026" / "4 mar 2026"; format is short, medium, long, full or a pattern.
 
@@ -257,7 +263,7 @@ def format_date(value: date | datetime | None, format: str = "medium", tz: str |
         return ""
     if isinstance(value, datetime):
         if value.tzinfo is not None and tz is not None:
-            value = value.astimezone(dates.get_timezone(tz) if isinstance(tz, str) else tz)
+            value = value.astimezone(_zone(tz) if isinstance(tz, str) else tz)
         value = value.date()
     return _date(value, format, _current.get())
 
@@ -272,14 +278,14 @@ def format_datetime(value: datetime | None, format: str = "medium", tz: str | tz
     """A date and time, shown in `tz` (a zone name) or, if none, the value's own zone."""
     if value is None:
         return ""
-    zone = dates.get_timezone(tz) if isinstance(tz, str) else tz
+    zone = _zone(tz) if isinstance(tz, str) else tz
     return str(dates.format_datetime(value, format=format, tzinfo=zone, locale=_locale()))
 
 
 def format_time(value: time | datetime | None, format: str = "short", tz: str | tzinfo | None = None) -> str:
     if value is None:
         return ""
-    zone = dates.get_timezone(tz) if isinstance(tz, str) else tz
+    zone = _zone(tz) if isinstance(tz, str) else tz
     return str(dates.format_time(value, format=format, tzinfo=zone, locale=_locale()))
 
 
@@ -288,14 +294,14 @@ def format_number(value: Number | None, digits: int | None = None) -> str:
     if value is None:
         return ""
     pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    return _decimal(value, pattern, str(_locale()))
+    return _decimal(value, pattern, _current.get())
 
 
 @lru_cache(maxsize=4096)
-def _decimal(value: Number, pattern: str | None, locale: str) -> str:
+def _decimal(value: Number, pattern: str | None, lang: str) -> str:
     # Babel parses the pattern and walks the locale's data on each call; a results page formats the same
-    # few hundred values on every view.
-    return str(numbers.format_decimal(value, format=pattern, locale=locale))
+    # few hundred values on every view. Keyed by the language, not str(Locale), which Babel builds anew.
+    return str(numbers.format_decimal(value, format=pattern, locale=_parse(lang)))
 
 
 def format_percent(value: Number | None) -> str:
