@@ -6,6 +6,7 @@ open it with rel="noopener noreferrer" and the portal's Referrer-Policy keeps it
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlencode
 
 MEDLINEPLUS_CONNECT = "https://connect.medlineplus.gov/application"
@@ -21,6 +22,7 @@ CODE_SYSTEM_OIDS = {
 LANGUAGES = {"en": "en", "es": "es"}
 
 
+@lru_cache(maxsize=4096)  # a page asks for the same few codes again and again; each is URL-encoded once
 def learn_more_url(
     system: str | None, code: str | None, display: str = "", *, language: str = "en"
 ) -> str | None:
