@@ -258,9 +258,9 @@ def _write(session: Session, items: list[Parsed], result: FileResult) -> None:
     if new_rows:
         table = FhirResource.__table__  # type: ignore[attr-defined]
         returned = session.connection().execute(
-            insert(table).returning(
-                table.c.id, table.c.resource_type, table.c.fhir_id, sort_by_parameter_order=True
-            ),
+            # Rows come back in any order (each names its own type and id), which lets SQLite take many
+            # rows per statement; asking for the parameters' order makes it send them one by one.
+            insert(table).returning(table.c.id, table.c.resource_type, table.c.fhir_id),
             new_rows,
         )
         for row_id, resource_type, fhir_id in returned:
