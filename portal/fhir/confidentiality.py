@@ -64,6 +64,9 @@ CHUNK = 500
 # A resource by itself -----------------------------------------------------------------------------------
 
 
+NOT_ABOUT_CONTENT = frozenset({"meta", "securityLabel", "text"})  # how to handle it, not what it is about
+
+
 def codings(node: Any) -> Iterator[tuple[str | None, str | None]]:
     """(system, code) of every coding anywhere in a resource (contained ones included), except its meta
     and security labels, which say how to handle the resource rather than what it is about."""
@@ -76,10 +79,34 @@ def codings(node: Any) -> Iterator[tuple[str | None, str | None]]:
                 system = item.get("system")
                 yield (system if isinstance(system, str) else None), code
             for name, value in item.items():
-                if name not in ("meta", "securityLabel", "text") and isinstance(value, dict | list):
+                if name not in NOT_ABOUT_CONTENT and isinstance(value, dict | list):
                     stack.append(value)
         elif isinstance(item, list):
             stack.extend(value for value in item if isinstance(value, dict | list))
+
+
+def references_and_codings(node: Any) -> tuple[list[str], list[tuple[str | None, str]]]:
+    """In one walk of a resource: `references.reference_strings(node)` and `codings(node)`, as lists in
+    the same order (the import needs both of every resource, and walking it once is half the work)."""
+    references: list[str] = []
+    found: list[tuple[str | None, str]] = []
+    stack: list[tuple[Any, bool]] = [(node, True)]  # a node, and whether its codings count
+    while stack:
+        item, counted = stack.pop()
+        if isinstance(item, dict):
+            if counted:
+                code = item.get("code")
+                if isinstance(code, str):
+                    system = item.get("system")
+                    found.append(((system if isinstance(system, str) else None), code))
+            for name, value in item.items():
+                if name == "reference" and isinstance(value, str):
+                    references.append(value)
+                elif isinstance(value, dict | list):
+                    stack.append((value, counted and name not in NOT_ABOUT_CONTENT))
+        elif isinstance(item, list):
+            stack.extend((value, counted) for value in item if isinstance(value, dict | list))
+    return references, found
 
 
 def labels_confidential(labels: Any) -> bool:
@@ -103,13 +130,19 @@ def security_labels(resource: dict[str, Any]) -> list[Any]:
     return found
 
 
-def own_reason(resource: dict[str, Any], *, bundle_confidential: bool = False) -> str | None:
-    """Why the resource is confidential by itself, or None."""
+def own_reason(
+    resource: dict[str, Any],
+    *,
+    bundle_confidential: bool = False,
+    its_codings: Iterable[tuple[str | None, str | None]] | None = None,
+) -> str | None:
+    """Why the resource is confidential by itself, or None (`its_codings`: `codings(resource)`, when
+    already gathered)."""
     if labels_confidential(security_labels(resource)):
         return SECURITY
     if bundle_confidential:
         return BUNDLE_SECURITY
-    if any_sensitive(codings(resource)):
+    if any_sensitive(codings(resource) if its_codings is None else its_codings):
         return SENSITIVE_CODE
     return None
 

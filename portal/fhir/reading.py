@@ -102,6 +102,7 @@ class Parsed:
     version_id: str | None
     last_updated: datetime | None
     references: list[str] = field(default_factory=list)  # every reference string in it
+    codings: list[tuple[str | None, str]] = field(default_factory=list)  # confidentiality.codings of it
 
     @property
     def resource_type(self) -> str:
@@ -130,14 +131,21 @@ class Stored(NamedTuple):
 _REFERENCE_VALUE = re.compile(r'"reference":("(?:[^"\\]|\\.)*")')
 
 
-def canonical_text(text: str, mapping: dict[str, str]) -> str:
-    """The compact JSON `text` with each `reference` string found in the mapping replaced: the same as
-    dumping the resource again after rewriting its references, without walking or copying it."""
+def reference_replacements(mapping: dict[str, str]) -> dict[str, str]:
+    """For `canonical_text`: each reference string's replacement, as the compact JSON it becomes."""
+    return {
+        reference: '"reference":' + json.dumps(new, ensure_ascii=False) for reference, new in mapping.items()
+    }
+
+
+def canonical_text(text: str, replacements: dict[str, str]) -> str:
+    """The compact JSON `text` with each `reference` string found in the replacements replaced: the same
+    as dumping the resource again after rewriting its references, without walking or copying it."""
 
     def replace(match: re.Match[str]) -> str:
-        value = json.loads(match.group(1))
-        new = mapping.get(value)
-        return match.group(0) if new is None else '"reference":' + json.dumps(new, ensure_ascii=False)
+        value = match.group(1)
+        value = json.loads(value) if "\\" in value else value[1:-1]  # no escape: the string is as written
+        return replacements.get(value, match.group(0))
 
     return _REFERENCE_VALUE.sub(replace, text)
 
