@@ -78,7 +78,7 @@ def forget_holds(session: Session) -> None:
 
 def condition(session: Session, scope: PatientScope, table: type[RecordItem]) -> ColumnElement[bool]:
     """The SQL condition for the rows of `table` this scope may see (its values bound in it)."""
-    shape = Shape.of(session, scope)
+    shape = Shape.of(session, scope, reads_held=table in HELD_TABLES)
     return _rule(table, shape, shape.values(session, scope))
 
 
@@ -93,6 +93,7 @@ def visible(session: Session, scope: PatientScope, query: Query, table: type[Rec
 # of the rule (`Prepared`) and run it with the scope's values as parameters (`Shape.values`).
 
 PATIENT_PARAMETER = "shown_patient_id"
+HELD_PARAMETER = "held_"  # held_category_N, held_cutoff_N
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,19 @@ class Shape:
     holds: int  # how many categories are held from this scope (none for staff)
 
     @classmethod
-    def of(cls, session: Session, scope: PatientScope) -> Shape:
-        return cls(scope.sees_confidential, 0 if scope.staff else len(holds(session)))
+    def of(cls, session: Session, scope: PatientScope, *, reads_held: bool = True) -> Shape:
+        """The shape for this scope; `reads_held`: whether the statement reads a table holds apply to (if
+        not, the holds are not read: one statement fewer)."""
+        held = 0 if scope.staff or not reads_held else len(holds(session))
+        return cls(scope.sees_confidential, held)
 
     def values(self, session: Session, scope: PatientScope) -> dict[str, Any]:
         """The parameters of the rule for this scope: the patient, and each held category's cutoff."""
         found: dict[str, Any] = {PATIENT_PARAMETER: scope.patient_id}
         if self.holds:
             for index, (category, cutoff) in enumerate(_cutoffs(holds(session), scope.now)):
-                found[f"held_category_{index}"] = category
-                found[f"held_cutoff_{index}"] = cutoff
+                found[f"{HELD_PARAMETER}category_{index}"] = category
+                found[f"{HELD_PARAMETER}cutoff_{index}"] = cutoff
         return found
 
     def shown(self, table: type[RecordItem]) -> ColumnElement[bool]:
@@ -130,9 +134,13 @@ class Prepared(Generic[Built]):
     def __init__(self, build: Callable[[Shape], Built]) -> None:
         self._build = build
         self._built: dict[Shape, Built] = {}
+        self._reads_held: bool | None = None  # whether the rule's holds appear in the statement
 
     def __call__(self, session: Session, scope: PatientScope) -> tuple[Built, dict[str, Any]]:
-        shape = Shape.of(session, scope)
+        if self._reads_held is None:
+            probe: Any = self._build(Shape(sees_confidential=False, holds=1))
+            self._reads_held = any(name.startswith(HELD_PARAMETER) for name in probe.compile().params)
+        shape = Shape.of(session, scope, reads_held=self._reads_held)
         statement = self._built.get(shape)
         if statement is None:
             statement = self._built[shape] = self._build(shape)
@@ -156,8 +164,8 @@ def _rule(table: type[RecordItem], shape: Shape, values: dict[str, Any] | None) 
     if shape.holds and table in HELD_TABLES:
         cutoffs = [
             (
-                _parameter(f"held_category_{index}", values),
-                _parameter(f"held_cutoff_{index}", values, UTCDateTime()),
+                _parameter(f"{HELD_PARAMETER}category_{index}", values),
+                _parameter(f"{HELD_PARAMETER}cutoff_{index}", values, UTCDateTime()),
             )
             for index in range(shape.holds)
         ]
