@@ -368,10 +368,16 @@ def main() -> None:
     parser.add_argument("--bundles", type=int, default=4, help="Synthea bundles to import besides the sample")
     parser.add_argument("--postgres", default=os.environ.get("PORTAL_TEST_DATABASE_URL"), help="EMPTIED")
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4], help="worker counts on PostgreSQL")
+    parser.add_argument(
+        "--pdf", type=float, default=MIX["pdf"], help="percent of requests that are PDF summaries (default 2)"
+    )
     args = parser.parse_args()
+    MIX["pdf"] = args.pdf  # a PDF costs about fifty pages: --pdf 0 shows what the pages alone serve
 
+    mix = ", ".join(f"{kind} {share:g} %" for kind, share in MIX.items())
     print(
-        f"load generator and server share this machine ({os.cpu_count()} CPUs); each phase {args.seconds:g} s"
+        f"load generator and server share this machine ({os.cpu_count()} CPUs); "
+        f"each phase {args.seconds:g} s; the mix: {mix}"
     )
     run_configuration("SQLite", "sqlite:///{data}/portal.db", 1, args)
     if args.postgres:
