@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta, tzinfo
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, literal_column, or_, select
 from sqlmodel import Session, col
 
 from portal.models.base import UTCDateTime
@@ -30,19 +30,39 @@ CHECKUP_CODES: frozenset[tuple[str, str]] = frozenset(
     | {(CPT, str(code)) for code in (*range(99381, 99388), *range(99391, 99398))}
 )
 CHECKUP_KEY = "checkup"
-# Built once (building it on every request cost more than running it). The visits are grouped by code
-# and the check-up codes picked out here: an IN list of pairs would be expanded on every execution.
-_LATEST_BY_CODE = Prepared(
+
+
+def _is_checkup() -> ColumnElement[bool]:
+    """The check-up codes, written into the SQL once (they are constants): bound parameters would be
+    expanded again on every execution."""
+    by_system: dict[str, list[str]] = {}
+    for system, code in sorted(CHECKUP_CODES):
+        by_system.setdefault(system, []).append(code)
+    return or_(
+        *(
+            and_(
+                col(Encounter.code_system) == system,
+                col(Encounter.code).in_([literal_column(f"'{code}'") for code in codes]),
+            )
+            for system, codes in by_system.items()
+        )
+    )
+
+
+# Built once (building it on every request cost more than running it): the newest check-up, read along
+# the (patient, start) index from the newest visit back, so a long record costs what a short one does.
+_LATEST_CHECKUP = Prepared(
     lambda shape: (
-        select(col(Encounter.code_system), col(Encounter.code), func.max(col(Encounter.start_at)))
+        select(col(Encounter.start_at))
         .where(
             shape.shown(Encounter),
-            or_(col(Encounter.code_system) == SNOMED, col(Encounter.code_system) == CPT),
+            _is_checkup(),
             col(Encounter.start_at) <= bindparam("now", type_=UTCDateTime),
             col(Encounter.status).is_(None)
             | and_(col(Encounter.status) != "cancelled", col(Encounter.status) != "entered-in-error"),
         )
-        .group_by(col(Encounter.code_system), col(Encounter.code))
+        .order_by(col(Encounter.start_at).desc())
+        .limit(1)
     )
 )
 
@@ -70,9 +90,8 @@ def months_until_next(age_in_months: int) -> int:
 
 def last_checkup(session: Session, scope: PatientScope, zone: tzinfo) -> date | None:
     """The day of the latest check-up visit this scope sees that has already happened."""
-    statement, values = _LATEST_BY_CODE(session, scope)
-    rows = session.execute(statement, {**values, "now": scope.now})
-    latest = max((at for system, code, at in rows if (system, code) in CHECKUP_CODES), default=None)
+    statement, values = _LATEST_CHECKUP(session, scope)
+    latest = session.scalars(statement, {**values, "now": scope.now}).first()
     return latest.astimezone(zone).date() if latest is not None else None
 
 
