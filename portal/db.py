@@ -101,10 +101,25 @@ def run_reading(
     engine: Engine, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
     """fn(session, ...) in a transaction that only reads: on SQLite it does not take the write lock, so it
-    never waits for a writer. Nothing it does is committed (the connection rolls back as it goes back to
-    the pool); what it returns stays readable."""
-    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
-        return fn(session, *args, **kwargs)
+    never waits for a writer. Nothing it does is committed (on SQLite the connection rolls back as it goes
+    back to the pool; on PostgreSQL the transaction is READ ONLY, so a write fails); what it returns stays
+    readable."""
+    with Session(_reading(engine), expire_on_commit=False) as session:
+        found = fn(session, *args, **kwargs)
+        if _commits_readings(engine):
+            session.commit()
+        return found
+
+
+def _reading(engine: Engine) -> Engine:
+    return engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True})
+
+
+def _commits_readings(engine: Engine) -> bool:
+    # psycopg forgets every statement it has prepared on the server at each ROLLBACK (a rollback may undo
+    # what they depend on), so ending the many read-only transactions with one would leave no statement
+    # ever prepared. On PostgreSQL they are READ ONLY and end with COMMIT instead: nothing can have written.
+    return engine.dialect.name == "postgresql"
 
 
 async def run_db(
@@ -129,8 +144,10 @@ def upgrade(engine: Engine) -> None:
 
 def ping(engine: Engine) -> bool:
     try:  # a read: on SQLite it must not wait behind a long write (an import) to say the database is up
-        with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+        with _reading(engine).connect() as conn:
             conn.execute(text("SELECT 1"))
+            if _commits_readings(engine):
+                conn.commit()
         return True
     except Exception:
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
@@ -212,6 +214,40 @@ def test_reads_do_not_wait_behind_a_long_sqlite_write(app, client, session) -> N
     assert health.status_code == 200
     assert isinstance(looked_up, tuple) and looked_up[1].id == person.id
     assert waited < 5, f"the reads waited {waited:.1f} s for the writer"
+
+
+def test_a_reading_transaction_keeps_nothing_it_writes(app, session) -> None:
+    person, _patient = own_chart(session)
+    session.close()
+
+    def write(reading: Session) -> None:
+        reading.execute(text("UPDATE person SET locale = 'es' WHERE id = :id"), {"id": person.id})
+
+    # PostgreSQL refuses a write in a READ ONLY transaction; SQLite rolls it back.
+    with contextlib.suppress(DBAPIError):
+        db.run_reading(app.state.engine, write)
+
+    with db.transaction(app.state.engine) as fresh:
+        stored = fresh.get(Person, person.id)
+        assert stored is not None and stored.locale != "es"
+
+
+@postgres_only
+def test_the_statements_of_signed_in_pages_are_prepared_on_postgresql(app, client, session) -> None:
+    """The session look-up's read-only transaction ends with COMMIT: a ROLLBACK would make psycopg forget
+    every statement prepared on the connection, and no statement would ever be run prepared."""
+    person, patient = own_chart(session)
+    log_in(client, session, person)
+    session.close()
+    app.state.engine.dispose()  # one connection from here on: the pages run one after the other
+
+    for _ in range(8):
+        assert client.get(f"/p/{patient.public_id}/visits").status_code == 200
+
+    with app.state.engine.connect() as conn:
+        prepared = conn.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any("login_session" in statement for statement in prepared)
+    assert any("FROM encounter" in statement for statement in prepared)
 
 
 def hold_the_write_turn(engine, seconds: float) -> threading.Thread:
