@@ -47,34 +47,10 @@ def _medication(session: Session, scope: PatientScope, public_id: str) -> Medica
     return session.scalars(visibility.visible(session, scope, query, MedicationRequest)).first()
 
 
-def _resource_json(session: Session, medication: MedicationRequest) -> tuple[str, list[str]]:
-    """The medicine's FHIR JSON, and the JSON of the Medication it points at (if the EHR sent one)."""
+def _medication_json(session: Session, medication: MedicationRequest) -> str:
+    """The medicine's FHIR JSON as the EHR sent it."""
     row = session.get(FhirResource, medication.resource_id)
-    text = row.resource_json if row is not None else "{}"
-    referenced: list[str] = []
-    reference = _medication_reference(text)
-    if reference is not None:
-        found = session.scalars(
-            select(FhirResource.resource_json).where(  # type: ignore[call-overload]
-                col(FhirResource.resource_type) == "Medication",
-                col(FhirResource.fhir_id) == reference,
-            )
-        ).first()
-        if found is not None:
-            referenced.append(found)
-    return text, referenced
-
-
-def blocked_reason(session: Session, medication: MedicationRequest) -> str | None:
-    text, referenced = _resource_json(session, medication)
-    return rules.not_refillable_reason(medication, text, referenced)
-
-
-def _pending(session: Session, scope: PatientScope, medication_id: int | None) -> RefillRequest | None:
-    query = select(RefillRequest).where(
-        col(RefillRequest.medication_id) == medication_id, col(RefillRequest.status) == rules.PENDING
-    )
-    return session.scalars(visible(session, scope, query)).first()
+    return row.resource_json if row is not None else "{}"
 
 
 @dataclass(frozen=True)
@@ -99,9 +75,9 @@ def medications_page(session: Session, scope: PatientScope) -> MedicationsPage:
 
 
 def offers(session: Session, scope: PatientScope, medicines: list[MedicationRequest]) -> dict[int, Offer]:
-    """Each medicine's refill offer, by medication id, in three statements whatever the number of medicines
-    (their FHIR JSON, the Medications those point at, the requests waiting): the same answers as
-    `blocked_reason` and `_pending` one by one."""
+    """Each medicine's refill offer, by medication id: why it cannot be refilled online (from its FHIR JSON
+    and the Medication it points at, if the EHR sent one) and the request already waiting. Three statements
+    whatever the number of medicines; the page, the form and a new request all ask here."""
     if not medicines:
         return {}
     texts = dict(
@@ -233,13 +209,12 @@ def create_request(
     medication = _medication(session, scope, medication_public_id)
     if medication is None or medication.status not in ACTIVE_MEDICATION or scope.staff != by_staff:
         return None
-    reason = blocked_reason(session, medication)
-    if reason is not None:
-        raise Refused("not_refillable", reason=reason)
-    first = _pending(session, scope, medication.id)
-    if first is not None:
-        raise Refused("already_pending", request=first.public_id)
     assert medication.id is not None
+    offer = offers(session, scope, [medication])[medication.id]
+    if offer.blocked is not None:
+        raise Refused("not_refillable", reason=offer.blocked)
+    if offer.pending is not None:
+        raise Refused("already_pending", request=offer.pending.public_id)
     request = RefillRequest(
         patient_id=scope.patient_id,
         medication_id=medication.id,
@@ -280,8 +255,9 @@ def write_task(
     """Keep the request's Task (and, once approved, its draft prescription) in `fhir_resource`."""
     draft_id = None
     if request.status == rules.APPROVED and request.draft_resource_id is None:
-        original, _ = _resource_json(session, medication)
-        draft = fhir.draft_json(request, scope.patient, medication, json.loads(original))
+        draft = fhir.draft_json(
+            request, scope.patient, medication, json.loads(_medication_json(session, medication))
+        )
         row = fhir.keep(session, draft, scope.patient, confidential=medication.confidential, row_id=None)
         request.draft_resource_id = row.id
         draft_id = draft["id"]
