@@ -161,15 +161,14 @@ def search(
         raise ValueError("page must be at least 1 and per_page between 1 and 500")
     # Counting stops at COUNT_LIMIT: a busy person or patient has millions of events, and an exact count
     # of them would cost more than the page itself.
+    conditions = shared_conditions(patient_id=patient_id, action=action, since=since, until=until)
     if person_id is None:
-        conditions = filtered(patient_id=patient_id, person_id=None, action=action, since=since, until=until)
         matching = select(col(AuditEvent.id)).where(*conditions).limit(COUNT_LIMIT + 1).subquery()
         total = session.exec(select(func.count()).select_from(matching)).one()
     else:
-        others = shared_conditions(patient_id=patient_id, action=action, since=since, until=until)
-        counted = newest_ids_of_person(person_id, others, COUNT_LIMIT + 1).subquery()
+        counted = newest_ids_of_person(person_id, conditions, COUNT_LIMIT + 1).subquery()
         total = session.exec(select(func.count()).select_from(counted)).one()
-        ids = newest_ids_of_person(person_id, others, page * per_page).subquery()
+        ids = newest_ids_of_person(person_id, conditions, page * per_page).subquery()
         conditions = [col(AuditEvent.id).in_(select(ids.c.id))]
     on_behalf = aliased(Person)
     statement = (
