@@ -9,6 +9,9 @@ cookie, as the tests sign in). Then, for each configuration, `portal serve` answ
   average), then asking for the next: the saturation throughput;
 - open loop: requests arrive at a fixed rate (Poisson, half the closed loop's throughput unless --rate
   says), each timed from when it was due, so queueing shows in the latency;
+- the floor: the same users, closed loop, on /floor/{patient} of the portal with one bench route added
+  (bench/ceiling_app.py): what every chart page costs before it reads or shows anything; then the
+  smallest real chart page (allergies) on the same server;
 - the ceiling: a bare Starlette page that INSERTs one row, on the same database and workers, closed loop.
 
 The mix: a record summary 30 %, the results list 25 %, one result's history 15 %, medications 15 %,
@@ -59,6 +62,7 @@ from portal.security import sessions  # noqa: E402
 
 SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"
 MIX = {"summary": 30, "results": 25, "result": 15, "medications": 15, "visits": 13, "pdf": 2}
+ONLY = ""  # when set (a path with {patient}), every request is that page instead of the mix
 
 
 # -- the database: records, accounts, sessions ----------------------------------------------------------
@@ -140,7 +144,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[str]:
+def server(
+    command: list[str], env: dict[str, str], log: Path, port: int, ready: str = "/healthz"
+) -> Iterator[str]:
     with log.open("a") as output:
         process = subprocess.Popen(command, env=env, cwd=PROJECT, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -148,10 +154,7 @@ def server(command: list[str], env: dict[str, str], log: Path, port: int) -> Ite
         deadline = time.monotonic() + 90
         while True:
             try:
-                if (
-                    httpx.get(f"{base}/healthz" if "portal" in command else base, timeout=2).status_code
-                    == 200
-                ):
+                if httpx.get(f"{base}{ready}", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -169,12 +172,23 @@ def portal_command(port: int, workers: int) -> list[str]:
     return [sys.executable, "-m", "portal", "serve", "--port", str(port), "--workers", str(workers)]
 
 
-def ceiling_command(port: int, workers: int) -> list[str]:
+def bench_app_command(port: int, workers: int, factory: str) -> list[str]:
     code = (
         "from portal import serving; "
-        f"serving.run('127.0.0.1', {port}, {workers}, app='ceiling_app:create_app')"
+        f"serving.run('127.0.0.1', {port}, {workers}, app='ceiling_app:{factory}')"
     )
     return [sys.executable, "-c", code]
+
+
+def only(path: str, base: str, users: list[User], seconds: float, think: float) -> Outcome:
+    """A closed loop in which every request is `path` (with {patient}), after a short warm-up."""
+    global ONLY
+    ONLY = path
+    try:
+        asyncio.run(closed_loop(base, users, min(2.0, seconds), think, seed=4))
+        return asyncio.run(closed_loop(base, users, seconds, think, seed=5))
+    finally:
+        ONLY = ""
 
 
 # -- load ------------------------------------------------------------------------------------------------
@@ -205,6 +219,8 @@ class Outcome:
 def next_path(user: User, rng: random.Random) -> tuple[str, str, str]:
     """(kind, patient, path) for the user's next page, following the mix."""
     patient = rng.choice(user.patients)
+    if ONLY:
+        return ONLY, patient, ONLY.format(patient=patient)
     kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
     if kind == "result":
         seen = user.result_links.get(patient)
@@ -346,13 +362,26 @@ def run_configuration(name: str, database_url: str, workers: int, args: argparse
             rate = args.rate or max(1.0, closed.rate / 2)
             opened = asyncio.run(open_loop(base, users, args.seconds, rate, seed=3))
             print(opened.line(f"  portal, open loop at {rate:.0f}/s"), flush=True)
+        floor_port = free_port()
+        env["PORTAL_ORIGIN"] = f"http://127.0.0.1:{floor_port}"
+        floor_app = bench_app_command(floor_port, workers, "create_floor_app")
+        with server(floor_app, env, log, floor_port) as base:
+            floor = only("/floor/{patient}", base, users, args.seconds, args.think)
+            print(floor.line("  floor (sign-in, door, switcher, audit event; no record read), closed loop"))
+            smallest = only("/p/{patient}/allergies", base, users, args.seconds, args.think)
+            print(smallest.line("  the allergies page alone, closed loop"), flush=True)
         ceiling_port = free_port()
-        with server(ceiling_command(ceiling_port, workers), env, log, ceiling_port) as base:
+        ceiling_app = bench_app_command(ceiling_port, workers, "create_app")
+        with server(ceiling_app, env, log, ceiling_port, ready="/") as base:
             asyncio.run(ceiling_loop(base, args.users, min(2.0, args.seconds)))
             ceiling = asyncio.run(ceiling_loop(base, args.users, args.seconds))
             print(ceiling.line(f"  ceiling (bare page, one INSERT), closed loop ({args.users} users)"))
-        ratio = closed.rate / ceiling.rate if ceiling.rate else 0.0
-        print(f"  portal / ceiling: {ratio:.2f}", flush=True)
+        if ceiling.rate:
+            print(
+                f"  portal / ceiling: {closed.rate / ceiling.rate:.2f}; "
+                f"floor / ceiling: {floor.rate / ceiling.rate:.2f}",
+                flush=True,
+            )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
