@@ -37,7 +37,7 @@ _per_thread = threading.local()
 def _browser_stylesheet() -> Any:
     """WeasyPrint's HTML stylesheet without the rules printed documents never use, parsed once; None
     (WeasyPrint's own then) if its stylesheet cannot be found where this WeasyPrint keeps it."""
-    import tinycss2
+    import tinycss2  # type: ignore[import-untyped]  # WeasyPrint's own CSS parser
     import weasyprint
     import weasyprint.html
 
@@ -45,7 +45,9 @@ def _browser_stylesheet() -> Any:
     if not source.is_file():
         return None
     kept = []
-    for rule in tinycss2.parse_stylesheet(source.read_text("utf-8"), skip_comments=True, skip_whitespace=True):
+    for rule in tinycss2.parse_stylesheet(
+        source.read_text("utf-8"), skip_comments=True, skip_whitespace=True
+    ):
         selector = tinycss2.serialize(rule.prelude).strip() if rule.type == "qualified-rule" else ""
         if selector.startswith(_UNUSED_PSEUDO_ELEMENTS):
             continue

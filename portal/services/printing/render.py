@@ -45,7 +45,11 @@ def lay_out(
             "timezone": settings.timezone,
         }
         return render_document(
-            env, TEMPLATES[type(document)], context, paper_size=settings.paper_size, shared_base_stylesheet=True
+            env,
+            TEMPLATES[type(document)],
+            context,
+            paper_size=settings.paper_size,
+            shared_base_stylesheet=True,
         )
 
 
