@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
@@ -25,7 +24,8 @@ BASE_STYLESHEET = "pdf/base.css"  # the rules of pdf/base.html that are the same
 
 # WeasyPrint's browser stylesheet gives every element of a document footnote and note pseudo-elements,
 # and a list marker; working out their styles is most of the cascade's time. Printed documents use no
-# footnotes or notes, and only list items (li) have markers.
+# footnotes or notes, and only list items (li) have markers. WeasyPrint has no option for this: its
+# HTML._ua_stylesheets is overridden below; were that method to go, documents would only be slower.
 _UNUSED_PSEUDO_ELEMENTS = ("::footnote", "::note")
 _MARKER_RULE = "::marker"
 _LIST_ITEM_MARKER_RULE = "li::marker"
@@ -35,19 +35,17 @@ _per_thread = threading.local()
 
 @functools.cache
 def _browser_stylesheet() -> Any:
-    """WeasyPrint's HTML stylesheet without the rules printed documents never use, parsed once; None
-    (WeasyPrint's own then) if its stylesheet cannot be found where this WeasyPrint keeps it."""
+    """WeasyPrint's HTML stylesheet without the rules printed documents never use, parsed once; None (so
+    WeasyPrint's own is used) if this WeasyPrint keeps its stylesheet's text elsewhere."""
     import tinycss2  # type: ignore[import-untyped]  # WeasyPrint's own CSS parser
     import weasyprint
     import weasyprint.html
 
-    source = Path(weasyprint.html.__file__).parent / "css" / "html5_ua.css"
-    if not source.is_file():
+    text = getattr(weasyprint.html, "UA", None)
+    if not isinstance(text, str):
         return None
     kept = []
-    for rule in tinycss2.parse_stylesheet(
-        source.read_text("utf-8"), skip_comments=True, skip_whitespace=True
-    ):
+    for rule in tinycss2.parse_stylesheet(text, skip_comments=True, skip_whitespace=True):
         selector = tinycss2.serialize(rule.prelude).strip() if rule.type == "qualified-rule" else ""
         if selector.startswith(_UNUSED_PSEUDO_ELEMENTS):
             continue
@@ -67,8 +65,8 @@ def _stylesheet(text: str) -> Any:
 
 
 def _font_configuration() -> Any:
-    """One font configuration per thread: fonts are found and loaded once, not for every document.
-    Per thread, because Pango's font maps are not made to be shared between threads."""
+    """One font configuration per thread: fonts are found and loaded once, not for every document. Per
+    thread, so that two documents laid out at once never share one. It keeps fonts, never a text."""
     font_config = getattr(_per_thread, "font_config", None)
     if font_config is None:
         from weasyprint.text.fonts import FontConfiguration
@@ -80,11 +78,15 @@ def _font_configuration() -> Any:
 @functools.cache
 def _document_class() -> Any:
     import weasyprint
+    import weasyprint.html
 
     class PrintedHTML(weasyprint.HTML):  # type: ignore[misc]
         def _ua_stylesheets(self, *args: Any, **kwargs: Any) -> Any:
+            sheets = super()._ua_stylesheets(*args, **kwargs)
             lean = _browser_stylesheet()
-            return [lean] if lean is not None else super()._ua_stylesheets(*args, **kwargs)
+            if lean is None:
+                return sheets
+            return [lean if sheet is weasyprint.html.UA_STYLESHEET else sheet for sheet in sheets]
 
     return PrintedHTML
 
