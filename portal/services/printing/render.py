@@ -44,7 +44,13 @@ def lay_out(
             "lang": chosen,
             "timezone": settings.timezone,
         }
-        return render_document(env, TEMPLATES[type(document)], context, paper_size=settings.paper_size)
+        return render_document(
+            env,
+            TEMPLATES[type(document)],
+            context,
+            paper_size=settings.paper_size,
+            shared_base_stylesheet=True,
+        )
 
 
 def render_pdf(
