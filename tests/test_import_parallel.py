@@ -233,3 +233,23 @@ def test_cli_refuses_a_jobs_count_below_one(settings, tmp_path) -> None:
 
     assert result.exit_code == 2
     assert "--jobs" in result.output
+
+
+def test_when_two_files_carry_one_resource_differently_the_later_file_wins_as_in_a_serial_import(
+    engine, rng, tmp_path
+) -> None:
+    first, second = sharing_a_practitioner(rng)
+    first = first + patient_resources(rng, visits=30)  # the earlier file takes longer to validate
+    renamed = json.loads(json.dumps(second))
+    renamed[0]["name"] = [{"family": "Renamed", "given": ["Pat"]}]  # no versions: the latest import wins
+    paths = [write_bundle(tmp_path / "a.json", first), write_bundle(tmp_path / "b.json", renamed)]
+
+    summary = parallel.import_paths(engine, paths, jobs=2)
+
+    assert [result.message for result in summary.failed] == []
+    assert summary.total("updated")["Practitioner"] == 1
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(FhirResource.resource_json).where(FhirResource.fhir_id == first[1]["id"])
+        ).scalar_one()
+    assert json.loads(stored)["name"][0]["family"] == "Renamed"

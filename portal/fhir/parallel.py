@@ -1,31 +1,30 @@
 """FHIR import on several cores: whole files imported side by side in worker processes.
 
 Most of an import's time goes into validating each resource with its fhir.resources model, which needs
-nothing but the file. Each worker process reads and validates a file on its own, then writes it in one
-transaction on its own engine (the same database URL), taking turns with the other workers: one file is
-written at a time, as SQLite allows anyway, so that on PostgreSQL too two files never race for the same
-Practitioner or see each other half-written. The end state is that of a serial import:
+nothing but the file. Each worker process reads and validates a file on its own engine (the same database
+URL); then the files are written one at a time, each in its own transaction, in the order of the files,
+exactly as the serial import (importer.import_files) writes them. So the end state is a serial import's:
+a file sees every earlier file in (the Practitioner another bundle created, the Patient file of a bulk
+export), never a later one half-written, and when two files carry the same resource the later one wins as
+it would. On SQLite only one transaction writes at a time anyway; on PostgreSQL this keeps two files from
+racing for the same row.
 
-- files are handed out in the serial order, and a file waits until every file of an earlier rank
-  (bundles, then each NDJSON type; see reading.file_rank) is in, so a reference to an earlier rank finds
-  its target as it would in a serial import;
-- a file refused for a reference to nothing, or because the database refused the write (a duplicate, a
-  lock held by another program), is imported again after the others, one at a time in this process,
-  exactly as the serial import retries (importer.import_files).
-
-Results come back in the order of the files, so what the caller prints does not change. One job, one file,
-an in-memory SQLite database or a transform that cannot be sent to another process take the serial path.
+A file refused for a reference to nothing is imported again after the others, as the serial import does;
+so is a file whose write the database refused (a lock held by another program), one at a time in this
+process. Results come back in the order of the files, so what the caller prints does not change. One job,
+one file, an in-memory SQLite database or a transform that cannot be sent to another process take the
+serial path.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import AbstractContextManager
-from itertools import groupby
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from sqlalchemy import Engine
 from portal import db
 from portal.fhir import importer
 from portal.fhir.importer import FileResult, ImportSummary, Transform
-from portal.fhir.reading import collect_files, file_rank
+from portal.fhir.reading import collect_files
 
 MAX_JOBS = 4  # beyond this the one-at-a-time writing is the bottleneck
 
@@ -60,8 +59,8 @@ def import_files(
     if workers < 2 or not _separate_processes_can_share(engine) or not _can_send(transform):
         yield from importer.import_files(engine, files, transform=transform)
         return
-    again: list[Path] = []
     context = _context()
+    turns = Turns(context, len(files))
     pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
@@ -69,23 +68,64 @@ def import_files(
         initargs=(
             engine.url.render_as_string(hide_password=False),
             dict(engine.get_execution_options()),  # the audit chain key among them
-            context.Lock(),
+            turns,
         ),
     )
+    again: list[Path] = []
     try:
-        for _rank, group in groupby(files, key=file_rank):
-            wave: list[Future[FileResult]] = [
-                pool.submit(_import_in_worker, path, transform) for path in group
-            ]
-            for future in wave:
-                result = future.result()
-                if result.dangling or result.not_stored:
-                    again.append(result.path)
-                else:
-                    yield result
+        futures = [
+            pool.submit(_import_in_worker, ticket, path, transform) for ticket, path in enumerate(files)
+        ]
+        for future in futures:
+            result = future.result()
+            if result.dangling or result.not_stored:
+                again.append(result.path)
+            else:
+                yield result
     finally:
+        turns.abandon()  # if the caller stopped early: workers waiting for a turn give up
         pool.shutdown(cancel_futures=True)
     yield from importer.import_files(engine, again, transform=transform)
+
+
+class Abandoned(Exception):
+    """The import stopped before this file's turn to write came."""
+
+
+class Turns:
+    """The files' turns to write, shared by the workers: file number t writes once every file before it
+    is done (written, or refused before writing), and only then."""
+
+    def __init__(self, context: BaseContext, count: int) -> None:
+        self.condition = context.Condition()
+        self.done = context.Array("b", count, lock=False)
+        self.first_open = context.Value("i", 0, lock=False)  # every file before it is done
+        self.abandoned = context.Value("b", 0, lock=False)
+
+    @contextmanager
+    def turn(self, ticket: int) -> Iterator[None]:
+        with self.condition:
+            self.condition.wait_for(lambda: self.abandoned.value or self.first_open.value == ticket)
+            if self.abandoned.value:
+                raise Abandoned
+        try:
+            yield
+        finally:
+            self.finish(ticket)
+
+    def finish(self, ticket: int) -> None:
+        with self.condition:
+            if self.done[ticket]:
+                return
+            self.done[ticket] = 1
+            while self.first_open.value < len(self.done) and self.done[self.first_open.value]:
+                self.first_open.value += 1
+            self.condition.notify_all()
+
+    def abandon(self) -> None:
+        with self.condition:
+            self.abandoned.value = 1
+            self.condition.notify_all()
 
 
 def _separate_processes_can_share(engine: Engine) -> bool:
@@ -119,21 +159,22 @@ def _context() -> BaseContext:
 
 # In each worker process --------------------------------------------------------------------------------
 
-_worker: tuple[Engine, AbstractContextManager[Any]] | None = None
+_worker: tuple[Engine, Turns] | None = None
 
 
-def _start_worker(
-    database_url: str, options: dict[str, Any], write_turn: AbstractContextManager[Any]
-) -> None:
+def _start_worker(database_url: str, options: dict[str, Any], turns: Turns) -> None:
     global _worker
     engine = db.make_engine(database_url)
     engine.update_execution_options(**options)
     # Close the worker's connections when it ends (multiprocessing runs its finalizers on the way out).
     multiprocessing.util.Finalize(engine, engine.dispose, exitpriority=10)
-    _worker = (engine, write_turn)
+    _worker = (engine, turns)
 
 
-def _import_in_worker(path: Path, transform: Transform | None) -> FileResult:
+def _import_in_worker(ticket: int, path: Path, transform: Transform | None) -> FileResult:
     assert _worker is not None, "the pool's initializer sets up each worker"
-    engine, write_turn = _worker
-    return importer.import_file(engine, path, transform=transform, write_turn=write_turn)
+    engine, turns = _worker
+    try:
+        return importer.import_file(engine, path, transform=transform, write_turn=turns.turn(ticket))
+    finally:
+        turns.finish(ticket)  # a file refused before writing never took its turn

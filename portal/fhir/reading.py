@@ -164,7 +164,7 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
             )
         else:
             files.append(path)
-    return sorted(files, key=file_rank)
+    return sorted(files, key=_file_rank)
 
 
 def _kind(path: Path) -> str:
@@ -178,8 +178,7 @@ def _open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8-sig")  # tolerate a byte-order mark
 
 
-def file_rank(path: Path) -> int:
-    """Where a file goes in the import's order: bundles first, then NDJSON files in FILE_ORDER."""
+def _file_rank(path: Path) -> int:
     if _kind(path) != ".ndjson":
         return -1  # bundles hold whole patients; import them first
     try:
