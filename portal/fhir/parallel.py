@@ -40,8 +40,9 @@ MAX_JOBS = 4  # beyond this the one-at-a-time writing is the bottleneck
 
 
 def default_jobs() -> int:
-    """One worker per core, up to MAX_JOBS."""
-    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+    """One worker per core this process may run on, up to MAX_JOBS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_JOBS))
 
 
 def import_paths(
