@@ -55,11 +55,16 @@ def import_paths(
 def import_files(
     engine: Engine, files: list[Path], *, transform: Transform | None = None, jobs: int | None = None
 ) -> Iterator[FileResult]:
-    """importer.import_files on up to `jobs` worker processes (default: default_jobs())."""
+    """importer.import_files on up to `jobs` worker processes (default: default_jobs()). Call it with no
+    transaction open on the engine in this process, as the workers write from other processes."""
     workers = min(default_jobs() if jobs is None else jobs, len(files))
     if workers < 2 or not _separate_processes_can_share(engine) or not _can_send(transform):
         yield from importer.import_files(engine, files, transform=transform)
         return
+    # The workers are forked: close this process's idle connections first, so that none of them (nor
+    # SQLite's record of its locks and WAL index, kept in the process's memory) is copied into a worker.
+    # The workers open their own; this process reconnects when it next needs to.
+    engine.dispose()
     context = _context()
     turns = Turns(context, len(files))
     pool = ProcessPoolExecutor(
@@ -151,9 +156,9 @@ def _can_send(transform: Transform | None) -> bool:
 
 
 def _context() -> BaseContext:
-    # fork: the workers start at once with every module the parent has imported. They build their own
-    # engine and never touch the parent's connections (a forked worker ends with os._exit, so not even
-    # a finalizer of the parent's pool runs in it).
+    # fork: the workers start at once with every module this process has imported (spawning them would
+    # import portal, SQLAlchemy and fhir.resources again in each, over a second of CPU apiece). Each
+    # builds its own engine.
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
