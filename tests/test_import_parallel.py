@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 from portal.cli import main
 from portal.fhir import dates, importer, parallel, reading
 from portal.models import FhirResource
-from tests.fhir_bundles import SAMPLE_BUNDLE, SYNTHEA, patient_resources, write_bundle
+from tests.fhir_bundles import SAMPLE_BUNDLE, SYNTHEA, USCORE_BULK, patient_resources, write_bundle
 
 
 @pytest.fixture
@@ -94,6 +94,20 @@ def test_a_parallel_import_of_the_sample_patients_equals_a_serial_one(engine) ->
     assert counts["fhir_resource"] == sum(serial.total("created").values())
     assert sum(serial.total("unchanged").values()) > 0  # the bundles share some Practitioners
     assert resources == serial_content[1]
+
+
+def test_a_parallel_import_of_a_bulk_export_equals_a_serial_one(engine) -> None:
+    files = reading.collect_files([USCORE_BULK])  # one file per type, each pointing at earlier ones
+    serial = importer.import_paths(engine, files)
+    serial_content = content(engine)
+    emptied(engine)
+
+    summary = parallel.import_paths(engine, files, jobs=2)
+
+    assert summary.failed == [] and serial.failed == []
+    assert [result.path for result in summary.files] == [result.path for result in serial.files]
+    assert summary.total("created") == serial.total("created")
+    assert content(engine) == serial_content
 
 
 def test_two_files_carrying_the_same_practitioner_both_import_side_by_side(engine, rng, tmp_path) -> None:
@@ -183,7 +197,9 @@ def test_a_transform_that_cannot_go_to_another_process_still_applies(engine, rng
 
     assert summary.failed == []
     with engine.connect() as conn:
-        stored = conn.execute(select(FhirResource.resource_json).where(FhirResource.resource_type == "Patient"))
+        stored = conn.execute(
+            select(FhirResource.resource_json).where(FhirResource.resource_type == "Patient")
+        )
         assert {json.loads(row[0])["birthDate"] for row in stored} == {"2001-01-01"}
 
 
