@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine, update
@@ -14,7 +15,7 @@ from sqlmodel import Session, col, select
 import portal
 from portal import db
 from portal.config import Settings
-from portal.fhir import confidentiality, dates, importer
+from portal.fhir import confidentiality, dates, parallel
 from portal.models.access import ProxyGrant
 from portal.models.base import utcnow
 from portal.models.people import Patient, Person, StaffRole
@@ -45,8 +46,9 @@ def create(settings: Settings, engine: Engine) -> Iterator[str]:
 def import_sample_records(engine: Engine, *, today: date | None = None) -> str:
     """Import the sample patients, each moved in time so that their newest data is a few weeks old."""
     day = today or date.today()
-    summary = importer.import_paths(
-        engine, SAMPLE_SOURCES, transform=lambda resources: dates.shift_to_recent(resources, day)
+    # A partial of a module-level function: it can go to the import's worker processes (a lambda cannot).
+    summary = parallel.import_paths(
+        engine, SAMPLE_SOURCES, transform=partial(dates.shift_to_recent, today=day)
     )
     patients = summary.total("created")["Patient"] + summary.total("updated")["Patient"]
     count = sum(summary.total("resources").values())

@@ -13,7 +13,7 @@ import gc
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ class FileResult:
     skipped: Counter[str] = field(default_factory=Counter)  # not FHIR R4 resource types: not kept
     error: str | None = None
     dangling: bool = False
+    not_stored: bool = False  # the database refused the write (a duplicate, a lock): worth a try alone
 
     @property
     def ok(self) -> bool:
@@ -106,35 +107,52 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def import_file(engine: Engine, path: Path, *, transform: Transform | None = None) -> FileResult:
-    """Import one file in its own transaction; a refused file leaves the database as it was."""
+def import_file(
+    engine: Engine,
+    path: Path,
+    *,
+    transform: Transform | None = None,
+    write_turn: AbstractContextManager[object] | None = None,
+) -> FileResult:
+    """Import one file in its own transaction; a refused file leaves the database as it was.
+
+    The file is read and validated first; `write_turn`, when given, is held from the transaction's start
+    to its end (processes importing side by side take turns to write, see portal.fhir.parallel)."""
     with _cycle_collector_paused():
-        return _import_file(engine, path, transform)
+        return _import_file(engine, path, transform, write_turn or nullcontext())
 
 
-def _import_file(engine: Engine, path: Path, transform: Transform | None) -> FileResult:
+def _import_file(
+    engine: Engine, path: Path, transform: Transform | None, write_turn: AbstractContextManager[object]
+) -> FileResult:
     result = FileResult(path)
     try:
-        entries = read_entries(path)
-        if transform is not None:
-            raws = [entry.raw for entry in entries]
-            transform(raws)
-            for entry, raw in zip(entries, raws, strict=True):
-                entry.raw = raw
-        parsed: dict[Key, Parsed] = {}
-        for entry in entries:
-            item = parse(entry)
-            if item is None:
-                result.skipped[entry.raw["resourceType"]] += 1
-                continue
-            parsed[item.key] = item  # a later copy of the same resource in one file wins
-        with db.transaction(engine) as session:
-            _write(session, list(parsed.values()), result)
+        items = _read(path, transform, result)
+        with write_turn, db.transaction(engine) as session:
+            _write(session, items, result)
     except FileRefused as refused:
         return FileResult(path, error=refused.problem, dangling=refused.dangling)
     except SQLAlchemyError as error:  # rolled back: the file is refused like any other bad file
-        return FileResult(path, error=f"could not be stored ({error.__class__.__name__})")
+        return FileResult(path, error=f"could not be stored ({error.__class__.__name__})", not_stored=True)
     return result
+
+
+def _read(path: Path, transform: Transform | None, result: FileResult) -> list[Parsed]:
+    """The file's resources, transformed and validated; the types that are not FHIR R4 are counted."""
+    entries = read_entries(path)
+    if transform is not None:
+        raws = [entry.raw for entry in entries]
+        transform(raws)
+        for entry, raw in zip(entries, raws, strict=True):
+            entry.raw = raw
+    parsed: dict[Key, Parsed] = {}
+    for entry in entries:
+        item = parse(entry)
+        if item is None:
+            result.skipped[entry.raw["resourceType"]] += 1
+            continue
+        parsed[item.key] = item  # a later copy of the same resource in one file wins
+    return list(parsed.values())
 
 
 def _resolve(session: Session, items: list[Parsed]) -> tuple[Resolver, dict[str, Key]]:
