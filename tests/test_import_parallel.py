@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
+import time
 from datetime import date
 from functools import partial
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -269,3 +273,42 @@ def test_when_two_files_carry_one_resource_differently_the_later_file_wins_as_in
             select(FhirResource.resource_json).where(FhirResource.fhir_id == first[1]["id"])
         ).scalar_one()
     assert json.loads(stored)["name"][0]["family"] == "Renamed"
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def ended(pid: int) -> bool:
+    """Whether the process is gone (or a zombie waiting for whoever adopted it to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def test_the_workers_end_when_the_import_is_killed(tmp_path) -> None:
+    """kill -9 of `portal import-fhir` (or the kernel's out-of-memory killer) must not leave its workers
+    waiting forever with a database connection open."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/portal.db", "PORTAL_DATA_DIR": str(tmp_path)}
+    importing = subprocess.Popen(
+        [sys.executable, "-m", "portal", "import-fhir", "--jobs", "2", str(SYNTHEA)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and importing.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = children_of(importing.pid)
+        assert len(workers) >= 2, "the import did not start its workers"
+    finally:
+        importing.kill()
+        importing.wait()
+    deadline = time.monotonic() + 10
+    while not all(ended(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(ended(pid) for pid in workers), "a worker outlived the import"

@@ -22,6 +22,8 @@ import multiprocessing
 import multiprocessing.util
 import os
 import pickle
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ from portal.fhir.importer import FileResult, ImportSummary, Transform
 from portal.fhir.reading import collect_files
 
 MAX_JOBS = 4  # beyond this the one-at-a-time writing is the bottleneck
+PARENT_CHECK_SECONDS = 0.5  # how soon a worker notices that the importing process is gone
 
 
 def default_jobs() -> int:
@@ -170,11 +173,25 @@ _worker: tuple[Engine, Turns] | None = None
 
 def _start_worker(database_url: str, options: dict[str, Any], turns: Turns) -> None:
     global _worker
+    _end_with_parent(os.getppid())
     engine = db.make_engine(database_url)
     engine.update_execution_options(**options)
     # Close the worker's connections when it ends (multiprocessing runs its finalizers on the way out).
     multiprocessing.util.Finalize(engine, engine.dispose, exitpriority=10)
     _worker = (engine, turns)
+
+
+def _end_with_parent(parent: int) -> None:
+    """End this worker when the importing process is gone (killed, out of memory): the worker would
+    otherwise wait forever for work or a turn, its database connection open. Its transaction, if any, is
+    rolled back by the database when the connection drops."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def _import_in_worker(ticket: int, path: Path, transform: Transform | None) -> FileResult:
