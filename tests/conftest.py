@@ -15,6 +15,7 @@ forecast engine's cases, catalogue and lint-like checks...) would run the same c
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import types
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import make_url, text
+from sqlalchemy import Engine, make_url, text
 from sqlmodel import Session, SQLModel
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
@@ -215,6 +216,16 @@ def app(settings: Settings):
     application = create_app(settings)
     yield application
     application.state.engine.dispose()
+
+
+@pytest.fixture
+def engine(app) -> Engine:
+    return app.state.engine
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    return random.Random()
 
 
 @pytest.fixture

@@ -43,11 +43,6 @@ def count_rows(engine, model) -> int:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
-@pytest.fixture
-def engine(app):
-    return app.state.engine
-
-
 def test_events_are_numbered_densely_and_each_links_to_the_one_before(engine) -> None:
     write_events(engine, 4)
 

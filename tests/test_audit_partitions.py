@@ -19,11 +19,6 @@ from portal.services.audit import partitions
 from tests.audit_helpers import all_events, run_cli, sequence, write_events
 
 
-@pytest.fixture
-def engine(app) -> Engine:
-    return app.state.engine
-
-
 def postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 

@@ -16,11 +16,6 @@ from tests.audit_helpers import all_events, run_cli, sequence
 
 
 @pytest.fixture
-def engine(app):
-    return app.state.engine
-
-
-@pytest.fixture
 def people(engine):
     """A patient with her own account, her mother (a proxy), a clinician and an unrelated patient."""
     with db.transaction(engine) as session:

@@ -50,11 +50,6 @@ ITEM_TABLES = (ClinicalDocument, Condition, DiagnosticReport, Encounter, Immuniz
 ITEM_TABLES += (MedicationRequest, Observation, Procedure)
 
 
-@pytest.fixture
-def engine(app):
-    return app.state.engine
-
-
 def concept(*codings: tuple[str, str, str]) -> dict:
     return {"coding": [{"system": s, "code": c, **({"display": d} if d else {})} for s, c, d in codings]}
 

@@ -7,7 +7,6 @@ import random
 from datetime import date
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
@@ -22,11 +21,6 @@ from portal.services import access, audit, records
 from tests.fhir_bundles import SYNTHEA, distinct_counts, patient_resources, resources_in, write_bundle
 
 CLINICAL_TYPES = ("Observation", "Immunization", "MedicationRequest", "Condition", "AllergyIntolerance")
-
-
-@pytest.fixture
-def engine(app):
-    return app.state.engine
 
 
 def without_references(node):

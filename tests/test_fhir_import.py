@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import random
 import socket
 from pathlib import Path
 
@@ -29,16 +28,6 @@ from tests.fhir_bundles import (
     write_bundle,
     write_ndjson,
 )
-
-
-@pytest.fixture
-def engine(app):
-    return app.state.engine
-
-
-@pytest.fixture
-def rng():
-    return random.Random()
 
 
 def held_counts(engine) -> dict[str, int]:

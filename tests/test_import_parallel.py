@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -13,7 +12,6 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -23,16 +21,6 @@ from portal.cli import main
 from portal.fhir import dates, importer, parallel, reading
 from portal.models import FhirResource
 from tests.fhir_bundles import SAMPLE_BUNDLE, SYNTHEA, USCORE_BULK, patient_resources, write_bundle
-
-
-@pytest.fixture
-def engine(app):
-    return app.state.engine
-
-
-@pytest.fixture
-def rng():
-    return random.Random()
 
 
 def emptied(engine) -> None:
