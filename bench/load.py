@@ -62,7 +62,6 @@ from portal.security import sessions  # noqa: E402
 
 SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"
 MIX = {"summary": 30, "results": 25, "result": 15, "medications": 15, "visits": 13, "pdf": 2}
-ONLY = ""  # when set (a path with {patient}), every request is that page instead of the mix
 
 
 # -- the database: records, accounts, sessions ----------------------------------------------------------
@@ -182,13 +181,8 @@ def bench_app_command(port: int, workers: int, factory: str) -> list[str]:
 
 def only(path: str, base: str, users: list[User], seconds: float, think: float) -> Outcome:
     """A closed loop in which every request is `path` (with {patient}), after a short warm-up."""
-    global ONLY
-    ONLY = path
-    try:
-        asyncio.run(closed_loop(base, users, min(2.0, seconds), think, seed=4))
-        return asyncio.run(closed_loop(base, users, seconds, think, seed=5))
-    finally:
-        ONLY = ""
+    asyncio.run(closed_loop(base, users, min(2.0, seconds), think, seed=4, only=path))
+    return asyncio.run(closed_loop(base, users, seconds, think, seed=5, only=path))
 
 
 # -- load ------------------------------------------------------------------------------------------------
@@ -216,11 +210,12 @@ class Outcome:
         )
 
 
-def next_path(user: User, rng: random.Random) -> tuple[str, str, str]:
-    """(kind, patient, path) for the user's next page, following the mix."""
+def next_path(user: User, rng: random.Random, only: str = "") -> tuple[str, str, str]:
+    """(kind, patient, path) for the user's next page: following the mix, or `only` (a path with
+    {patient}) when given."""
     patient = rng.choice(user.patients)
-    if ONLY:
-        return ONLY, patient, ONLY.format(patient=patient)
+    if only:
+        return only, patient, only.format(patient=patient)
     kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
     if kind == "result":
         seen = user.result_links.get(patient)
@@ -238,9 +233,9 @@ def next_path(user: User, rng: random.Random) -> tuple[str, str, str]:
 
 
 async def visit(
-    client: httpx.AsyncClient, user: User, rng: random.Random, outcome: Outcome, due: float
+    client: httpx.AsyncClient, user: User, rng: random.Random, outcome: Outcome, due: float, only: str = ""
 ) -> None:
-    kind, patient, path = next_path(user, rng)
+    kind, patient, path = next_path(user, rng, only)
     try:
         response = await client.get(path, headers={"Accept-Encoding": "gzip"})
     except httpx.HTTPError as error:
@@ -261,7 +256,9 @@ def clients(base: str, users: list[User]) -> list[httpx.AsyncClient]:
     ]
 
 
-async def closed_loop(base: str, users: list[User], seconds: float, think: float, seed: int) -> Outcome:
+async def closed_loop(
+    base: str, users: list[User], seconds: float, think: float, seed: int, only: str = ""
+) -> Outcome:
     outcome = Outcome()
     connections = clients(base, users)
     deadline = time.perf_counter() + seconds
@@ -269,7 +266,7 @@ async def closed_loop(base: str, users: list[User], seconds: float, think: float
     async def person(client: httpx.AsyncClient, user: User, rng: random.Random) -> None:
         await asyncio.sleep(rng.uniform(0, think or 0.01))  # users do not all start in the same instant
         while time.perf_counter() < deadline:
-            await visit(client, user, rng, outcome, time.perf_counter())
+            await visit(client, user, rng, outcome, time.perf_counter(), only)
             if think:
                 await asyncio.sleep(rng.expovariate(1 / think))
 
